@@ -1,0 +1,122 @@
+//! Configuration: one clap struct read from flags, environment variables and
+//! a `.env` file (loaded by `main` before parsing). The `///` docs below are
+//! the `--help` text. Every field has an embedded default, so a bare
+//! `gifchat` runs with no configuration at all.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::Parser;
+use ipnet::IpNet;
+
+/// A self-hosted, real-time GIF chat server.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "gifchat", version, about)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "GIFCHAT_ADDR", default_value = "127.0.0.1:8005")]
+    pub addr: SocketAddr,
+
+    /// Folder holding the SQLite database and the generated cookie secret.
+    #[arg(long, env = "GIFCHAT_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Folder holding uploaded GIFs.
+    #[arg(long, env = "GIFCHAT_UPLOADS_DIR", default_value = "uploads")]
+    pub uploads_dir: PathBuf,
+
+    /// Secret that signs session cookies. When unset, one is generated on
+    /// first run and kept in the data dir, so sessions survive restarts.
+    #[arg(long, env = "COOKIE_SECRET", hide_env_values = true)]
+    pub cookie_secret: Option<String>,
+
+    /// Mark the session cookie `Secure` (set this when served over HTTPS).
+    #[arg(long, env = "GIFCHAT_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+
+    /// How long a user stays present after their last stream or poll ends,
+    /// so that page reloads do not flap join/leave notices.
+    #[arg(long, env = "GIFCHAT_LEAVE_GRACE", default_value = "5s", value_parser = parse_duration)]
+    pub leave_grace: Duration,
+
+    /// A room nobody has entered this long after its creation (or after a
+    /// restart) is deleted.
+    #[arg(long, env = "GIFCHAT_UNENTERED_ROOM_TTL", default_value = "10m", value_parser = parse_duration)]
+    pub unentered_room_ttl: Duration,
+
+    /// Largest accepted GIF upload, in bytes (suffixes KiB, MiB accepted).
+    #[arg(long, env = "GIFCHAT_MAX_UPLOAD", default_value = "5MiB", value_parser = parse_size)]
+    pub max_upload: u64,
+
+    /// Interval between SSE keep-alive comments.
+    #[arg(long, env = "GIFCHAT_KEEP_ALIVE", default_value = "15s", value_parser = parse_duration)]
+    pub keep_alive: Duration,
+
+    /// Peers (CIDR) whose `X-Forwarded-For` header is believed, as
+    /// `proxy-addr` does: the client address is the rightmost untrusted hop.
+    #[arg(long, env = "GIFCHAT_TRUST_PROXY", value_delimiter = ',', num_args = 1..)]
+    pub trust_proxy: Vec<IpNet>,
+
+    /// Log filter, in `tracing_subscriber::EnvFilter` syntax.
+    #[arg(long, env = "GIFCHAT_LOG", default_value = "info")]
+    pub log: String,
+}
+
+impl Config {
+    /// The embedded defaults with data and uploads under `root`: what the
+    /// tests and the benchmark start from.
+    pub fn for_dir(root: &std::path::Path) -> Self {
+        let mut config = Config::parse_from(["gifchat"]);
+        config.data_dir = root.join("data");
+        config.uploads_dir = root.join("uploads");
+        config
+    }
+}
+
+/// Durations read like `5s`, `500ms`, `2m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|e| format!("{e} (write it like 5s, 500ms or 2m)"))
+}
+
+/// Sizes read like `5242880`, `512KiB`, `5MiB` (also `KB`/`MB`, binary).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (write it like 5MiB)"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => return Err(format!("unknown size unit `{other}`")),
+    };
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations_parse_as_documented() {
+        assert_eq!(parse_size("5MiB"), Ok(5 * 1024 * 1024));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert!(parse_size("5 parsecs").is_err());
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+    }
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let config = Config::parse_from(["gifchat"]);
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8005");
+        assert_eq!(config.leave_grace, Duration::from_secs(5));
+        assert_eq!(config.max_upload, 5 * 1024 * 1024);
+    }
+}

@@ -1,0 +1,88 @@
+//! Reads of stored events: replay after a cursor, history pages, the newest id.
+
+use rusqlite::{Connection, Row, params};
+
+use crate::{
+    events::{EventRecord, Kind},
+    identity::User,
+};
+
+const COLUMNS: &str = "id, room_id, kind, user_id, user_name, chat, gif, to_id, to_name, created_at";
+
+/// Rows visible to `?2`: everything but other people's whispers.
+const VISIBLE: &str = "(kind <> 'whisper' OR user_id = ?2 OR to_id = ?2)";
+
+pub fn from_row(row: &Row) -> rusqlite::Result<EventRecord> {
+    let kind: String = row.get(2)?;
+    let user_id: Option<String> = row.get(3)?;
+    let to_id: Option<String> = row.get(7)?;
+    Ok(EventRecord {
+        id: row.get(0)?,
+        room: row.get(1)?,
+        kind: Kind::from_stored(&kind).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                2,
+                rusqlite::types::Type::Text,
+                format!("unknown event kind {kind}").into(),
+            )
+        })?,
+        user: user_id.map(|id| User::new(id, row.get(4).ok().flatten())),
+        chat: row.get(5)?,
+        gif: row.get(6)?,
+        to: to_id.map(|id| User::new(id, row.get(8).ok().flatten())),
+        created_at: row.get(9)?,
+    })
+}
+
+/// Up to `limit` events of a room visible to `user_id` with id > `after`,
+/// oldest first: one step of a replay.
+pub fn after(
+    conn: &Connection,
+    room_id: &str,
+    user_id: &str,
+    after: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<EventRecord>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM events
+         WHERE room_id = ?1 AND {VISIBLE} AND id > ?3
+         ORDER BY id LIMIT ?4"
+    ))?
+    .query_map(params![room_id, user_id, after, limit as i64], from_row)?
+    .collect()
+}
+
+/// The newest `limit` visible events before `before` (all when `None`),
+/// returned oldest first, and whether older ones exist.
+pub fn page(
+    conn: &Connection,
+    room_id: &str,
+    user_id: &str,
+    before: Option<i64>,
+    limit: usize,
+) -> rusqlite::Result<(Vec<EventRecord>, bool)> {
+    let mut rows: Vec<EventRecord> = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM events
+             WHERE room_id = ?1 AND {VISIBLE} AND id < ?3
+             ORDER BY id DESC LIMIT ?4"
+        ))?
+        .query_map(
+            params![room_id, user_id, before.unwrap_or(i64::MAX), limit as i64 + 1],
+            from_row,
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    let has_more = rows.len() > limit;
+    rows.truncate(limit);
+    rows.reverse();
+    Ok((rows, has_more))
+}
+
+/// The newest id ever handed out (0 for a fresh database). Ids of deleted
+/// events count: the sequence never goes back.
+pub fn newest_id(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached(
+        "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
+    )?
+    .query_row([], |row| row.get(0))
+}

@@ -1,0 +1,86 @@
+//! Storage: the SQLite database in the data dir.
+//!
+//! - `schema`: versioned migrations, applied at start.
+//! - `rooms`, `events`: reads, on the r2d2 pool. Call them through
+//!   [`Db::read`], which runs them on the blocking thread pool, never on the
+//!   async executor.
+//! - `writer`: the single writer thread that owns the write connection and
+//!   commits every change (see its docs for group commit and publishing).
+//!
+//! The database runs in WAL mode, so readers never wait for the writer.
+
+pub mod events;
+pub mod rooms;
+pub mod schema;
+pub mod writer;
+
+use std::{path::Path, time::Duration};
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+
+use crate::error::{AppError, AppResult};
+
+pub type Pool = r2d2::Pool<SqliteConnectionManager>;
+
+/// File name of the database inside the data dir.
+pub const DB_FILE: &str = "gifchat.sqlite3";
+
+/// How long a connection waits on a lock before SQLite reports busy.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Settings every connection gets, reader or writer.
+pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(())
+}
+
+/// Opens (and migrates) the database, returning the read pool.
+pub fn open_pool(data_dir: &Path) -> Result<Pool, Box<dyn std::error::Error + Send + Sync>> {
+    let path = data_dir.join(DB_FILE);
+    let mut conn = Connection::open(&path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    configure(&conn)?;
+    schema::migrate(&mut conn)?;
+    drop(conn);
+
+    let manager = SqliteConnectionManager::file(&path)
+        .with_flags(
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_init(|conn| configure(conn));
+    let pool = r2d2::Pool::builder()
+        .max_size(16)
+        .connection_timeout(Duration::from_secs(10))
+        .build(manager)?;
+    Ok(pool)
+}
+
+/// A cheap handle for reads on the pool.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+}
+
+impl Db {
+    pub fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+
+    /// Runs `work` with a pooled connection on the blocking thread pool.
+    pub async fn read<T, F>(&self, work: F) -> AppResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || -> AppResult<T> {
+            let conn = pool.get()?;
+            Ok(work(&conn)?)
+        })
+        .await
+        .map_err(AppError::from)?
+    }
+}

@@ -1,0 +1,74 @@
+//! The schema, as a list of migrations applied in order at start-up. The
+//! database's `user_version` records how many have run; a migration is never
+//! edited once released, only followed by a new one.
+
+use rusqlite::Connection;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: rooms, their events, admissions to private rooms, bans.
+    r#"
+    CREATE TABLE rooms (
+        id            TEXT PRIMARY KEY,
+        title         TEXT NOT NULL,
+        max_members   INTEGER NOT NULL,
+        password_hash TEXT,
+        owner_id      TEXT NOT NULL,
+        owner_name    TEXT,
+        created_at    TEXT NOT NULL
+    );
+    -- AUTOINCREMENT: ids of deleted rooms' events are never handed out again.
+    CREATE TABLE events (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        room_id    TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        kind       TEXT NOT NULL,
+        user_id    TEXT,
+        user_name  TEXT,
+        chat       TEXT,
+        gif        TEXT,
+        to_id      TEXT,
+        to_name    TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX events_by_room ON events(room_id, id);
+    CREATE TABLE admissions (
+        room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (room_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE bans (
+        room_id    TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        user_id    TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (room_id, user_id)
+    ) WITHOUT ROWID;
+    "#,
+];
+
+/// Applies every migration the database has not seen yet, each in its own
+/// transaction together with the `user_version` bump.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let done: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(done as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_apply_once_and_are_idempotent() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap();
+        assert_eq!(version as usize, MIGRATIONS.len());
+    }
+}

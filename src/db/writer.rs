@@ -1,0 +1,340 @@
+//! The single writer: one thread, one SQLite connection, every change.
+//!
+//! Handlers send a [`Change`] and wait for its answer. The thread takes
+//! whatever is queued (up to [`MAX_BATCH`]), applies each change in its own
+//! savepoint inside one transaction, and commits once: group commit, so a
+//! burst of posts costs one fsync. Only after the commit does it publish the
+//! results to the hub, in id order, and answer the senders; a 2xx to a
+//! poster therefore always means "committed". Because there is exactly one
+//! writer, publish order is id order, which the stream resume logic relies on.
+
+use std::{path::Path, thread};
+
+use rusqlite::{Connection, params};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    db::{self, rooms::RoomRow},
+    error::{AppError, AppResult},
+    events::{EventRecord, Kind},
+    hub::Hub,
+    identity::User,
+};
+
+/// Most changes committed in one transaction.
+const MAX_BATCH: usize = 1024;
+/// Changes that may wait for the writer before senders are slowed down.
+const QUEUE: usize = 8192;
+
+/// A new event to store.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub room_id: String,
+    pub kind: Kind,
+    pub user: Option<User>,
+    pub chat: Option<String>,
+    pub gif: Option<String>,
+    pub to: Option<User>,
+}
+
+impl NewEvent {
+    /// A `system` notice: no user, the text in `chat`.
+    pub fn system(room_id: &str, text: String) -> Self {
+        Self {
+            room_id: room_id.to_owned(),
+            kind: Kind::System,
+            user: None,
+            chat: Some(text),
+            gif: None,
+            to: None,
+        }
+    }
+}
+
+/// Everything that changes the database.
+#[derive(Debug)]
+pub enum Change {
+    CreateRoom(RoomRow),
+    Append(NewEvent),
+    /// Remember that a user gave a private room's password.
+    Admit { room_id: String, user_id: String },
+    /// Ban a user from a room, with the notice saying so.
+    Ban { user: User, notice: NewEvent },
+    /// Hand the room to a new owner, with the notice saying so.
+    SetOwner { owner: User, notice: NewEvent },
+    DeleteRoom { room_id: String },
+    /// A user set their display name: rooms they own show it.
+    Rename { user: User },
+}
+
+/// What a change did.
+#[derive(Debug)]
+pub enum Done {
+    Room(RoomRow),
+    Event(EventRecord),
+    /// For `DeleteRoom`: whether the room existed.
+    Deleted(bool),
+    Nothing,
+}
+
+enum Job {
+    Apply {
+        change: Change,
+        reply: oneshot::Sender<AppResult<Done>>,
+    },
+    /// Finish what is queued, checkpoint, stop.
+    Stop { reply: oneshot::Sender<()> },
+}
+
+/// Cheap handle to the writer thread.
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+/// Waits for the writer thread to finish (after [`Writer::shutdown`]).
+pub struct WriterThread(thread::JoinHandle<()>);
+
+impl WriterThread {
+    pub fn join(self) {
+        if self.0.join().is_err() {
+            tracing::error!("the writer thread panicked");
+        }
+    }
+}
+
+impl Writer {
+    /// Opens the write connection and starts the thread.
+    pub fn start(data_dir: &Path, hub: Hub) -> rusqlite::Result<(Writer, WriterThread)> {
+        let conn = Connection::open(data_dir.join(db::DB_FILE))?;
+        db::configure(&conn)?;
+        // The writer alone decides durability: FULL makes a commit survive
+        // power loss, and group commit keeps its cost per batch, not per post.
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        let handle = thread::Builder::new()
+            .name("gifchat-writer".into())
+            .spawn(move || run(conn, queue, hub))
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        Ok((Writer { jobs }, WriterThread(handle)))
+    }
+
+    /// Applies one change; answers once it is committed and published.
+    pub async fn apply(&self, change: Change) -> AppResult<Done> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Apply { change, reply })
+            .await
+            .map_err(|_| AppError::Unavailable)?;
+        answer.await.map_err(|_| AppError::Unavailable)?
+    }
+
+    pub async fn append(&self, event: NewEvent) -> AppResult<EventRecord> {
+        match self.apply(Change::Append(event)).await? {
+            Done::Event(record) => Ok(record),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Asks the thread to finish what is queued, checkpoint the WAL and
+    /// stop. Later changes answer 503.
+    pub async fn shutdown(&self) {
+        let (reply, answer) = oneshot::channel();
+        if self.jobs.send(Job::Stop { reply }).await.is_ok() {
+            let _ = answer.await;
+        }
+    }
+}
+
+fn unexpected(done: Done) -> AppError {
+    AppError::Internal(format!("writer answered {done:?}").into())
+}
+
+fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, hub: Hub) {
+    let mut stop = None;
+    while let Some(first) = queue.blocking_recv() {
+        let mut batch = Vec::with_capacity(64);
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            match job {
+                Job::Apply { change, reply } => batch.push((change, reply)),
+                Job::Stop { reply } => {
+                    stop = Some(reply);
+                    break;
+                }
+            }
+            if batch.len() < MAX_BATCH {
+                next = queue.try_recv().ok();
+            }
+        }
+        let results = commit(&mut conn, batch.iter().map(|(change, _)| change));
+        for ((change, reply), result) in batch.into_iter().zip(results) {
+            if let Ok(done) = &result {
+                publish(&hub, &change, done);
+            }
+            let _ = reply.send(result);
+        }
+        if stop.is_some() {
+            break;
+        }
+    }
+    queue.close();
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+        tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
+    }
+    drop(conn);
+    if let Some(reply) = stop {
+        let _ = reply.send(());
+    }
+}
+
+/// Applies the batch in one transaction, each change in a savepoint so one
+/// bad change (a vanished room, say) fails alone.
+fn commit<'a>(
+    conn: &mut Connection,
+    batch: impl ExactSizeIterator<Item = &'a Change> + Clone,
+) -> Vec<AppResult<Done>> {
+    let size = batch.len();
+    let mut attempt = || -> rusqlite::Result<Vec<AppResult<Done>>> {
+        let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut results = Vec::with_capacity(size);
+        for change in batch.clone() {
+            let savepoint = tx.savepoint()?;
+            match apply(&savepoint, change) {
+                Ok(done) => {
+                    savepoint.commit()?;
+                    results.push(Ok(done));
+                }
+                // Dropping the savepoint rolls this change back.
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        tx.commit()?;
+        Ok(results)
+    };
+    match attempt() {
+        Ok(results) => results,
+        Err(e) => {
+            tracing::error!(error = %e, changes = size, "commit failed");
+            (0..size)
+                .map(|_| Err(AppError::Internal(format!("commit failed: {e}").into())))
+                .collect()
+        }
+    }
+}
+
+fn apply(tx: &Connection, change: &Change) -> AppResult<Done> {
+    match change {
+        Change::CreateRoom(room) => {
+            tx.prepare_cached(
+                "INSERT INTO rooms (id, title, max_members, password_hash, owner_id, owner_name, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                room.id,
+                room.title,
+                room.max,
+                room.password_hash,
+                room.owner.id,
+                room.owner.name,
+                room.created_at
+            ])?;
+            Ok(Done::Room(room.clone()))
+        }
+        Change::Append(event) => insert_event(tx, event).map(Done::Event),
+        Change::Admit { room_id, user_id } => {
+            tx.prepare_cached("INSERT OR IGNORE INTO admissions (room_id, user_id) VALUES (?1, ?2)")?
+                .execute(params![room_id, user_id])?;
+            Ok(Done::Nothing)
+        }
+        Change::Ban { user, notice } => {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO bans (room_id, user_id, created_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![notice.room_id, user.id, now()])?;
+            insert_event(tx, notice).map(Done::Event)
+        }
+        Change::SetOwner { owner, notice } => {
+            let updated = tx
+                .prepare_cached("UPDATE rooms SET owner_id = ?2, owner_name = ?3 WHERE id = ?1")?
+                .execute(params![notice.room_id, owner.id, owner.name])?;
+            if updated == 0 {
+                return Err(AppError::not_found("room"));
+            }
+            insert_event(tx, notice).map(Done::Event)
+        }
+        Change::DeleteRoom { room_id } => {
+            let deleted = tx
+                .prepare_cached("DELETE FROM rooms WHERE id = ?1")?
+                .execute([room_id])?;
+            Ok(Done::Deleted(deleted > 0))
+        }
+        Change::Rename { user } => {
+            tx.prepare_cached("UPDATE rooms SET owner_name = ?2 WHERE owner_id = ?1")?
+                .execute(params![user.id, user.name])?;
+            Ok(Done::Nothing)
+        }
+    }
+}
+
+fn insert_event(tx: &Connection, event: &NewEvent) -> AppResult<EventRecord> {
+    let created_at = now();
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO events (room_id, kind, user_id, user_name, chat, gif, to_id, to_name, created_at)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS (SELECT 1 FROM rooms WHERE id = ?1)",
+        )?
+        .execute(params![
+            event.room_id,
+            event.kind.as_str(),
+            event.user.as_ref().map(|u| &u.id),
+            event.user.as_ref().and_then(|u| u.name.as_ref()),
+            event.chat,
+            event.gif,
+            event.to.as_ref().map(|u| &u.id),
+            event.to.as_ref().and_then(|u| u.name.as_ref()),
+            created_at,
+        ])?;
+    if inserted == 0 {
+        return Err(AppError::not_found("room"));
+    }
+    Ok(EventRecord {
+        id: tx.last_insert_rowid(),
+        kind: event.kind,
+        room: event.room_id.clone(),
+        user: event.user.clone(),
+        chat: event.chat.clone(),
+        gif: event.gif.clone(),
+        to: event.to.clone(),
+        created_at,
+    })
+}
+
+/// Tells the hub what a committed change means for the people watching.
+fn publish(hub: &Hub, change: &Change, done: &Done) {
+    match (change, done) {
+        (_, Done::Event(record)) => {
+            hub.publish_stored(record);
+            if let Change::SetOwner { owner, .. } = change {
+                hub.owner_changed(&record.room, owner);
+            }
+            if let Change::Ban { user, .. } = change {
+                hub.kicked(&record.room, &user.id);
+            }
+        }
+        (_, Done::Room(room)) => hub.room_created(room),
+        (Change::DeleteRoom { room_id }, Done::Deleted(true)) => hub.room_deleted(room_id),
+        (Change::Rename { user }, _) => hub.renamed(user),
+        _ => {}
+    }
+}
+
+/// Now, as stored: RFC 3339 in UTC with millisecond precision.
+pub fn now() -> String {
+    let now = OffsetDateTime::now_utc();
+    let now = now
+        .replace_nanosecond(now.millisecond() as u32 * 1_000_000)
+        .unwrap_or(now);
+    now.format(&Rfc3339).unwrap_or_default()
+}

@@ -1,0 +1,162 @@
+//! The one error type of the HTTP edge.
+//!
+//! Handlers return `Result<_, AppError>`. Pick the constructor that says what
+//! went wrong for the client (`AppError::not_found("room")`,
+//! `AppError::invalid("...")`); wrap anything unexpected (SQLite, the disk, a
+//! closed channel) with `?`, which lands in [`AppError::Internal`]: the cause
+//! is kept for the log, never shown to the client.
+//!
+//! Turning an error into a response has no side effects: it always renders
+//! the JSON body `{"error", "message"}` and puts an [`ErrorInfo`] in the
+//! response extensions. The `render_errors` middleware (routes/errors.rs)
+//! logs internal causes and, for browsers, swaps the JSON for an HTML page or
+//! a flash message and a redirect.
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400 `bad_request`: the body or query could not be parsed at all.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 422 `invalid`: parsed, but a value is out of its bounds.
+    #[error("{0}")]
+    Invalid(String),
+    /// 403 `forbidden`: not admitted, not the owner, or a cross-site request.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 403 `wrong_password`.
+    #[error("wrong password")]
+    WrongPassword,
+    /// 403 `kicked`: banned from this room for its lifetime.
+    #[error("you were kicked out of this room")]
+    Kicked,
+    /// 404 `not_found`.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// 409 `room_full`.
+    #[error("this room is full")]
+    RoomFull,
+    /// 413 `too_large`.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 415 `unsupported_media_type`.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 429 `rate_limited`, with `Retry-After` in seconds.
+    #[error("too many requests, slow down")]
+    RateLimited { retry_after_secs: u64 },
+    /// 503 `unavailable`: the server is shutting down.
+    #[error("the server is shutting down")]
+    Unavailable,
+    /// 500 `internal`: the cause goes to the log only.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// What the error-rendering middleware needs to know about a failed response.
+#[derive(Debug, Clone)]
+pub struct ErrorInfo {
+    pub code: &'static str,
+    pub message: String,
+    /// The internal cause, for the log.
+    pub cause: Option<String>,
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest(message.into())
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid(message.into())
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::Forbidden(message.into())
+    }
+    pub fn not_found(what: &'static str) -> Self {
+        Self::NotFound(what)
+    }
+    pub fn internal(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(cause))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Forbidden(_) | Self::WrongPassword | Self::Kicked => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::RoomFull => StatusCode::CONFLICT,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadRequest(_) => "bad_request",
+            Self::Invalid(_) => "invalid",
+            Self::Forbidden(_) => "forbidden",
+            Self::WrongPassword => "wrong_password",
+            Self::Kicked => "kicked",
+            Self::NotFound(_) => "not_found",
+            Self::RoomFull => "room_full",
+            Self::TooLarge(_) => "too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Unavailable => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let info = ErrorInfo {
+            code: self.code(),
+            message: self.to_string(),
+            cause: match &self {
+                Self::Internal(cause) => Some(format!("{cause:?}")),
+                _ => None,
+            },
+        };
+        let body = Json(json!({ "error": info.code, "message": info.message }));
+        let mut response = (self.status(), body).into_response();
+        if let Self::RateLimited { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response.extensions_mut().insert(info);
+        response
+    }
+}
+
+/// Unexpected failures below the HTTP edge all become `Internal`.
+macro_rules! internal_from {
+    ($($source:ty),* $(,)?) => {$(
+        impl From<$source> for AppError {
+            fn from(cause: $source) -> Self {
+                Self::internal(cause)
+            }
+        }
+    )*};
+}
+
+internal_from!(
+    rusqlite::Error,
+    r2d2::Error,
+    std::io::Error,
+    tokio::task::JoinError,
+    tower_sessions::session::Error,
+);

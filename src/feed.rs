@@ -1,0 +1,171 @@
+//! A viewer's feed: the exact sequence of events one user sees in one room,
+//! shared by SSE streams and long-polls.
+//!
+//! The recipe that makes resume exact:
+//! 1. subscribe to the room's channel (done by `Hub::enter`, before this);
+//! 2. read stored events with `id > last` from SQLite, in pages, and send;
+//! 3. forward live events, skipping any stored event with `id <= last`.
+//!
+//! Subscribing before reading closes the race with the writer (an event
+//! committed in between is in the channel); the id check removes the
+//! overlap. Ids only grow, so a viewer never sees one twice or out of order.
+//!
+//! Lag policy: when a receiver falls behind the channel's capacity, it does
+//! not drop events and does not buffer them either: it goes back to step 2
+//! from its last delivered id and catches up from SQLite. A slow reader
+//! therefore costs a database read, never memory or a lost message.
+//!
+//! `next` is cancel-safe: state only changes after an await has completed,
+//! so a stream may race it against keep-alive ticks and shutdown.
+
+use std::{collections::VecDeque, sync::Arc};
+
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+
+use crate::{
+    db::{self, Db},
+    error::AppResult,
+    events::Event,
+    hub::Hub,
+};
+
+/// Stored events read from SQLite per step of a catch-up.
+const CATCH_UP_PAGE: usize = 256;
+
+pub struct Feed {
+    db: Db,
+    hub: Hub,
+    room_id: String,
+    user_id: String,
+    rx: broadcast::Receiver<Arc<Event>>,
+    /// Id of the last stored event delivered (or the starting cursor).
+    last: i64,
+    catching_up: bool,
+    /// After a lag, the current `members` snapshot follows the catch-up
+    /// (snapshots are not stored, so the missed ones cannot be replayed).
+    resync_members: bool,
+    backlog: VecDeque<Arc<Event>>,
+    finished: bool,
+}
+
+impl Feed {
+    /// A feed from `cursor`: replay of every visible stored event after it,
+    /// then live. `rx` must have been subscribed before `cursor` was read.
+    pub fn new(
+        db: Db,
+        hub: Hub,
+        room_id: String,
+        user_id: String,
+        rx: broadcast::Receiver<Arc<Event>>,
+        cursor: i64,
+        replay: bool,
+    ) -> Feed {
+        Feed {
+            db,
+            hub,
+            room_id,
+            user_id,
+            rx,
+            last: cursor,
+            catching_up: replay,
+            resync_members: false,
+            backlog: VecDeque::new(),
+            finished: false,
+        }
+    }
+
+    /// The next event for this viewer; `None` once the feed has ended
+    /// (after `kicked` or `room-deleted`, or when the room's channel closed).
+    pub async fn next(&mut self) -> AppResult<Option<Arc<Event>>> {
+        loop {
+            if let Some(event) = self.ready() {
+                return Ok(Some(event));
+            }
+            if self.finished {
+                return Ok(None);
+            }
+            if self.catching_up {
+                self.catch_up().await?;
+                continue;
+            }
+            match self.rx.recv().await {
+                Ok(event) => {
+                    if let Some(event) = self.admit(event) {
+                        return Ok(Some(event));
+                    }
+                }
+                Err(RecvError::Lagged(_)) => self.start_catch_up(),
+                Err(RecvError::Closed) => self.finished = true,
+            }
+        }
+    }
+
+    /// An event that can be delivered without waiting, if any.
+    pub fn ready(&mut self) -> Option<Arc<Event>> {
+        if let Some(event) = self.backlog.pop_front() {
+            return Some(self.deliver(event));
+        }
+        while !self.catching_up && !self.finished {
+            match self.rx.try_recv() {
+                Ok(event) => {
+                    if let Some(event) = self.admit(event) {
+                        return Some(event);
+                    }
+                }
+                Err(TryRecvError::Lagged(_)) => self.start_catch_up(),
+                Err(TryRecvError::Closed) => self.finished = true,
+                Err(TryRecvError::Empty) => break,
+            }
+        }
+        None
+    }
+
+    /// Id of the last stored event delivered.
+    pub fn last_id(&self) -> i64 {
+        self.last
+    }
+
+    fn start_catch_up(&mut self) {
+        self.catching_up = true;
+        self.resync_members = true;
+    }
+
+    async fn catch_up(&mut self) -> AppResult<()> {
+        let (room_id, user_id, after) = (self.room_id.clone(), self.user_id.clone(), self.last);
+        let page = self
+            .db
+            .read(move |conn| db::events::after(conn, &room_id, &user_id, after, CATCH_UP_PAGE))
+            .await?;
+        if page.len() < CATCH_UP_PAGE {
+            self.catching_up = false;
+        }
+        self.backlog
+            .extend(page.iter().map(|record| Arc::new(Event::stored(record))));
+        if !self.catching_up && std::mem::take(&mut self.resync_members) {
+            if let Some(snapshot) = self.hub.current_snapshot(&self.room_id) {
+                self.backlog.push_back(snapshot);
+            }
+        }
+        Ok(())
+    }
+
+    /// Filters a live event: already delivered, or not for this viewer.
+    fn admit(&mut self, event: Arc<Event>) -> Option<Arc<Event>> {
+        let seen = event.id.is_some_and(|id| id <= self.last);
+        if seen || !event.audience.admits(&self.user_id) {
+            return None;
+        }
+        Some(self.deliver(event))
+    }
+
+    fn deliver(&mut self, event: Arc<Event>) -> Arc<Event> {
+        if let Some(id) = event.id {
+            self.last = id;
+        }
+        if event.kind.is_final() {
+            self.finished = true;
+            self.backlog.clear();
+        }
+        event
+    }
+}

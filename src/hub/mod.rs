@@ -1,0 +1,158 @@
+//! The hub: who is watching what, and the channels that reach them.
+//!
+//! One `tokio::broadcast` channel per room that someone is present in, and
+//! one for the lobby. The writer publishes committed events here in id
+//! order; streams and polls subscribe (see `feed.rs` for how a viewer turns
+//! a subscription plus SQLite into an exact, gap-free sequence).
+//!
+//! `Hub` is a cheap handle around `Arc<Shared>`; its methods hide the
+//! locking. The state sits behind a std `Mutex`, never held across an
+//! `.await`: every critical section is a few map operations, so a blocking
+//! lock is cheaper than an async one.
+//!
+//! - `presence`: members per room, join/leave with a grace period, notices
+//!   folded per second, ownership passing on, empty rooms deleted.
+//! - `lobby`: the lobby channel and its version counter for long-polls.
+
+mod lobby;
+mod presence;
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex, MutexGuard, OnceLock},
+    time::Duration,
+};
+
+use tokio::runtime::Handle;
+
+pub use lobby::LobbyWatch;
+pub use presence::{Entry, MembersSnapshot, Presence};
+
+use crate::{
+    db::{rooms::RoomRow, writer::Writer},
+    events::{Audience, Event, EventRecord, Kind},
+};
+
+/// Events a room channel holds for its slowest receiver. A receiver that
+/// falls further behind is told it lagged and catches up from SQLite, so
+/// this bounds memory per room, not correctness.
+const ROOM_CHANNEL_CAPACITY: usize = 1024;
+
+/// Tunables the hub needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// How long a user stays present after their last connection ends.
+    pub leave_grace: Duration,
+    /// A room nobody has entered this long after creation (or start) goes.
+    pub unentered_room_ttl: Duration,
+}
+
+/// Cheap handle to the shared hub state.
+#[derive(Clone)]
+pub struct Hub {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    lobby: lobby::Lobby,
+    config: HubConfig,
+    /// Timers are spawned from the writer thread and from `Drop`, which may
+    /// run outside the runtime's context: they go through this handle.
+    runtime: Handle,
+    /// Set once at start-up: presence stores its notices through it. (The
+    /// writer holds the hub too, so one of the two must come later.)
+    writer: OnceLock<Writer>,
+}
+
+#[derive(Default)]
+struct State {
+    rooms: HashMap<String, presence::RoomState>,
+    /// Rooms deleted while this process runs: a late arrival must not bring
+    /// one back to life in memory.
+    deleted: HashSet<String>,
+}
+
+impl Hub {
+    /// Must be called inside the tokio runtime.
+    pub fn new(config: HubConfig) -> Hub {
+        Hub {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::default()),
+                lobby: lobby::Lobby::new(),
+                config,
+                runtime: Handle::current(),
+                writer: OnceLock::new(),
+            }),
+        }
+    }
+
+    pub fn attach_writer(&self, writer: Writer) {
+        let _ = self.shared.writer.set(writer);
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain maps behind, still
+        // consistent enough to serve: recover instead of poisoning forever.
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Publishes a committed event to the room's viewers (writer only).
+    pub fn publish_stored(&self, record: &EventRecord) {
+        let state = self.state();
+        if let Some(room) = state.rooms.get(&record.room) {
+            // No receivers is not an error: nobody is watching right now.
+            let _ = room.tx.send(Arc::new(Event::stored(record)));
+        }
+    }
+
+    /// A room was created: the lobby hears of it, and a timer deletes it if
+    /// nobody ever comes in.
+    pub fn room_created(&self, room: &RoomRow) {
+        self.shared.lobby.send(Event::transient(
+            Kind::RoomCreated,
+            Audience::Room,
+            &room.public(0),
+        ));
+        self.expire_if_unentered(room.id.clone());
+    }
+
+    /// A room was deleted: its viewers and the lobby hear of it.
+    pub fn room_deleted(&self, room_id: &str) {
+        let body = serde_json::json!({ "id": room_id });
+        let mut state = self.state();
+        state.deleted.insert(room_id.to_owned());
+        if let Some(room) = state.rooms.remove(room_id) {
+            let _ = room
+                .tx
+                .send(Arc::new(Event::transient(Kind::RoomDeleted, Audience::Room, &body)));
+        }
+        drop(state);
+        self.shared
+            .lobby
+            .send(Event::transient(Kind::RoomDeleted, Audience::Room, &body));
+    }
+
+    /// The number of users present in each room that has any.
+    pub fn member_counts(&self) -> HashMap<String, usize> {
+        self.state()
+            .rooms
+            .iter()
+            .map(|(id, room)| (id.clone(), room.members.len()))
+            .collect()
+    }
+
+    pub fn member_count(&self, room_id: &str) -> usize {
+        self.state()
+            .rooms
+            .get(room_id)
+            .map_or(0, |room| room.members.len())
+    }
+
+    pub fn lobby(&self) -> &lobby::Lobby {
+        &self.shared.lobby
+    }
+}

@@ -1,0 +1,508 @@
+//! Presence: who is in a room right now.
+//!
+//! Presence is counted per user, not per connection. Each stream and each
+//! outstanding poll holds a [`Presence`] guard; when a user's last guard
+//! drops, a leave is scheduled after the grace period and cancelled if the
+//! user comes back first, so reloads do not flap.
+//!
+//! Changes are folded per room: the first change schedules a flush, at most
+//! one per second, which stores one join notice and one leave notice naming
+//! up to three users, passes ownership on if the owner left, sends one
+//! `members` snapshot and one lobby `room-updated`, or deletes the room when
+//! its last member has gone.
+
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use super::{Hub, ROOM_CHANNEL_CAPACITY};
+use crate::{
+    db::{
+        rooms::RoomRow,
+        writer::{Change, NewEvent},
+    },
+    error::{AppError, AppResult},
+    events::{Audience, Event, Kind},
+    identity::User,
+};
+
+/// At most one folded flush per room per this interval.
+const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// A `members` snapshot lists at most this many users (`count` stays exact).
+const SNAPSHOT_LIST_CAP: usize = 500;
+/// Notices name at most this many users and count the rest.
+const NAMED_IN_NOTICE: usize = 3;
+
+pub(super) struct RoomState {
+    pub(super) tx: broadcast::Sender<Arc<Event>>,
+    room: RoomRow,
+    pub(super) members: HashMap<String, Member>,
+    /// Arrival counter: the member with the smallest `since` has been
+    /// present longest and inherits ownership.
+    next_since: u64,
+    /// Whether anybody has ever been present (since this process started).
+    entered: bool,
+    /// The room is being deleted: nobody may enter any more.
+    closing: bool,
+    joins: Vec<User>,
+    leaves: Vec<User>,
+    flush_scheduled: bool,
+    last_flush: Option<Instant>,
+    /// The current `members` snapshot, rendered once, dropped on change.
+    snapshot: Option<Arc<Event>>,
+    /// Bumped on every change, so polls know whether they saw the latest.
+    snapshot_version: u64,
+}
+
+pub(super) struct Member {
+    user: User,
+    connections: usize,
+    since: u64,
+    /// Bumped on every arrival, so a pending leave can tell it is stale.
+    generation: u64,
+    /// The snapshot version this user's polls last received.
+    polled_version: u64,
+}
+
+/// `members` snapshot body, also the answer of `GET /rooms/{id}/members`.
+#[derive(Debug, Clone, Serialize)]
+pub struct MembersSnapshot {
+    pub count: usize,
+    pub max: u32,
+    pub owner: User,
+    pub members: Vec<User>,
+}
+
+/// Holding one keeps its user present in its room.
+pub struct Presence {
+    hub: Hub,
+    room_id: String,
+    user_id: String,
+}
+
+/// What entering a room gives a stream or poll.
+pub struct Entry {
+    pub presence: Presence,
+    /// Subscribed before anything is read from SQLite: see `feed.rs`.
+    pub rx: broadcast::Receiver<Arc<Event>>,
+    /// The current `members` snapshot.
+    pub snapshot: Arc<Event>,
+}
+
+impl RoomState {
+    fn new(room: RoomRow) -> Self {
+        Self {
+            tx: broadcast::channel(ROOM_CHANNEL_CAPACITY).0,
+            room,
+            members: HashMap::new(),
+            next_since: 0,
+            entered: false,
+            closing: false,
+            joins: Vec::new(),
+            leaves: Vec::new(),
+            flush_scheduled: false,
+            last_flush: None,
+            snapshot: None,
+            snapshot_version: 0,
+        }
+    }
+
+    fn members_by_arrival(&self) -> Vec<&Member> {
+        let mut members: Vec<&Member> = self.members.values().collect();
+        members.sort_by_key(|m| m.since);
+        members
+    }
+
+    fn snapshot_body(&self) -> MembersSnapshot {
+        MembersSnapshot {
+            count: self.members.len(),
+            max: self.room.max,
+            owner: self.room.owner.clone(),
+            members: self
+                .members_by_arrival()
+                .into_iter()
+                .take(SNAPSHOT_LIST_CAP)
+                .map(|m| m.user.clone())
+                .collect(),
+        }
+    }
+
+    fn snapshot(&mut self) -> Arc<Event> {
+        if let Some(snapshot) = &self.snapshot {
+            return snapshot.clone();
+        }
+        let snapshot = Arc::new(Event::transient(Kind::Members, Audience::Room, &self.snapshot_body()));
+        self.snapshot = Some(snapshot.clone());
+        snapshot
+    }
+}
+
+impl Hub {
+    /// Makes `user` present in `room` and subscribes to it. Fails with 409
+    /// when the room is full of other users, 404 when it is being deleted.
+    pub fn enter(&self, room: &RoomRow, user: &User) -> AppResult<Entry> {
+        let mut state = self.state();
+        if state.deleted.contains(&room.id) {
+            return Err(AppError::not_found("room"));
+        }
+        let entry = state
+            .rooms
+            .entry(room.id.clone())
+            .or_insert_with(|| RoomState::new(room.clone()));
+        if entry.closing {
+            return Err(AppError::not_found("room"));
+        }
+        match entry.members.get_mut(&user.id) {
+            Some(member) => {
+                member.connections += 1;
+                member.generation += 1;
+            }
+            None => {
+                if entry.members.len() >= entry.room.max as usize {
+                    return Err(AppError::RoomFull);
+                }
+                let since = entry.next_since;
+                entry.next_since += 1;
+                entry.members.insert(
+                    user.id.clone(),
+                    Member {
+                        user: user.clone(),
+                        connections: 1,
+                        since,
+                        generation: 0,
+                        polled_version: 0,
+                    },
+                );
+                entry.joins.push(user.clone());
+                entry.entered = true;
+                self.changed(&room.id, entry);
+            }
+        }
+        Ok(Entry {
+            presence: Presence {
+                hub: self.clone(),
+                room_id: room.id.clone(),
+                user_id: user.id.clone(),
+            },
+            rx: entry.tx.subscribe(),
+            snapshot: entry.snapshot(),
+        })
+    }
+
+    /// The current snapshot of a room (empty when nobody is present).
+    pub fn members(&self, room: &RoomRow) -> MembersSnapshot {
+        match self.state().rooms.get(&room.id) {
+            Some(state) => state.snapshot_body(),
+            None => MembersSnapshot {
+                count: 0,
+                max: room.max,
+                owner: room.owner.clone(),
+                members: Vec::new(),
+            },
+        }
+    }
+
+    /// Whether `user` would be turned away as one too many.
+    pub fn is_full_for(&self, room: &RoomRow, user: &User) -> bool {
+        self.state().rooms.get(&room.id).is_some_and(|state| {
+            state.members.len() >= state.room.max as usize && !state.members.contains_key(&user.id)
+        })
+    }
+
+    /// The current `members` event of a room with anyone present.
+    pub fn current_snapshot(&self, room_id: &str) -> Option<Arc<Event>> {
+        self.state().rooms.get_mut(room_id).map(RoomState::snapshot)
+    }
+
+    /// The members snapshot if this user's polls have not had the latest
+    /// one yet; marks it as had.
+    pub fn unpolled_snapshot(&self, room_id: &str, user_id: &str) -> Option<Arc<Event>> {
+        let mut state = self.state();
+        let room = state.rooms.get_mut(room_id)?;
+        let version = room.snapshot_version;
+        let member = room.members.get_mut(user_id)?;
+        if member.polled_version == version {
+            return None;
+        }
+        member.polled_version = version;
+        Some(room.snapshot())
+    }
+
+    /// The owner changed (committed): the snapshot and the lobby follow.
+    pub fn owner_changed(&self, room_id: &str, owner: &User) {
+        let mut state = self.state();
+        if let Some(room) = state.rooms.get_mut(room_id) {
+            room.room.owner = owner.clone();
+            self.changed(room_id, room);
+        }
+    }
+
+    /// A user was banned (committed): their streams get `kicked` and close,
+    /// and they stop being a member at once, without a leave notice.
+    pub fn kicked(&self, room_id: &str, user_id: &str) {
+        let mut state = self.state();
+        if let Some(room) = state.rooms.get_mut(room_id) {
+            let body = serde_json::json!({ "room": room_id });
+            let notice = Event::transient(Kind::Kicked, Audience::User(user_id.to_owned()), &body);
+            let _ = room.tx.send(Arc::new(notice));
+            if room.members.remove(user_id).is_some() {
+                self.changed(room_id, room);
+            }
+        }
+    }
+
+    /// A user set a display name: member lists show it from now on.
+    pub fn renamed(&self, user: &User) {
+        let mut state = self.state();
+        let State { rooms, .. } = &mut *state;
+        for (room_id, room) in rooms.iter_mut() {
+            let mut touched = false;
+            if let Some(member) = room.members.get_mut(&user.id) {
+                member.user = user.clone();
+                touched = true;
+            }
+            if room.room.owner.id == user.id {
+                room.room.owner = user.clone();
+                touched = true;
+            }
+            if touched {
+                self.changed(room_id, room);
+            }
+        }
+    }
+
+    /// Records a change and makes sure a flush is scheduled, at most one per
+    /// [`FLUSH_INTERVAL`].
+    fn changed(&self, room_id: &str, room: &mut RoomState) {
+        room.snapshot = None;
+        room.snapshot_version += 1;
+        if room.flush_scheduled {
+            return;
+        }
+        room.flush_scheduled = true;
+        let delay = room
+            .last_flush
+            .map(|last| (last + FLUSH_INTERVAL).saturating_duration_since(Instant::now()))
+            .unwrap_or_default();
+        let hub = self.clone();
+        let room_id = room_id.to_owned();
+        self.shared.runtime.spawn(async move {
+            tokio::time::sleep(delay).await;
+            hub.flush(&room_id).await;
+        });
+    }
+
+    /// Stores the folded notices and tells viewers and the lobby.
+    async fn flush(&self, room_id: &str) {
+        let plan = {
+            let mut state = self.state();
+            let Some(room) = state.rooms.get_mut(room_id) else {
+                return;
+            };
+            room.flush_scheduled = false;
+            room.last_flush = Some(Instant::now());
+            let joins = std::mem::take(&mut room.joins);
+            let leaves = std::mem::take(&mut room.leaves);
+            let owner_left = leaves.iter().any(|u| u.id == room.room.owner.id)
+                && !room.members.contains_key(&room.room.owner.id);
+            let heir = owner_left
+                .then(|| room.members_by_arrival().first().map(|m| m.user.clone()))
+                .flatten();
+            let empty = room.members.is_empty() && room.entered;
+            room.closing = empty;
+            FlushPlan {
+                joins,
+                leaves,
+                heir,
+                empty,
+                snapshot: room.snapshot(),
+                tx: room.tx.clone(),
+            }
+        };
+        if let Err(e) = self.store_flush(room_id, &plan).await {
+            tracing::warn!(room = room_id, error = %e, "storing presence notices failed");
+        }
+        if !plan.empty {
+            let _ = plan.tx.send(plan.snapshot);
+            self.announce_room(room_id);
+        }
+    }
+
+    async fn store_flush(&self, room_id: &str, plan: &FlushPlan) -> AppResult<()> {
+        let Some(writer) = self.shared.writer.get() else {
+            return Ok(());
+        };
+        if !plan.joins.is_empty() {
+            let text = notice(&plan.joins, "joined");
+            writer.append(NewEvent::system(room_id, text)).await?;
+        }
+        if !plan.leaves.is_empty() {
+            let text = notice(&plan.leaves, "left");
+            writer.append(NewEvent::system(room_id, text)).await?;
+        }
+        if let Some(heir) = &plan.heir {
+            let text = format!("{} is now the owner", heir.label());
+            let notice = NewEvent::system(room_id, text);
+            writer
+                .apply(Change::SetOwner {
+                    owner: heir.clone(),
+                    notice,
+                })
+                .await?;
+        }
+        if plan.empty {
+            writer
+                .apply(Change::DeleteRoom {
+                    room_id: room_id.to_owned(),
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the lobby the room as it is now.
+    fn announce_room(&self, room_id: &str) {
+        let state = self.state();
+        if let Some(room) = state.rooms.get(room_id) {
+            let body = room.room.public(room.members.len());
+            drop(state);
+            self.shared
+                .lobby
+                .send(Event::transient(Kind::RoomUpdated, Audience::Room, &body));
+        }
+    }
+
+    /// Ends one connection of a user; the last one schedules the leave.
+    fn release(&self, room_id: &str, user_id: &str) {
+        let mut state = self.state();
+        let Some(member) = state
+            .rooms
+            .get_mut(room_id)
+            .and_then(|room| room.members.get_mut(user_id))
+        else {
+            return;
+        };
+        member.connections = member.connections.saturating_sub(1);
+        if member.connections > 0 {
+            return;
+        }
+        let generation = member.generation;
+        let hub = self.clone();
+        let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
+        let grace = self.shared.config.leave_grace;
+        self.shared.runtime.spawn(async move {
+            tokio::time::sleep(grace).await;
+            hub.leave_if_still_gone(&room_id, &user_id, generation);
+        });
+    }
+
+    fn leave_if_still_gone(&self, room_id: &str, user_id: &str, generation: u64) {
+        let mut state = self.state();
+        let Some(room) = state.rooms.get_mut(room_id) else {
+            return;
+        };
+        let gone = room
+            .members
+            .get(user_id)
+            .is_some_and(|m| m.connections == 0 && m.generation == generation);
+        if !gone {
+            return;
+        }
+        if let Some(member) = room.members.remove(user_id) {
+            room.leaves.push(member.user);
+        }
+        self.changed(room_id, room);
+    }
+
+    /// Deletes the room after the configured time unless somebody entered.
+    pub(super) fn expire_if_unentered(&self, room_id: String) {
+        let hub = self.clone();
+        let ttl = self.shared.config.unentered_room_ttl;
+        self.shared.runtime.spawn(async move {
+            tokio::time::sleep(ttl).await;
+            let abandoned = {
+                let mut state = hub.state();
+                match state.rooms.get_mut(&room_id) {
+                    Some(room) if room.entered => false,
+                    Some(room) => {
+                        room.closing = true;
+                        true
+                    }
+                    None => !state.deleted.contains(&room_id),
+                }
+            };
+            if let (true, Some(writer)) = (abandoned, hub.shared.writer.get()) {
+                let _ = writer.apply(Change::DeleteRoom { room_id }).await;
+            }
+        });
+    }
+
+    /// At start-up: rooms from the previous run get the same chance to be
+    /// re-entered as new ones.
+    pub fn adopt_existing_room(&self, room_id: String) {
+        self.expire_if_unentered(room_id);
+    }
+}
+
+use super::State;
+
+struct FlushPlan {
+    joins: Vec<User>,
+    leaves: Vec<User>,
+    heir: Option<User>,
+    empty: bool,
+    snapshot: Arc<Event>,
+    tx: broadcast::Sender<Arc<Event>>,
+}
+
+impl Drop for Presence {
+    fn drop(&mut self) {
+        self.hub.release(&self.room_id, &self.user_id);
+    }
+}
+
+/// "alice joined", "alice and bob left", "alice, bob, carol and 12 others
+/// joined".
+fn notice(users: &[User], verb: &str) -> String {
+    let names: Vec<&str> = users.iter().take(NAMED_IN_NOTICE).map(User::label).collect();
+    let rest = users.len() - names.len();
+    let listed = match (names.as_slice(), rest) {
+        ([], _) => String::new(),
+        ([one], 0) => (*one).to_owned(),
+        ([first @ .., last], 0) => format!("{} and {last}", first.join(", ")),
+        (all, 1) => format!("{} and 1 other", all.join(", ")),
+        (all, n) => format!("{} and {n} others", all.join(", ")),
+    };
+    format!("{listed} {verb}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn users(n: usize) -> Vec<User> {
+        (0..n)
+            .map(|i| User::new(format!("u{i}"), Some(format!("user{i}"))))
+            .collect()
+    }
+
+    #[test]
+    fn notices_name_up_to_three_users_and_count_the_rest() {
+        assert_eq!(notice(&users(1), "joined"), "user0 joined");
+        assert_eq!(notice(&users(2), "left"), "user0 and user1 left");
+        assert_eq!(notice(&users(3), "joined"), "user0, user1 and user2 joined");
+        assert_eq!(
+            notice(&users(4), "joined"),
+            "user0, user1, user2 and 1 other joined"
+        );
+        assert_eq!(
+            notice(&users(15), "joined"),
+            "user0, user1, user2 and 12 others joined"
+        );
+    }
+}

@@ -1,0 +1,100 @@
+//! gifchat: a self-hosted, real-time GIF chat server.
+//!
+//! A tour of the layout, in the order a message travels:
+//!
+//! - `routes/`: the HTTP edge. `routes/mod.rs` is the table of contents; each
+//!   feature file (`lobby`, `rooms`, `messages`, `stream`, `poll`, `me`,
+//!   `ops`) owns its handlers and its `routes()`.
+//! - `db/`: SQLite. Reads run on an r2d2 pool on the blocking thread pool;
+//!   every change goes through the single writer thread (`db/writer.rs`),
+//!   which commits in groups and then publishes to the hub in id order.
+//! - `hub/`: per-room broadcast channels, the lobby channel, and presence.
+//! - `feed.rs`: how one viewer gets an exact, gap-free sequence of events out
+//!   of a subscription plus SQLite, for SSE and long-polling alike.
+//! - `events.rs`: event data, rendered to JSON and SSE bytes exactly once.
+//! - `identity.rs`, `sessions.rs`, `flash.rs`: who is asking.
+//! - `views/`: maud pages, pure functions of plain data.
+//! - `config.rs`, `error.rs`, `state.rs`, `client_addr.rs`: the plumbing.
+//!
+//! [`run`] serves on an already-bound listener until `shutdown` resolves,
+//! which is how `main` and the tests (on port 0) start the server.
+
+pub mod client_addr;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod feed;
+pub mod flash;
+pub mod hub;
+pub mod identity;
+pub mod routes;
+pub mod sessions;
+pub mod state;
+pub mod views;
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use config::Config;
+
+use crate::{
+    db::{Db, writer::Writer},
+    hub::{Hub, HubConfig},
+    state::AppState,
+};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Serves gifchat on `listener` until `shutdown` resolves, then ends every
+/// stream, lets requests in flight finish, checkpoints SQLite and returns.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), BoxError> {
+    std::fs::create_dir_all(&config.data_dir)?;
+    std::fs::create_dir_all(&config.uploads_dir)?;
+    let pool = db::open_pool(&config.data_dir)?;
+    let db = Db::new(pool);
+    let hub = Hub::new(HubConfig {
+        leave_grace: config.leave_grace,
+        unentered_room_ttl: config.unentered_room_ttl,
+    });
+    let (writer, writer_thread) = Writer::start(&config.data_dir, hub.clone())?;
+    hub.attach_writer(writer.clone());
+    for room in db.read(db::rooms::list).await? {
+        hub.adopt_existing_room(room.id);
+    }
+    let (session_layer, session_sweeper) = sessions::layer(&config).await?;
+
+    let token = CancellationToken::new();
+    let state = AppState {
+        db,
+        writer: writer.clone(),
+        hub,
+        config: Arc::new(config),
+        shutdown: token.clone(),
+    };
+    let app = routes::router(state, session_layer);
+
+    tracing::info!(addr = %listener.local_addr()?, "gifchat is listening");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: ending streams");
+        token.cancel();
+    })
+    .await?;
+
+    session_sweeper.abort();
+    writer.shutdown().await;
+    tokio::task::spawn_blocking(move || writer_thread.join()).await?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}

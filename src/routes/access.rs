@@ -1,0 +1,48 @@
+//! Who may do what in a room: the checks every room route starts with.
+
+use crate::{
+    db::{
+        self,
+        rooms::{Access, RoomRow},
+    },
+    error::{AppError, AppResult},
+    identity::User,
+    state::AppState,
+};
+
+/// The room and what `user` may do in it; 404 when there is no such room.
+pub async fn room_access(state: &AppState, room_id: &str, user: &User) -> AppResult<(RoomRow, Access)> {
+    let (room_id, user_id) = (room_id.to_owned(), user.id.clone());
+    state
+        .db
+        .read(move |conn| db::rooms::with_access(conn, &room_id, &user_id))
+        .await?
+        .ok_or(AppError::not_found("room"))
+}
+
+/// The room, when `user` is admitted to it: 403 `kicked` for a banned user,
+/// 403 `forbidden` before a private room's password was given.
+pub async fn admitted_room(state: &AppState, room_id: &str, user: &User) -> AppResult<RoomRow> {
+    let (room, access) = room_access(state, room_id, user).await?;
+    admit(access)?;
+    Ok(room)
+}
+
+pub fn admit(access: Access) -> AppResult<()> {
+    match access {
+        Access::Admitted => Ok(()),
+        Access::Banned => Err(AppError::Kicked),
+        Access::NeedsPassword => Err(AppError::forbidden(
+            "this room is private: enter its password first",
+        )),
+    }
+}
+
+/// The room, when `user` owns it: 403 `forbidden` otherwise.
+pub async fn owned_room(state: &AppState, room_id: &str, user: &User) -> AppResult<RoomRow> {
+    let room = admitted_room(state, room_id, user).await?;
+    if room.owner.id != user.id {
+        return Err(AppError::forbidden("only the room's owner can do that"));
+    }
+    Ok(room)
+}

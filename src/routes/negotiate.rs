@@ -1,0 +1,161 @@
+//! Content negotiation, as API.md sets it: every page also answers JSON
+//! when asked (`Accept: application/json`), and every POST body may be an
+//! HTML form or JSON.
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Request},
+    http::{HeaderMap, header, request::Parts},
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::error::AppError;
+
+/// How to answer: JSON for API clients, HTML (pages, 303s) for browsers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Html,
+}
+
+impl Format {
+    pub fn of(headers: &HeaderMap) -> Format {
+        let accept = header_text(headers, header::ACCEPT);
+        let content_type = header_text(headers, header::CONTENT_TYPE);
+        if accept.contains("application/json") || content_type.starts_with("application/json") {
+            Format::Json
+        } else {
+            Format::Html
+        }
+    }
+
+    /// Whether an error should be rendered for a person rather than a
+    /// program: only when a browser asked for HTML. curl (`*/*`) and
+    /// EventSource get the JSON error.
+    pub fn error_wants_html(headers: &HeaderMap) -> bool {
+        Format::of(headers) == Format::Html
+            && header_text(headers, header::ACCEPT).contains("text/html")
+    }
+
+    /// The answer to a successful POST: the JSON body with `status`, or a
+    /// 303 to `location` for an HTML form.
+    pub fn created(
+        self,
+        status: axum::http::StatusCode,
+        body: &impl Serialize,
+        location: &str,
+    ) -> Response {
+        match self {
+            Format::Json => (status, Json(body)).into_response(),
+            Format::Html => Redirect::to(location).into_response(),
+        }
+    }
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> &str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Format {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Format::of(&parts.headers))
+    }
+}
+
+/// A POST body from a form (`application/x-www-form-urlencoded`, also when
+/// no type is given, as `curl -d` sends) or from JSON. A body that does not
+/// parse is 400 `bad_request`; bounds are the handler's job (422).
+pub struct Input<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = header_text(request.headers(), header::CONTENT_TYPE).to_owned();
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|e| AppError::bad_request(format!("unreadable body: {e}")))?;
+        let mime = content_type.split(';').next().unwrap_or("").trim();
+        let parsed = match mime {
+            "application/json" => serde_json::from_slice(&body)
+                .map_err(|e| AppError::bad_request(format!("malformed JSON: {e}"))),
+            "" | "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(&body)
+                .map_err(|e| AppError::bad_request(format!("malformed form: {e}"))),
+            other => Err(AppError::UnsupportedMediaType(format!(
+                "send a form or JSON, not {other}"
+            ))),
+        };
+        parsed.map(Input)
+    }
+}
+
+/// A number field that forms send as text and JSON as a number.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Loose {
+    Number(i64),
+    Text(String),
+}
+
+impl Loose {
+    /// `None` when absent or empty; 422 when it is not a whole number.
+    pub fn whole(field: &str, value: Option<&Loose>) -> Result<Option<i64>, AppError> {
+        match value {
+            None => Ok(None),
+            Some(Loose::Number(n)) => Ok(Some(*n)),
+            Some(Loose::Text(text)) if text.trim().is_empty() => Ok(None),
+            Some(Loose::Text(text)) => text
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| AppError::invalid(format!("{field} must be a whole number"))),
+        }
+    }
+}
+
+/// Trims `raw` and checks its length in characters (not bytes).
+pub fn bounded_text(field: &str, raw: &str, max: usize) -> Result<String, AppError> {
+    let text = raw.trim();
+    let chars = text.chars().count();
+    if chars == 0 {
+        return Err(AppError::invalid(format!("{field} must not be empty")));
+    }
+    if chars > max {
+        return Err(AppError::invalid(format!(
+            "{field} must be at most {max} characters (got {chars})"
+        )));
+    }
+    Ok(text.to_owned())
+}
+
+/// A numeric query parameter: absent or empty is `None`, anything that is
+/// not a number is 400 `bad_request`.
+pub fn parse_param<T: std::str::FromStr>(name: &str, raw: Option<&str>) -> Result<Option<T>, AppError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) => text
+            .parse()
+            .map(Some)
+            .map_err(|_| AppError::bad_request(format!("{name} must be a number"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_trimmed_and_bounded_in_characters() {
+        assert_eq!(bounded_text("name", "  ana ", 32).unwrap(), "ana");
+        assert!(bounded_text("name", "   ", 32).is_err());
+        assert!(bounded_text("name", &"é".repeat(32), 32).is_ok());
+        assert!(bounded_text("name", &"é".repeat(33), 32).is_err());
+    }
+}

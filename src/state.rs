@@ -1,0 +1,21 @@
+//! `AppState`: the cheap handles every handler gets.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::{config::Config, db::Db, db::writer::Writer, hub::Hub};
+
+#[derive(Clone)]
+pub struct AppState {
+    /// Reads, on the r2d2 pool (each runs on the blocking thread pool).
+    pub db: Db,
+    /// The single writer thread: every change goes through it.
+    pub writer: Writer,
+    /// Room and lobby channels, presence.
+    pub hub: Hub,
+    pub config: Arc<Config>,
+    /// Cancelled at shutdown: streams and polls end, so that graceful
+    /// shutdown does not wait forever on open connections.
+    pub shutdown: CancellationToken,
+}

@@ -1,0 +1,66 @@
+//! The lobby (the rooms table, live through `assets/lobby.js`) and the
+//! create-room form.
+
+use maud::{Markup, html};
+
+use super::{Page, layout, user_badge};
+use crate::db::rooms::Room;
+
+pub fn lobby(page: &Page, rooms: &[Room]) -> Markup {
+    layout(
+        "Lobby",
+        Some(page.user),
+        page.flash.as_deref(),
+        Some("lobby.js"),
+        html! {
+            section.lobby {
+                div.lobby-head {
+                    h1 { "Rooms" }
+                    a.button href="/rooms/new" { "Create a room" }
+                }
+                table #rooms {
+                    thead { tr { th { "Room" } th { "Type" } th { "Members" } th { "Owner" } } }
+                    tbody {
+                        @for room in rooms { (room_row(room)) }
+                    }
+                }
+                p #no-rooms hidden[!rooms.is_empty()] { "No rooms yet. Create the first one!" }
+            }
+        },
+    )
+}
+
+/// One row of the rooms table (`assets/lobby.js` builds the same).
+fn room_row(room: &Room) -> Markup {
+    html! {
+        tr data-room=(room.id) {
+            td { a href={ "/rooms/" (room.id) } { (room.title) } }
+            td { @if room.private { "private" } @else { "public" } }
+            td.count { (room.members) " / " (room.max) }
+            td { (user_badge(&room.owner)) }
+        }
+    }
+}
+
+pub fn new_room(page: &Page) -> Markup {
+    layout(
+        "Create a room",
+        Some(page.user),
+        page.flash.as_deref(),
+        None,
+        html! {
+            section.form-page {
+                h1 { "Create a room" }
+                form method="post" action="/rooms" {
+                    label for="title" { "Title" }
+                    input #title name="title" required maxlength="100" autofocus;
+                    label for="max" { "Maximum members" }
+                    input #max name="max" type="number" min="2" max="10000" value="10";
+                    label for="password" { "Password " small { "(leave empty for a public room)" } }
+                    input #password name="password" type="password" autocomplete="new-password";
+                    button type="submit" { "Create" }
+                }
+            }
+        },
+    )
+}
