@@ -56,6 +56,11 @@ pub struct Config {
     #[arg(long, env = "GIFCHAT_TRUST_PROXY", value_delimiter = ',', num_args = 1..)]
     pub trust_proxy: Vec<IpNet>,
 
+    /// Events a room's broadcast channel buffers; a subscriber further
+    /// behind catches up from the database instead.
+    #[arg(long, env = "GIFCHAT_ROOM_CHANNEL_CAPACITY", default_value_t = 1024, hide = true)]
+    pub room_channel_capacity: usize,
+
     /// Log filter, in `tracing_subscriber::EnvFilter` syntax.
     #[arg(long, env = "GIFCHAT_LOG", default_value = "info")]
     pub log: String,

@@ -62,13 +62,14 @@ pub async fn run(
     let hub = Hub::new(HubConfig {
         leave_grace: config.leave_grace,
         unentered_room_ttl: config.unentered_room_ttl,
+        room_channel_capacity: config.room_channel_capacity.max(1),
     });
     let (writer, writer_thread) = Writer::start(&config.data_dir, hub.clone())?;
     hub.attach_writer(writer.clone());
     for room in db.read(db::rooms::list).await? {
         hub.adopt_existing_room(room.id);
     }
-    let (session_layer, session_sweeper) = sessions::layer(&config).await?;
+    let (session_layer, session_sweeper) = sessions::layer(&config, db.clone(), writer.clone())?;
 
     let token = CancellationToken::new();
     let state = AppState {

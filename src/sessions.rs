@@ -1,25 +1,37 @@
-//! Sessions: tower-sessions with its rusqlite store, in the same database
-//! file as everything else, behind a signed cookie.
+//! Sessions: tower-sessions over our own SQLite database, behind a signed
+//! cookie.
 //!
-//! The signing key comes from `COOKIE_SECRET`, or from a secret generated on
-//! first run and kept in the data dir, so sessions (and so identities)
-//! survive restarts either way.
+//! The store writes through the single writer thread (so a burst of new
+//! visitors is group-committed like everything else and never contends for
+//! the write lock) and reads from the pool. The signing key comes from
+//! `COOKIE_SECRET`, or from a secret generated on first run and kept in the
+//! data dir, so sessions (and so identities) survive restarts either way.
 
 use std::{fs, io::Write, path::Path};
 
 use argon2::Argon2;
+use async_trait::async_trait;
 use rand::RngCore;
+use rusqlite::OptionalExtension;
+use time::OffsetDateTime;
 use tower_sessions::{
-    Expiry, SessionManagerLayer,
+    Expiry, SessionManagerLayer, SessionStore,
     cookie::{Key, SameSite},
     service::SignedCookie,
-    session_store::ExpiredDeletion,
+    session::{Id, Record},
+    session_store,
 };
-use tower_sessions_rusqlite_store::{RusqliteStore, tokio_rusqlite};
 
-use crate::{config::Config, db::DB_FILE};
+use crate::{
+    config::Config,
+    db::{
+        Db,
+        writer::{Change, SessionRow, Writer},
+    },
+    error::AppError,
+};
 
-pub type SessionLayer = SessionManagerLayer<RusqliteStore, SignedCookie>;
+pub type SessionLayer = SessionManagerLayer<SqliteStore, SignedCookie>;
 
 /// File in the data dir holding the generated cookie secret.
 const SECRET_FILE: &str = "cookie_secret";
@@ -31,33 +43,112 @@ const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Opens the store, starts the expiry sweep, and builds the layer.
-pub async fn layer(config: &Config) -> Result<(SessionLayer, tokio::task::JoinHandle<()>), BoxError> {
-    let conn = tokio_rusqlite::Connection::open(config.data_dir.join(DB_FILE)).await?;
-    conn.call(|conn| {
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        Ok::<_, tokio_rusqlite::Error>(())
-    })
-    .await?;
-    let store = RusqliteStore::new(conn);
-    store.migrate().await?;
+/// Builds the session layer and starts the expiry sweep.
+pub fn layer(config: &Config, db: Db, writer: Writer) -> Result<(SessionLayer, tokio::task::JoinHandle<()>), BoxError> {
     let sweeper = tokio::spawn({
-        let store = store.clone();
+        let writer = writer.clone();
         async move {
-            if let Err(e) = store.continuously_delete_expired(SWEEP_EVERY).await {
-                tracing::warn!(error = %e, "session sweep stopped");
+            let mut every = tokio::time::interval(SWEEP_EVERY);
+            loop {
+                every.tick().await;
+                let now = OffsetDateTime::now_utc().unix_timestamp();
+                if let Err(e) = writer.apply(Change::DeleteExpiredSessions { now }).await {
+                    tracing::warn!(error = %e, "sweeping expired sessions failed");
+                }
             }
         }
     });
-    let key = cookie_key(config)?;
-    let layer = SessionManagerLayer::new(store)
+    let layer = SessionManagerLayer::new(SqliteStore { db, writer })
         .with_name(COOKIE_NAME)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(config.secure_cookies)
         .with_expiry(Expiry::OnInactivity(IDLE_EXPIRY))
-        .with_signed(key);
+        .with_signed(cookie_key(config)?);
     Ok((layer, sweeper))
+}
+
+/// The session store: records as JSON in the `sessions` table.
+#[derive(Clone)]
+pub struct SqliteStore {
+    db: Db,
+    writer: Writer,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStore")
+    }
+}
+
+fn row_of(record: &Record) -> session_store::Result<SessionRow> {
+    Ok(SessionRow {
+        id: record.id.to_string(),
+        data: serde_json::to_string(&record.data)
+            .map_err(|e| session_store::Error::Encode(e.to_string()))?,
+        expiry: record.expiry_date.unix_timestamp(),
+    })
+}
+
+fn backend(e: AppError) -> session_store::Error {
+    session_store::Error::Backend(e.to_string())
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        // Ids are 128 random bits; a collision is theoretical, but the
+        // contract is to pick another id rather than overwrite.
+        loop {
+            match self.writer.apply(Change::CreateSession(row_of(record)?)).await {
+                Ok(_) => return Ok(()),
+                Err(AppError::Invalid(_)) => record.id = Id::default(),
+                Err(e) => return Err(backend(e)),
+            }
+        }
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.writer
+            .apply(Change::SaveSession(row_of(record)?))
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
+        let id = session_id.to_string();
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let found = self
+            .db
+            .read(move |conn| {
+                conn.prepare_cached("SELECT data, expiry FROM sessions WHERE id = ?1 AND expiry >= ?2")?
+                    .query_row(rusqlite::params![id, now], |row| {
+                        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                    })
+                    .optional()
+            })
+            .await
+            .map_err(backend)?;
+        let Some((data, expiry)) = found else {
+            return Ok(None);
+        };
+        let record = Record {
+            id: *session_id,
+            data: serde_json::from_str(&data).map_err(|e| session_store::Error::Decode(e.to_string()))?,
+            expiry_date: OffsetDateTime::from_unix_timestamp(expiry)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+        };
+        Ok(Some(record))
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.writer
+            .apply(Change::DeleteSession { id: id.to_string() })
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
 }
 
 /// A 64-byte signing key stretched from the secret with Argon2, so a

@@ -5,7 +5,7 @@
 use rusqlite::Connection;
 
 const MIGRATIONS: &[&str] = &[
-    // 1: rooms, their events, admissions to private rooms, bans.
+    // 1: rooms, their events, admissions to private rooms, bans, sessions.
     r#"
     CREATE TABLE rooms (
         id            TEXT PRIMARY KEY,
@@ -41,6 +41,13 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL,
         PRIMARY KEY (room_id, user_id)
     ) WITHOUT ROWID;
+    -- tower-sessions records: JSON data, expiry as a Unix timestamp.
+    CREATE TABLE sessions (
+        id     TEXT PRIMARY KEY,
+        data   TEXT NOT NULL,
+        expiry INTEGER NOT NULL
+    );
+    CREATE INDEX sessions_by_expiry ON sessions(expiry);
     "#,
 ];
 

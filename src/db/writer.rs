@@ -66,6 +66,19 @@ pub enum Change {
     DeleteRoom { room_id: String },
     /// A user set their display name: rooms they own show it.
     Rename { user: User },
+    /// Insert a new session; fails (as `Invalid`) if the id is taken.
+    CreateSession(SessionRow),
+    SaveSession(SessionRow),
+    DeleteSession { id: String },
+    DeleteExpiredSessions { now: i64 },
+}
+
+/// A session record as stored.
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub id: String,
+    pub data: String,
+    pub expiry: i64,
 }
 
 /// What a change did.
@@ -273,6 +286,35 @@ fn apply(tx: &Connection, change: &Change) -> AppResult<Done> {
         Change::Rename { user } => {
             tx.prepare_cached("UPDATE rooms SET owner_name = ?2 WHERE owner_id = ?1")?
                 .execute(params![user.id, user.name])?;
+            Ok(Done::Nothing)
+        }
+        Change::CreateSession(row) => {
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO sessions (id, data, expiry) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![row.id, row.data, row.expiry])?;
+            if inserted == 0 {
+                return Err(AppError::invalid("session id taken"));
+            }
+            Ok(Done::Nothing)
+        }
+        Change::SaveSession(row) => {
+            tx.prepare_cached(
+                "INSERT INTO sessions (id, data, expiry) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET data = excluded.data, expiry = excluded.expiry",
+            )?
+            .execute(params![row.id, row.data, row.expiry])?;
+            Ok(Done::Nothing)
+        }
+        Change::DeleteSession { id } => {
+            tx.prepare_cached("DELETE FROM sessions WHERE id = ?1")?
+                .execute([id])?;
+            Ok(Done::Nothing)
+        }
+        Change::DeleteExpiredSessions { now } => {
+            tx.prepare_cached("DELETE FROM sessions WHERE expiry < ?1")?
+                .execute([now])?;
             Ok(Done::Nothing)
         }
     }

@@ -33,11 +33,6 @@ use crate::{
     events::{Audience, Event, EventRecord, Kind},
 };
 
-/// Events a room channel holds for its slowest receiver. A receiver that
-/// falls further behind is told it lagged and catches up from SQLite, so
-/// this bounds memory per room, not correctness.
-const ROOM_CHANNEL_CAPACITY: usize = 1024;
-
 /// Tunables the hub needs from the configuration.
 #[derive(Debug, Clone)]
 pub struct HubConfig {
@@ -45,6 +40,10 @@ pub struct HubConfig {
     pub leave_grace: Duration,
     /// A room nobody has entered this long after creation (or start) goes.
     pub unentered_room_ttl: Duration,
+    /// Events a room channel holds for its slowest receiver. A receiver
+    /// that falls further behind is told it lagged and catches up from
+    /// SQLite, so this bounds memory per room, not correctness.
+    pub room_channel_capacity: usize,
 }
 
 /// Cheap handle to the shared hub state.

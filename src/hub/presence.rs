@@ -20,7 +20,7 @@ use std::{
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use super::{Hub, ROOM_CHANNEL_CAPACITY};
+use super::Hub;
 use crate::{
     db::{
         rooms::RoomRow,
@@ -95,9 +95,9 @@ pub struct Entry {
 }
 
 impl RoomState {
-    fn new(room: RoomRow) -> Self {
+    fn new(room: RoomRow, capacity: usize) -> Self {
         Self {
-            tx: broadcast::channel(ROOM_CHANNEL_CAPACITY).0,
+            tx: broadcast::channel(capacity).0,
             room,
             members: HashMap::new(),
             next_since: 0,
@@ -150,10 +150,11 @@ impl Hub {
         if state.deleted.contains(&room.id) {
             return Err(AppError::not_found("room"));
         }
+        let capacity = self.shared.config.room_channel_capacity;
         let entry = state
             .rooms
             .entry(room.id.clone())
-            .or_insert_with(|| RoomState::new(room.clone()));
+            .or_insert_with(|| RoomState::new(room.clone(), capacity));
         if entry.closing {
             return Err(AppError::not_found("room"));
         }

@@ -1,0 +1,444 @@
+//! `TestApp`: a running server on its own temporary data dir; `Client`: a
+//! visitor with its own cookie jar; `Sse`: a minimal EventSource reader.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use gifchat::Config;
+use reqwest::{StatusCode, header::HeaderMap, redirect};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub config: Config,
+    dir: Arc<TempDir>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl TestApp {
+    /// A server with test-friendly timings (short leave grace).
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(tune: impl FnOnce(&mut Config)) -> TestApp {
+        init_logs();
+        let dir = Arc::new(TempDir::new().expect("temp dir"));
+        let mut config = Config::for_dir(dir.path());
+        config.leave_grace = Duration::from_millis(300);
+        tune(&mut config);
+        TestApp::start(dir, config, "127.0.0.1:0".parse().unwrap()).await
+    }
+
+    async fn start(dir: Arc<TempDir>, config: Config, addr: SocketAddr) -> TestApp {
+        let listener = bind(addr).await;
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let run_config = config.clone();
+        let server = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stopped.await;
+            };
+            gifchat::run(listener, run_config, shutdown)
+                .await
+                .expect("server ran");
+        });
+        TestApp {
+            addr,
+            config,
+            dir,
+            stop: Some(stop),
+            server: Some(server),
+        }
+    }
+
+    /// Stops the server gracefully and waits until it has exited.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(20), server)
+                .await
+                .expect("server stopped within 20 s")
+                .expect("server task");
+        }
+    }
+
+    /// Stops the server and starts it again on the same data dir and port.
+    pub async fn restart(mut self) -> TestApp {
+        self.stop().await;
+        let (dir, config, addr) = (self.dir.clone(), self.config.clone(), self.addr);
+        TestApp::start(dir, config, addr).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A new visitor with an empty cookie jar.
+    pub fn client(&self) -> Client {
+        Client::new(&self.url(""))
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Server logs go to the test output (shown for failing tests); the
+/// filter comes from `GIFCHAT_TEST_LOG` (default: warnings).
+fn init_logs() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        let filter = std::env::var("GIFCHAT_TEST_LOG").unwrap_or_else(|_| "warn".into());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    });
+}
+
+/// Binds, retrying briefly: a restarted server reuses its port.
+async fn bind(addr: SocketAddr) -> TcpListener {
+    for _ in 0..50 {
+        if let Ok(listener) = TcpListener::bind(addr).await {
+            return listener;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("could not bind {addr}");
+}
+
+/// A visitor: a browser-like client with its own cookie jar that does not
+/// follow redirects (so tests see the 303s).
+#[derive(Clone)]
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get("location").and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the API.md error shape and code.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "status of: {}", self.text);
+        let body = self.json();
+        assert_eq!(body["error"], code, "error code of: {body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "an error needs a human message: {body}"
+        );
+    }
+}
+
+impl Client {
+    pub fn new(base: &str) -> Client {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(redirect::Policy::none())
+            .build()
+            .expect("http client");
+        Client {
+            http,
+            base: base.to_owned(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    async fn answer(request: reqwest::RequestBuilder) -> Answer {
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body read");
+        Answer {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    /// GET with `Accept: application/json`.
+    pub async fn get_json(&self, path: &str) -> Answer {
+        Client::answer(
+            self.http
+                .get(self.url(path))
+                .header("accept", "application/json"),
+        )
+        .await
+    }
+
+    /// GET as a browser navigating to a page.
+    pub async fn get_html(&self, path: &str) -> Answer {
+        Client::answer(
+            self.http
+                .get(self.url(path))
+                .header("accept", "text/html,application/xhtml+xml"),
+        )
+        .await
+    }
+
+    /// POST a JSON body, asking for JSON.
+    pub async fn post_json(&self, path: &str, body: Value) -> Answer {
+        Client::answer(
+            self.http
+                .post(self.url(path))
+                .header("accept", "application/json")
+                .json(&body),
+        )
+        .await
+    }
+
+    /// POST an HTML form, as a browser does.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
+        Client::answer(
+            self.http
+                .post(self.url(path))
+                .header("accept", "text/html")
+                .header("referer", self.url("/rooms/new"))
+                .form(fields),
+        )
+        .await
+    }
+
+    /// POST raw bytes with a content type, asking for JSON.
+    pub async fn post_raw(&self, path: &str, content_type: &str, body: &'static str) -> Answer {
+        Client::answer(
+            self.http
+                .post(self.url(path))
+                .header("accept", "application/json")
+                .header("content-type", content_type)
+                .body(body),
+        )
+        .await
+    }
+
+    pub async fn create_room(&self, title: &str, max: u32, password: Option<&str>) -> Value {
+        let answer = self
+            .post_json(
+                "/rooms",
+                json!({ "title": title, "max": max, "password": password.unwrap_or("") }),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        answer.json()
+    }
+
+    /// Posts a chat message and returns the stored event.
+    pub async fn say(&self, room: &str, chat: &str) -> Value {
+        let answer = self
+            .post_json(&format!("/rooms/{room}/messages"), json!({ "chat": chat }))
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        answer.json()
+    }
+
+    pub async fn me(&self) -> Value {
+        self.get_json("/me").await.json()
+    }
+
+    /// Opens an SSE stream, optionally resuming with a `Last-Event-ID` header.
+    pub async fn sse(&self, path: &str, last_event_id: Option<i64>) -> Sse {
+        self.try_sse(path, last_event_id).await.expect("stream opened")
+    }
+
+    /// Like `sse`, but a refused connection (a restarting server) is `None`.
+    pub async fn try_sse(&self, path: &str, last_event_id: Option<i64>) -> Option<Sse> {
+        let mut request = self
+            .http
+            .get(self.url(path))
+            .header("accept", "text/event-stream");
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id.to_string());
+        }
+        let response = request.send().await.ok()?;
+        response.status().is_success().then(|| Sse::new(response))
+    }
+}
+
+/// One SSE event block.
+#[derive(Debug, Clone, Default)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: Option<String>,
+    pub retry: Option<String>,
+}
+
+impl SseEvent {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(self.data.as_deref().unwrap_or("null")).expect("data is JSON")
+    }
+
+    pub fn id_number(&self) -> Option<i64> {
+        self.id.as_deref().map(|id| id.parse().expect("numeric id"))
+    }
+
+    pub fn kind(&self) -> &str {
+        self.event.as_deref().unwrap_or("message")
+    }
+}
+
+/// A minimal EventSource: parses blocks, records comments.
+pub struct Sse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    body: Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send + Unpin>,
+    buffer: String,
+    pub comments: Vec<String>,
+    pub closed: bool,
+}
+
+impl Sse {
+    fn new(response: reqwest::Response) -> Sse {
+        Sse {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: Box::new(response.bytes_stream()),
+            buffer: String::new(),
+            comments: Vec::new(),
+            closed: false,
+        }
+    }
+
+    /// The next block (comment-only blocks are recorded and skipped), or
+    /// `None` when the stream ended or nothing came within `wait`.
+    pub async fn next_within(&mut self, wait: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(event) = self.parse_block() {
+                return Some(event);
+            }
+            if self.closed {
+                return None;
+            }
+            match tokio::time::timeout_at(deadline, self.body.next()).await {
+                Err(_) => return None,
+                Ok(Some(Ok(chunk))) => self.buffer.push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(Some(Err(_))) | Ok(None) => self.closed = true,
+            }
+        }
+    }
+
+    pub async fn next(&mut self) -> Option<SseEvent> {
+        self.next_within(Duration::from_secs(10)).await
+    }
+
+    /// The next event of type `kind`, skipping others.
+    pub async fn next_of(&mut self, kind: &str) -> Option<SseEvent> {
+        while let Some(event) = self.next().await {
+            if event.kind() == kind {
+                return Some(event);
+            }
+        }
+        None
+    }
+
+    /// Reads events until `n` stored ones (with data) have arrived.
+    pub async fn stored(&mut self, n: usize) -> Vec<SseEvent> {
+        let mut out = Vec::new();
+        while out.len() < n {
+            match self.next().await {
+                Some(event) if event.id.is_some() && event.data.is_some() => out.push(event),
+                Some(_) => {}
+                None => panic!("stream ended after {} of {n} stored events", out.len()),
+            }
+        }
+        out
+    }
+
+    fn parse_block(&mut self) -> Option<SseEvent> {
+        loop {
+            let end = self.buffer.find("\n\n")?;
+            let block: String = self.buffer.drain(..end + 2).collect();
+            let mut event = SseEvent::default();
+            let mut has_field = false;
+            for line in block.lines().filter(|line| !line.is_empty()) {
+                if let Some(comment) = line.strip_prefix(':') {
+                    self.comments.push(comment.trim().to_owned());
+                    continue;
+                }
+                let (field, value) = line.split_once(':').unwrap_or((line, ""));
+                let value = value.strip_prefix(' ').unwrap_or(value).to_owned();
+                has_field = true;
+                match field {
+                    "id" => event.id = Some(value),
+                    "event" => event.event = Some(value),
+                    "data" => {
+                        assert!(event.data.is_none(), "one data line per event: {block:?}");
+                        event.data = Some(value)
+                    }
+                    "retry" => event.retry = Some(value),
+                    other => panic!("unknown SSE field {other:?} in {block:?}"),
+                }
+            }
+            if has_field {
+                return Some(event);
+            }
+        }
+    }
+}
+
+/// Polls `check` until it holds or `wait` passes.
+pub async fn eventually<F, Fut>(wait: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Every stored event of a room as its creator-independent history (ids).
+pub async fn history_ids(client: &Client, room: &str) -> Vec<i64> {
+    let mut ids = Vec::new();
+    let mut before: Option<i64> = None;
+    loop {
+        let path = match before {
+            Some(b) => format!("/rooms/{room}/messages?limit=200&before={b}"),
+            None => format!("/rooms/{room}/messages?limit=200"),
+        };
+        let page = client.get_json(&path).await.json();
+        let events = page["events"].as_array().expect("events").clone();
+        let mut page_ids: Vec<i64> = events.iter().map(|e| e["id"].as_i64().unwrap()).collect();
+        page_ids.append(&mut ids);
+        ids = page_ids;
+        if !page["has_more"].as_bool().unwrap() || events.is_empty() {
+            return ids;
+        }
+        before = ids.first().copied();
+    }
+}

@@ -1,0 +1,14 @@
+//! Integration tests: the real server, started on port 0 with a temporary
+//! data dir, driven over HTTP the way browsers and curl drive it.
+
+mod helpers;
+
+mod exactness;
+mod identity;
+mod lobby;
+mod messages;
+mod poll;
+mod presence;
+mod private_rooms;
+mod rooms;
+mod streams;

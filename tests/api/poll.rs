@@ -1,0 +1,160 @@
+//! Long-polling: the same events as SSE, cut into answers.
+
+use std::time::{Duration, Instant};
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn a_first_poll_answers_at_once_with_members_and_a_cursor() {
+    let app = TestApp::spawn().await;
+    let alice = app.client();
+    let room = alice.create_room("Poll", 5, None).await;
+    let id = room["id"].as_str().unwrap();
+    let said = alice.say(id, "before").await;
+    let started = Instant::now();
+    let first = alice.get_json(&format!("/rooms/{id}/poll")).await.json();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(first["events"][0]["count"], 1, "a members snapshot: {first}");
+    assert!(first["events"][0].get("id").is_none());
+    assert!(first["last_event_id"].as_i64().unwrap() >= said["id"].as_i64().unwrap());
+}
+
+#[tokio::test]
+async fn a_poll_returns_early_when_an_event_arrives() {
+    let app = TestApp::spawn().await;
+    let alice = app.client();
+    let bob = app.client();
+    let room = alice.create_room("Poll", 5, None).await;
+    let id = room["id"].as_str().unwrap().to_owned();
+    let cursor = alice.say(&id, "start").await["id"].as_i64().unwrap();
+    // Bob's first poll gets him present and current.
+    bob.get_json(&format!("/rooms/{id}/poll?after={cursor}&timeout=1")).await;
+    // Let the join notice pass, so the next wait is for the message below.
+    let settle = bob.get_json(&format!("/rooms/{id}/poll?after={cursor}&timeout=2")).await.json();
+    let cursor = settle["last_event_id"].as_i64().unwrap();
+
+    let waiting = {
+        let (bob, id) = (bob.clone(), id.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let answer = bob.get_json(&format!("/rooms/{id}/poll?after={cursor}&timeout=20")).await;
+            (answer.json(), started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let said = alice.say(&id, "wake up").await;
+    let (answer, waited) = waiting.await.unwrap();
+    assert!(waited < Duration::from_secs(5), "returned early ({waited:?})");
+    let chats: Vec<_> = answer["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "chat")
+        .cloned()
+        .collect();
+    assert_eq!(chats, vec![said.clone()]);
+    assert_eq!(answer["last_event_id"], said["id"]);
+}
+
+#[tokio::test]
+async fn a_poll_is_empty_after_its_timeout() {
+    let app = TestApp::spawn().await;
+    let alice = app.client();
+    let room = alice.create_room("Quiet", 5, None).await;
+    let id = room["id"].as_str().unwrap();
+    let first = alice.get_json(&format!("/rooms/{id}/poll")).await.json();
+    let cursor = first["last_event_id"].as_i64().unwrap();
+    // The join notice of this first poll is folded and stored shortly.
+    let joined = alice.get_json(&format!("/rooms/{id}/poll?after={cursor}&timeout=3")).await.json();
+    let cursor = joined["last_event_id"].as_i64().unwrap();
+    let started = Instant::now();
+    let answer = alice
+        .get_json(&format!("/rooms/{id}/poll?after={cursor}&timeout=1"))
+        .await
+        .json();
+    let waited = started.elapsed();
+    assert_eq!(answer["events"], serde_json::json!([]));
+    assert_eq!(answer["last_event_id"], cursor);
+    assert!(waited >= Duration::from_millis(900) && waited < Duration::from_secs(4), "{waited:?}");
+}
+
+#[tokio::test]
+async fn polls_see_the_same_ids_as_streams() {
+    let app = TestApp::spawn().await;
+    let alice = app.client();
+    let room = alice.create_room("Same", 5, None).await;
+    let id = room["id"].as_str().unwrap();
+    for i in 0..30 {
+        alice.say(id, &format!("m{i}")).await;
+    }
+    let mut sse = alice.sse(&format!("/rooms/{id}/events?last_event_id=0"), None).await;
+    let streamed: Vec<i64> = sse.stored(30).await.iter().map(|e| e.id_number().unwrap()).collect();
+
+    let mut polled = Vec::new();
+    let mut after = 0;
+    while polled.len() < 30 {
+        let answer = alice
+            .get_json(&format!("/rooms/{id}/poll?after={after}&timeout=2"))
+            .await
+            .json();
+        for event in answer["events"].as_array().unwrap() {
+            if let Some(id) = event["id"].as_i64() {
+                polled.push(id);
+            }
+        }
+        after = answer["last_event_id"].as_i64().unwrap();
+    }
+    assert_eq!(polled[..30], streamed[..]);
+}
+
+#[tokio::test]
+async fn poll_parameters_are_checked() {
+    let app = TestApp::spawn().await;
+    let alice = app.client();
+    let room = alice.create_room("Params", 5, None).await;
+    let id = room["id"].as_str().unwrap();
+    alice
+        .get_json(&format!("/rooms/{id}/poll?timeout=61"))
+        .await
+        .assert_error(422, "invalid");
+    alice
+        .get_json(&format!("/rooms/{id}/poll?after=x"))
+        .await
+        .assert_error(400, "bad_request");
+    alice
+        .get_json(&format!("/rooms/{id}/poll?timeout=-1"))
+        .await
+        .assert_error(400, "bad_request");
+}
+
+#[tokio::test]
+async fn the_lobby_poll_answers_when_the_lobby_changes() {
+    let app = TestApp::spawn().await;
+    let alice = app.client();
+    let first = alice.get_json("/poll?timeout=5").await.json();
+    assert_eq!(first["rooms"], serde_json::json!([]), "no version: at once");
+    let version = first["version"].as_str().unwrap().to_owned();
+
+    let waiting = {
+        let (alice, version) = (alice.clone(), version.clone());
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let answer = alice.get_json(&format!("/poll?version={version}&timeout=20")).await;
+            (answer.json(), started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    alice.create_room("New", 5, None).await;
+    let (answer, waited) = waiting.await.unwrap();
+    assert!(waited < Duration::from_secs(5));
+    assert_ne!(answer["version"], version.as_str());
+    assert_eq!(answer["rooms"][0]["title"], "New");
+
+    let unchanged = alice
+        .get_json(&format!("/poll?version={}&timeout=1", answer["version"].as_str().unwrap()))
+        .await
+        .json();
+    assert_eq!(unchanged["version"], answer["version"]);
+    let stale = alice.get_json("/poll?version=from-another-boot&timeout=20").await.json();
+    assert_eq!(stale["rooms"][0]["title"], "New", "an unknown version answers at once");
+}

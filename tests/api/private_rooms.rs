@@ -1,0 +1,104 @@
+//! Private rooms: the password form, admission, and the secret never leaking.
+
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn a_private_room_asks_for_its_password_before_anything_else() {
+    let app = TestApp::spawn().await;
+    let owner = app.client();
+    let room = owner.create_room("Secret", 5, Some("hunter2")).await;
+    assert_eq!(room["private"], true);
+    let id = room["id"].as_str().unwrap();
+    owner.say(id, "for members only").await;
+
+    let guest = app.client();
+    guest
+        .get_json(&format!("/rooms/{id}"))
+        .await
+        .assert_error(403, "forbidden");
+    let page = guest.get_html(&format!("/rooms/{id}")).await;
+    assert_eq!(page.status.as_u16(), 200);
+    assert!(page.text.contains("type=\"password\""));
+    assert!(!page.text.contains("for members only"));
+    for path in ["messages", "members", "events", "poll?timeout=0"] {
+        guest
+            .get_json(&format!("/rooms/{id}/{path}"))
+            .await
+            .assert_error(403, "forbidden");
+    }
+    guest
+        .post_json(&format!("/rooms/{id}/messages"), json!({ "chat": "let me in" }))
+        .await
+        .assert_error(403, "forbidden");
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_403_and_the_right_one_admits() {
+    let app = TestApp::spawn().await;
+    let owner = app.client();
+    let room = owner.create_room("Secret", 5, Some("hunter2")).await;
+    let id = room["id"].as_str().unwrap();
+    let guest = app.client();
+    guest
+        .post_json(&format!("/rooms/{id}/join"), json!({ "password": "hunter3" }))
+        .await
+        .assert_error(403, "wrong_password");
+    let joined = guest
+        .post_json(&format!("/rooms/{id}/join"), json!({ "password": "hunter2" }))
+        .await;
+    assert_eq!(joined.status.as_u16(), 200, "{}", joined.text);
+    let page = guest.get_json(&format!("/rooms/{id}")).await;
+    assert_eq!(page.status.as_u16(), 200);
+    guest.say(id, "thanks").await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_in_the_form_comes_back_as_a_flash() {
+    let app = TestApp::spawn().await;
+    let owner = app.client();
+    let room = owner.create_room("Secret", 5, Some("hunter2")).await;
+    let id = room["id"].as_str().unwrap();
+    let guest = app.client();
+    let answer = guest
+        .http
+        .post(guest.url(&format!("/rooms/{id}/join")))
+        .header("accept", "text/html")
+        .header("referer", guest.url(&format!("/rooms/{id}")))
+        .form(&[("password", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 303);
+    let page = guest.get_html(&format!("/rooms/{id}")).await;
+    assert!(page.text.contains("wrong password"), "{}", page.text);
+}
+
+#[tokio::test]
+async fn neither_the_password_nor_its_hash_ever_appears() {
+    let app = TestApp::spawn().await;
+    let owner = app.client();
+    let room = owner.create_room("Secret", 5, Some("hunter2")).await;
+    let id = room["id"].as_str().unwrap();
+    let guest = app.client();
+    guest
+        .post_json(&format!("/rooms/{id}/join"), json!({ "password": "hunter2" }))
+        .await;
+    let mut seen = serde_json::to_string(&room).unwrap();
+    for client in [&owner, &guest] {
+        for path in [
+            "/".to_owned(),
+            "/rooms".to_owned(),
+            format!("/rooms/{id}"),
+            format!("/rooms/{id}/members"),
+            format!("/rooms/{id}/messages"),
+        ] {
+            seen.push_str(&client.get_json(&path).await.text);
+            seen.push_str(&client.get_html(&path).await.text);
+        }
+    }
+    assert!(!seen.contains("hunter2"));
+    assert!(!seen.contains("argon2"));
+    assert!(!seen.contains("password_hash"));
+}
