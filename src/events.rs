@@ -71,8 +71,19 @@ pub struct EventRecord {
     pub user: Option<User>,
     pub chat: Option<String>,
     pub gif: Option<String>,
+    /// Size and frame count of a GIF, so pages reserve its space early.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gif_info: Option<GifInfo>,
     pub to: Option<User>,
     pub created_at: String,
+}
+
+/// What a validated GIF looks like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct GifInfo {
+    pub width: u32,
+    pub height: u32,
+    pub frames: u32,
 }
 
 impl EventRecord {
@@ -191,6 +202,7 @@ mod tests {
             user: Some(User::new("alice".into(), None)),
             chat: Some("line one\nline two".into()),
             gif: None,
+            gif_info: None,
             to: Some(User::new("bob".into(), None)),
             created_at: "2026-01-01T00:00:00Z".into(),
         }

@@ -31,6 +31,7 @@ pub mod identity;
 pub mod routes;
 pub mod sessions;
 pub mod state;
+pub mod uploads;
 pub mod views;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
@@ -64,7 +65,7 @@ pub async fn run(
         unentered_room_ttl: config.unentered_room_ttl,
         room_channel_capacity: config.room_channel_capacity.max(1),
     });
-    let (writer, writer_thread) = Writer::start(&config.data_dir, hub.clone())?;
+    let (writer, writer_thread) = Writer::start(&config.data_dir, &config.uploads_dir, hub.clone())?;
     hub.attach_writer(writer.clone());
     for room in db.read(db::rooms::list).await? {
         hub.adopt_existing_room(room.id);

@@ -3,11 +3,12 @@
 use rusqlite::{Connection, Row, params};
 
 use crate::{
-    events::{EventRecord, Kind},
+    events::{EventRecord, GifInfo, Kind},
     identity::User,
 };
 
-const COLUMNS: &str = "id, room_id, kind, user_id, user_name, chat, gif, to_id, to_name, created_at";
+const COLUMNS: &str = "id, room_id, kind, user_id, user_name, chat, gif, to_id, to_name, \
+                       created_at, gif_width, gif_height, gif_frames";
 
 /// Rows visible to `?2`: everything but other people's whispers.
 const VISIBLE: &str = "(kind <> 'whisper' OR user_id = ?2 OR to_id = ?2)";
@@ -16,6 +17,14 @@ pub fn from_row(row: &Row) -> rusqlite::Result<EventRecord> {
     let kind: String = row.get(2)?;
     let user_id: Option<String> = row.get(3)?;
     let to_id: Option<String> = row.get(7)?;
+    let gif_info = match (row.get(10)?, row.get(11)?, row.get(12)?) {
+        (Some(width), Some(height), Some(frames)) => Some(GifInfo {
+            width,
+            height,
+            frames,
+        }),
+        _ => None,
+    };
     Ok(EventRecord {
         id: row.get(0)?,
         room: row.get(1)?,
@@ -29,6 +38,7 @@ pub fn from_row(row: &Row) -> rusqlite::Result<EventRecord> {
         user: user_id.map(|id| User::new(id, row.get(4).ok().flatten())),
         chat: row.get(5)?,
         gif: row.get(6)?,
+        gif_info,
         to: to_id.map(|id| User::new(id, row.get(8).ok().flatten())),
         created_at: row.get(9)?,
     })

@@ -25,6 +25,9 @@ const MIGRATIONS: &[&str] = &[
         user_name  TEXT,
         chat       TEXT,
         gif        TEXT,
+        gif_width  INTEGER,
+        gif_height INTEGER,
+        gif_frames INTEGER,
         to_id      TEXT,
         to_name    TEXT,
         created_at TEXT NOT NULL

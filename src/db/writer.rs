@@ -8,7 +8,10 @@
 //! poster therefore always means "committed". Because there is exactly one
 //! writer, publish order is id order, which the stream resume logic relies on.
 
-use std::{path::Path, thread};
+use std::{
+    path::{Path, PathBuf},
+    thread,
+};
 
 use rusqlite::{Connection, params};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
@@ -17,9 +20,10 @@ use tokio::sync::{mpsc, oneshot};
 use crate::{
     db::{self, rooms::RoomRow},
     error::{AppError, AppResult},
-    events::{EventRecord, Kind},
+    events::{EventRecord, GifInfo, Kind},
     hub::Hub,
     identity::User,
+    uploads,
 };
 
 /// Most changes committed in one transaction.
@@ -35,6 +39,7 @@ pub struct NewEvent {
     pub user: Option<User>,
     pub chat: Option<String>,
     pub gif: Option<String>,
+    pub gif_info: Option<GifInfo>,
     pub to: Option<User>,
 }
 
@@ -47,6 +52,7 @@ impl NewEvent {
             user: None,
             chat: Some(text),
             gif: None,
+            gif_info: None,
             to: None,
         }
     }
@@ -86,8 +92,9 @@ pub struct SessionRow {
 pub enum Done {
     Room(RoomRow),
     Event(EventRecord),
-    /// For `DeleteRoom`: whether the room existed.
-    Deleted(bool),
+    /// For `DeleteRoom`: whether the room existed, and the uploaded files
+    /// its events referred to (removed from disk after the commit).
+    Deleted { existed: bool, gifs: Vec<String> },
     Nothing,
 }
 
@@ -119,17 +126,22 @@ impl WriterThread {
 
 impl Writer {
     /// Opens the write connection and starts the thread.
-    pub fn start(data_dir: &Path, hub: Hub) -> rusqlite::Result<(Writer, WriterThread)> {
+    /// `uploads_dir` is where a deleted room's files are removed from.
+    pub fn start(
+        data_dir: &Path,
+        uploads_dir: &Path,
+        hub: Hub,
+    ) -> Result<(Writer, WriterThread), crate::BoxError> {
         let conn = Connection::open(data_dir.join(db::DB_FILE))?;
         db::configure(&conn)?;
         // The writer alone decides durability: FULL makes a commit survive
         // power loss, and group commit keeps its cost per batch, not per post.
         conn.pragma_update(None, "synchronous", "FULL")?;
         let (jobs, queue) = mpsc::channel(QUEUE);
+        let uploads_dir = uploads_dir.to_owned();
         let handle = thread::Builder::new()
             .name("gifchat-writer".into())
-            .spawn(move || run(conn, queue, hub))
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            .spawn(move || run(conn, queue, hub, uploads_dir))?;
         Ok((Writer { jobs }, WriterThread(handle)))
     }
 
@@ -164,7 +176,7 @@ fn unexpected(done: Done) -> AppError {
     AppError::Internal(format!("writer answered {done:?}").into())
 }
 
-fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, hub: Hub) {
+fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, hub: Hub, uploads_dir: PathBuf) {
     let mut stop = None;
     while let Some(first) = queue.blocking_recv() {
         let mut batch = Vec::with_capacity(64);
@@ -184,7 +196,7 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, hub: Hub) {
         let results = commit(&mut conn, batch.iter().map(|(change, _)| change));
         for ((change, reply), result) in batch.into_iter().zip(results) {
             if let Ok(done) = &result {
-                publish(&hub, &change, done);
+                publish(&hub, &uploads_dir, &change, done);
             }
             let _ = reply.send(result);
         }
@@ -278,10 +290,17 @@ fn apply(tx: &Connection, change: &Change) -> AppResult<Done> {
             insert_event(tx, notice).map(Done::Event)
         }
         Change::DeleteRoom { room_id } => {
+            let gifs = tx
+                .prepare_cached("SELECT gif FROM events WHERE room_id = ?1 AND gif IS NOT NULL")?
+                .query_map([room_id], |row| row.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
             let deleted = tx
                 .prepare_cached("DELETE FROM rooms WHERE id = ?1")?
                 .execute([room_id])?;
-            Ok(Done::Deleted(deleted > 0))
+            Ok(Done::Deleted {
+                existed: deleted > 0,
+                gifs,
+            })
         }
         Change::Rename { user } => {
             tx.prepare_cached("UPDATE rooms SET owner_name = ?2 WHERE owner_id = ?1")?
@@ -324,8 +343,10 @@ fn insert_event(tx: &Connection, event: &NewEvent) -> AppResult<EventRecord> {
     let created_at = now();
     let inserted = tx
         .prepare_cached(
-            "INSERT INTO events (room_id, kind, user_id, user_name, chat, gif, to_id, to_name, created_at)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE EXISTS (SELECT 1 FROM rooms WHERE id = ?1)",
+            "INSERT INTO events (room_id, kind, user_id, user_name, chat, gif, to_id, to_name,
+                                 created_at, gif_width, gif_height, gif_frames)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
+             WHERE EXISTS (SELECT 1 FROM rooms WHERE id = ?1)",
         )?
         .execute(params![
             event.room_id,
@@ -337,6 +358,9 @@ fn insert_event(tx: &Connection, event: &NewEvent) -> AppResult<EventRecord> {
             event.to.as_ref().map(|u| &u.id),
             event.to.as_ref().and_then(|u| u.name.as_ref()),
             created_at,
+            event.gif_info.map(|g| g.width),
+            event.gif_info.map(|g| g.height),
+            event.gif_info.map(|g| g.frames),
         ])?;
     if inserted == 0 {
         return Err(AppError::not_found("room"));
@@ -348,13 +372,14 @@ fn insert_event(tx: &Connection, event: &NewEvent) -> AppResult<EventRecord> {
         user: event.user.clone(),
         chat: event.chat.clone(),
         gif: event.gif.clone(),
+        gif_info: event.gif_info,
         to: event.to.clone(),
         created_at,
     })
 }
 
 /// Tells the hub what a committed change means for the people watching.
-fn publish(hub: &Hub, change: &Change, done: &Done) {
+fn publish(hub: &Hub, uploads_dir: &Path, change: &Change, done: &Done) {
     match (change, done) {
         (_, Done::Event(record)) => {
             hub.publish_stored(record);
@@ -366,7 +391,12 @@ fn publish(hub: &Hub, change: &Change, done: &Done) {
             }
         }
         (_, Done::Room(room)) => hub.room_created(room),
-        (Change::DeleteRoom { room_id }, Done::Deleted(true)) => hub.room_deleted(room_id),
+        (Change::DeleteRoom { room_id }, Done::Deleted { existed, gifs }) => {
+            if *existed {
+                hub.room_deleted(room_id);
+            }
+            uploads::remove_files(uploads_dir, gifs);
+        }
         (Change::Rename { user }, _) => hub.renamed(user),
         _ => {}
     }

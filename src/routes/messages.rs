@@ -53,6 +53,7 @@ async fn post_message(
             user: Some(visitor.user),
             chat: Some(chat),
             gif: None,
+            gif_info: None,
             to: None,
         })
         .await?;
