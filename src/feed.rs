@@ -120,6 +120,15 @@ impl Feed {
         None
     }
 
+    /// When replaying, fetches the next page from SQLite now, so that
+    /// `ready` can hand it out without waiting for anything live.
+    pub async fn prefetch(&mut self) -> AppResult<()> {
+        if self.catching_up && self.backlog.is_empty() {
+            self.catch_up().await?;
+        }
+        Ok(())
+    }
+
     /// Id of the last stored event delivered.
     pub fn last_id(&self) -> i64 {
         self.last

@@ -1,6 +1,6 @@
 //! Reads of stored events: replay after a cursor, history pages, the newest id.
 
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::{
     events::{EventRecord, GifInfo, Kind},
@@ -86,6 +86,19 @@ pub fn page(
     rows.truncate(limit);
     rows.reverse();
     Ok((rows, has_more))
+}
+
+/// The user as they last appeared in a room's events (sender or
+/// recipient), for acting on someone who is not present any more.
+pub fn last_seen_user(conn: &Connection, room_id: &str, user_id: &str) -> rusqlite::Result<Option<User>> {
+    conn.prepare_cached(
+        "SELECT CASE WHEN user_id = ?2 THEN user_name ELSE to_name END FROM events
+         WHERE room_id = ?1 AND (user_id = ?2 OR to_id = ?2)
+         ORDER BY id DESC LIMIT 1",
+    )?
+    .query_row(params![room_id, user_id], |row| row.get::<_, Option<String>>(0))
+    .optional()
+    .map(|found| found.map(|name| User::new(user_id.to_owned(), name)))
 }
 
 /// The newest id ever handed out (0 for a fresh database). Ids of deleted

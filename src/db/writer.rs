@@ -155,9 +155,22 @@ impl Writer {
         answer.await.map_err(|_| AppError::Unavailable)?
     }
 
-    pub async fn append(&self, event: NewEvent) -> AppResult<EventRecord> {
-        match self.apply(Change::Append(event)).await? {
+    /// Applies a change that stores an event (`Append`, `Ban`,
+    /// `SetOwner`) and returns that event.
+    pub async fn event(&self, change: Change) -> AppResult<EventRecord> {
+        match self.apply(change).await? {
             Done::Event(record) => Ok(record),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn append(&self, event: NewEvent) -> AppResult<EventRecord> {
+        self.event(Change::Append(event)).await
+    }
+
+    pub async fn create_room(&self, room: RoomRow) -> AppResult<RoomRow> {
+        match self.apply(Change::CreateRoom(room)).await? {
+            Done::Room(room) => Ok(room),
             other => Err(unexpected(other)),
         }
     }

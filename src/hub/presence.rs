@@ -208,6 +208,13 @@ impl Hub {
         }
     }
 
+    /// The user behind `user_id`, if present in the room now.
+    pub fn member(&self, room_id: &str, user_id: &str) -> Option<User> {
+        let state = self.state();
+        let member = state.rooms.get(room_id)?.members.get(user_id)?;
+        Some(member.user.clone())
+    }
+
     /// Whether `user` would be turned away as one too many.
     pub fn is_full_for(&self, room: &RoomRow, user: &User) -> bool {
         self.state().rooms.get(&room.id).is_some_and(|state| {

@@ -5,7 +5,7 @@ use axum::{
     extract::{Path, Query, State},
     http::StatusCode,
     response::Response,
-    routing::get,
+    routing::{get, post},
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -27,7 +27,9 @@ const DEFAULT_HISTORY: usize = 50;
 const MAX_HISTORY: usize = 200;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/rooms/{id}/messages", get(history).post(post_message))
+    Router::new()
+        .route("/rooms/{id}/messages", get(history).post(post_message))
+        .route("/rooms/{id}/whispers", post(whisper))
 }
 
 #[derive(Deserialize)]
@@ -55,6 +57,49 @@ async fn post_message(
             gif: None,
             gif_info: None,
             to: None,
+        })
+        .await?;
+    Ok(format.created(StatusCode::CREATED, &record, &format!("/rooms/{}", room.id)))
+}
+
+#[derive(Deserialize)]
+struct WhisperForm {
+    to: Option<String>,
+    chat: Option<String>,
+}
+
+/// POST /rooms/{id}/whispers: a private message to one present member,
+/// seen by the two of them only.
+async fn whisper(
+    State(state): State<AppState>,
+    Path(room_id): Path<String>,
+    format: Format,
+    visitor: Visitor,
+    Input(form): Input<WhisperForm>,
+) -> AppResult<Response> {
+    let chat = bounded_text("chat", form.chat.as_deref().unwrap_or(""), MAX_CHAT_CHARS)?;
+    let to_id = form.to.as_deref().map(str::trim).unwrap_or("");
+    if to_id.is_empty() {
+        return Err(AppError::invalid("to is required: whom to whisper to"));
+    }
+    if to_id == visitor.user.id {
+        return Err(AppError::invalid("you cannot whisper to yourself"));
+    }
+    let room = admitted_room(&state, &room_id, &visitor.user).await?;
+    let to = state
+        .hub
+        .member(&room.id, to_id)
+        .ok_or_else(|| AppError::invalid("whispers go to a member present in the room"))?;
+    let record = state
+        .writer
+        .append(NewEvent {
+            room_id: room.id.clone(),
+            kind: Kind::Whisper,
+            user: Some(visitor.user),
+            chat: Some(chat),
+            gif: None,
+            gif_info: None,
+            to: Some(to),
         })
         .await?;
     Ok(format.created(StatusCode::CREATED, &record, &format!("/rooms/{}", room.id)))

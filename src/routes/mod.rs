@@ -5,7 +5,8 @@
 //! |---------------|---------------------------------------------------------|
 //! | `lobby`       | `GET /`, `GET /rooms`                                   |
 //! | `rooms`       | `POST /rooms`, `GET /rooms/new`, `GET|DELETE /rooms/{id}`, `POST /rooms/{id}/join`, `GET /rooms/{id}/members` |
-//! | `messages`    | `POST|GET /rooms/{id}/messages`                         |
+//! | `messages`    | `POST|GET /rooms/{id}/messages`, `POST /rooms/{id}/whispers` |
+//! | `moderation`  | `POST /rooms/{id}/kick`, `POST /rooms/{id}/owner`       |
 //! | `stream`      | `GET /rooms/{id}/events`, `GET /events` (SSE)           |
 //! | `poll`        | `GET /rooms/{id}/poll`, `GET /poll` (long-polling)      |
 //! | `me`          | `GET|POST /me`                                          |
@@ -23,6 +24,7 @@ mod lobby;
 mod logging;
 mod me;
 mod messages;
+mod moderation;
 pub mod negotiate;
 mod ops;
 mod poll;
@@ -40,6 +42,7 @@ pub fn router(state: AppState, sessions: SessionLayer) -> Router {
         .merge(lobby::routes())
         .merge(rooms::routes())
         .merge(messages::routes())
+        .merge(moderation::routes())
         .merge(stream::routes())
         .merge(poll::routes())
         .merge(me::routes())

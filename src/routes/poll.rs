@@ -75,9 +75,10 @@ async fn room_poll(
 
     let mut events = Vec::new();
     if let Some(snapshot) = state.hub.unpolled_snapshot(&room.id, &visitor.user.id) {
+        // Answer at once with the snapshot, and whatever history is due.
         events.push(snapshot);
-    }
-    if events.is_empty() {
+        feed.prefetch().await?;
+    } else {
         let wait = tokio::select! {
             _ = state.shutdown.cancelled() => None,
             next = tokio::time::timeout(timeout, feed.next()) => next.ok(),

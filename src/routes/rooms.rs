@@ -19,7 +19,7 @@ use crate::{
     db::{
         self,
         rooms::{Access, RoomRow},
-        writer::{Change, Done, now},
+        writer::{Change, now},
     },
     error::{AppError, AppResult},
     flash,
@@ -90,10 +90,7 @@ async fn create(
         owner: visitor.user.clone(),
         created_at: now(),
     };
-    let room = match state.writer.apply(Change::CreateRoom(room)).await? {
-        Done::Room(room) => room,
-        other => return Err(AppError::Internal(format!("unexpected {other:?}").into())),
-    };
+    let room = state.writer.create_room(room).await?;
     let location = format!("/rooms/{}", room.id);
     Ok(format.created(StatusCode::CREATED, &room.public(0), &location))
 }

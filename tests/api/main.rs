@@ -10,5 +10,6 @@ mod messages;
 mod poll;
 mod presence;
 mod private_rooms;
+mod room_life;
 mod rooms;
 mod streams;
