@@ -64,7 +64,10 @@ mod tests {
 
     #[test]
     fn trusted_proxies_are_skipped_from_the_right() {
-        let trusted = ["127.0.0.1/32".parse().unwrap(), "10.0.0.0/8".parse().unwrap()];
+        let trusted = [
+            "127.0.0.1/32".parse().unwrap(),
+            "10.0.0.0/8".parse().unwrap(),
+        ];
         let addr = client_addr(
             peer("127.0.0.1"),
             &headers("198.51.100.1, 203.0.113.7, 10.1.2.3"),

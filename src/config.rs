@@ -58,7 +58,12 @@ pub struct Config {
 
     /// Events a room's broadcast channel buffers; a subscriber further
     /// behind catches up from the database instead.
-    #[arg(long, env = "GIFCHAT_ROOM_CHANNEL_CAPACITY", default_value_t = 1024, hide = true)]
+    #[arg(
+        long,
+        env = "GIFCHAT_ROOM_CHANNEL_CAPACITY",
+        default_value_t = 1024,
+        hide = true
+    )]
     pub room_channel_capacity: usize,
 
     /// Log filter, in `tracing_subscriber::EnvFilter` syntax.

@@ -133,7 +133,11 @@ fn bkdr_hash(text: &str) -> u64 {
 }
 
 fn hsl_to_rgb(h: f64, s: f64, l: f64) -> [u8; 3] {
-    let q = if l < 0.5 { l * (1.0 + s) } else { l + s - l * s };
+    let q = if l < 0.5 {
+        l * (1.0 + s)
+    } else {
+        l + s - l * s
+    };
     let p = 2.0 * l - q;
     [h + 1.0 / 3.0, h, h - 1.0 / 3.0].map(|mut t| {
         if t < 0.0 {
@@ -171,7 +175,11 @@ mod tests {
         let a = color_of("alice-id");
         let b = color_of("bob-id");
         assert!(a.len() == 7 && a.starts_with('#'));
-        assert!(a[1..].chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(
+            a[1..]
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
         assert_ne!(a, b);
     }
 }

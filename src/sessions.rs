@@ -44,7 +44,11 @@ const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Builds the session layer and starts the expiry sweep.
-pub fn layer(config: &Config, db: Db, writer: Writer) -> Result<(SessionLayer, tokio::task::JoinHandle<()>), BoxError> {
+pub fn layer(
+    config: &Config,
+    db: Db,
+    writer: Writer,
+) -> Result<(SessionLayer, tokio::task::JoinHandle<()>), BoxError> {
     let sweeper = tokio::spawn({
         let writer = writer.clone();
         async move {
@@ -100,7 +104,11 @@ impl SessionStore for SqliteStore {
         // Ids are 128 random bits; a collision is theoretical, but the
         // contract is to pick another id rather than overwrite.
         loop {
-            match self.writer.apply(Change::CreateSession(row_of(record)?)).await {
+            match self
+                .writer
+                .apply(Change::CreateSession(row_of(record)?))
+                .await
+            {
                 Ok(_) => return Ok(()),
                 Err(AppError::Invalid(_)) => record.id = Id::default(),
                 Err(e) => return Err(backend(e)),
@@ -122,11 +130,13 @@ impl SessionStore for SqliteStore {
         let found = self
             .db
             .read(move |conn| {
-                conn.prepare_cached("SELECT data, expiry FROM sessions WHERE id = ?1 AND expiry >= ?2")?
-                    .query_row(rusqlite::params![id, now], |row| {
-                        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-                    })
-                    .optional()
+                conn.prepare_cached(
+                    "SELECT data, expiry FROM sessions WHERE id = ?1 AND expiry >= ?2",
+                )?
+                .query_row(rusqlite::params![id, now], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })
+                .optional()
             })
             .await
             .map_err(backend)?;
@@ -135,7 +145,8 @@ impl SessionStore for SqliteStore {
         };
         let record = Record {
             id: *session_id,
-            data: serde_json::from_str(&data).map_err(|e| session_store::Error::Decode(e.to_string()))?,
+            data: serde_json::from_str(&data)
+                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
             expiry_date: OffsetDateTime::from_unix_timestamp(expiry)
                 .map_err(|e| session_store::Error::Decode(e.to_string()))?,
         };

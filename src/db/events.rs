@@ -78,7 +78,12 @@ pub fn page(
              ORDER BY id DESC LIMIT ?4"
         ))?
         .query_map(
-            params![room_id, user_id, before.unwrap_or(i64::MAX), limit as i64 + 1],
+            params![
+                room_id,
+                user_id,
+                before.unwrap_or(i64::MAX),
+                limit as i64 + 1
+            ],
             from_row,
         )?
         .collect::<rusqlite::Result<_>>()?;
@@ -90,13 +95,19 @@ pub fn page(
 
 /// The user as they last appeared in a room's events (sender or
 /// recipient), for acting on someone who is not present any more.
-pub fn last_seen_user(conn: &Connection, room_id: &str, user_id: &str) -> rusqlite::Result<Option<User>> {
+pub fn last_seen_user(
+    conn: &Connection,
+    room_id: &str,
+    user_id: &str,
+) -> rusqlite::Result<Option<User>> {
     conn.prepare_cached(
         "SELECT CASE WHEN user_id = ?2 THEN user_name ELSE to_name END FROM events
          WHERE room_id = ?1 AND (user_id = ?2 OR to_id = ?2)
          ORDER BY id DESC LIMIT 1",
     )?
-    .query_row(params![room_id, user_id], |row| row.get::<_, Option<String>>(0))
+    .query_row(params![room_id, user_id], |row| {
+        row.get::<_, Option<String>>(0)
+    })
     .optional()
     .map(|found| found.map(|name| User::new(user_id.to_owned(), name)))
 }

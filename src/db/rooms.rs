@@ -101,7 +101,9 @@ pub fn with_access(
             "SELECT EXISTS(SELECT 1 FROM bans WHERE room_id = ?1 AND user_id = ?2),
                     EXISTS(SELECT 1 FROM admissions WHERE room_id = ?1 AND user_id = ?2)",
         )?
-        .query_row(params![room_id, user_id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        .query_row(params![room_id, user_id], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
     let access = if banned {
         Access::Banned
     } else if !room.is_private() || admitted || room.owner.id == user_id {

@@ -64,19 +64,36 @@ pub enum Change {
     CreateRoom(RoomRow),
     Append(NewEvent),
     /// Remember that a user gave a private room's password.
-    Admit { room_id: String, user_id: String },
+    Admit {
+        room_id: String,
+        user_id: String,
+    },
     /// Ban a user from a room, with the notice saying so.
-    Ban { user: User, notice: NewEvent },
+    Ban {
+        user: User,
+        notice: NewEvent,
+    },
     /// Hand the room to a new owner, with the notice saying so.
-    SetOwner { owner: User, notice: NewEvent },
-    DeleteRoom { room_id: String },
+    SetOwner {
+        owner: User,
+        notice: NewEvent,
+    },
+    DeleteRoom {
+        room_id: String,
+    },
     /// A user set their display name: rooms they own show it.
-    Rename { user: User },
+    Rename {
+        user: User,
+    },
     /// Insert a new session; fails (as `Invalid`) if the id is taken.
     CreateSession(SessionRow),
     SaveSession(SessionRow),
-    DeleteSession { id: String },
-    DeleteExpiredSessions { now: i64 },
+    DeleteSession {
+        id: String,
+    },
+    DeleteExpiredSessions {
+        now: i64,
+    },
 }
 
 /// A session record as stored.
@@ -94,7 +111,10 @@ pub enum Done {
     Event(EventRecord),
     /// For `DeleteRoom`: whether the room existed, and the uploaded files
     /// its events referred to (removed from disk after the commit).
-    Deleted { existed: bool, gifs: Vec<String> },
+    Deleted {
+        existed: bool,
+        gifs: Vec<String>,
+    },
     Nothing,
 }
 
@@ -282,8 +302,10 @@ fn apply(tx: &Connection, change: &Change) -> AppResult<Done> {
         }
         Change::Append(event) => insert_event(tx, event).map(Done::Event),
         Change::Admit { room_id, user_id } => {
-            tx.prepare_cached("INSERT OR IGNORE INTO admissions (room_id, user_id) VALUES (?1, ?2)")?
-                .execute(params![room_id, user_id])?;
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO admissions (room_id, user_id) VALUES (?1, ?2)",
+            )?
+            .execute(params![room_id, user_id])?;
             Ok(Done::Nothing)
         }
         Change::Ban { user, notice } => {

@@ -125,9 +125,11 @@ impl Hub {
         let mut state = self.state();
         state.deleted.insert(room_id.to_owned());
         if let Some(room) = state.rooms.remove(room_id) {
-            let _ = room
-                .tx
-                .send(Arc::new(Event::transient(Kind::RoomDeleted, Audience::Room, &body)));
+            let _ = room.tx.send(Arc::new(Event::transient(
+                Kind::RoomDeleted,
+                Audience::Room,
+                &body,
+            )));
         }
         drop(state);
         self.shared

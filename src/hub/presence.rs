@@ -136,7 +136,11 @@ impl RoomState {
         if let Some(snapshot) = &self.snapshot {
             return snapshot.clone();
         }
-        let snapshot = Arc::new(Event::transient(Kind::Members, Audience::Room, &self.snapshot_body()));
+        let snapshot = Arc::new(Event::transient(
+            Kind::Members,
+            Audience::Room,
+            &self.snapshot_body(),
+        ));
         self.snapshot = Some(snapshot.clone());
         snapshot
     }
@@ -477,7 +481,11 @@ impl Drop for Presence {
 /// "alice joined", "alice and bob left", "alice, bob, carol and 12 others
 /// joined".
 fn notice(users: &[User], verb: &str) -> String {
-    let names: Vec<&str> = users.iter().take(NAMED_IN_NOTICE).map(User::label).collect();
+    let names: Vec<&str> = users
+        .iter()
+        .take(NAMED_IN_NOTICE)
+        .map(User::label)
+        .collect();
     let rest = users.len() - names.len();
     let listed = match (names.as_slice(), rest) {
         ([], _) => String::new(),

@@ -11,7 +11,11 @@ use crate::{
 };
 
 /// The room and what `user` may do in it; 404 when there is no such room.
-pub async fn room_access(state: &AppState, room_id: &str, user: &User) -> AppResult<(RoomRow, Access)> {
+pub async fn room_access(
+    state: &AppState,
+    room_id: &str,
+    user: &User,
+) -> AppResult<(RoomRow, Access)> {
     let (room_id, user_id) = (room_id.to_owned(), user.id.clone());
     state
         .db

@@ -25,7 +25,11 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// GET /: the lobby page (JSON `{"rooms": [...]}` on request).
-async fn lobby(State(state): State<AppState>, format: Format, visitor: Visitor) -> AppResult<Response> {
+async fn lobby(
+    State(state): State<AppState>,
+    format: Format,
+    visitor: Visitor,
+) -> AppResult<Response> {
     let rooms = rooms_now(&state).await?;
     if format == Format::Json {
         return Ok(Json(json!({ "rooms": rooms })).into_response());

@@ -1,12 +1,6 @@
 //! The caller's own identity: read it, set a display name.
 
-use axum::{
-    Json, Router,
-    extract::State,
-    http::StatusCode,
-    response::Response,
-    routing::get,
-};
+use axum::{Json, Router, extract::State, http::StatusCode, response::Response, routing::get};
 use serde::Deserialize;
 
 use crate::{

@@ -94,8 +94,15 @@ async fn hand_over(
         .hub
         .member(&room.id, target_id)
         .ok_or_else(|| AppError::invalid("ownership goes to a member present in the room"))?;
-    let text = format!("{} handed the room to {}", visitor.user.label(), owner.label());
+    let text = format!(
+        "{} handed the room to {}",
+        visitor.user.label(),
+        owner.label()
+    );
     let notice = NewEvent::system(&room.id, text);
-    let record = state.writer.event(Change::SetOwner { owner, notice }).await?;
+    let record = state
+        .writer
+        .event(Change::SetOwner { owner, notice })
+        .await?;
     Ok(format.created(StatusCode::OK, &record, &format!("/rooms/{}", room.id)))
 }

@@ -137,7 +137,10 @@ pub fn bounded_text(field: &str, raw: &str, max: usize) -> Result<String, AppErr
 
 /// A numeric query parameter: absent or empty is `None`, anything that is
 /// not a number is 400 `bad_request`.
-pub fn parse_param<T: std::str::FromStr>(name: &str, raw: Option<&str>) -> Result<Option<T>, AppError> {
+pub fn parse_param<T: std::str::FromStr>(
+    name: &str,
+    raw: Option<&str>,
+) -> Result<Option<T>, AppError> {
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
         Some(text) => text

@@ -113,7 +113,10 @@ fn answer(events: &[std::sync::Arc<Event>], last_event_id: i64) -> Response {
 fn json_response(body: BytesMut) -> Response {
     let mut response = Body::from(body.freeze()).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
@@ -126,7 +129,10 @@ struct LobbyPollQuery {
 
 /// GET /poll?version=&timeout=: the room list, at once when it changed
 /// since `version`, else when it next changes or after `timeout`.
-async fn lobby_poll(State(state): State<AppState>, Query(query): Query<LobbyPollQuery>) -> AppResult<Response> {
+async fn lobby_poll(
+    State(state): State<AppState>,
+    Query(query): Query<LobbyPollQuery>,
+) -> AppResult<Response> {
     let timeout = poll_timeout(query.timeout.as_deref())?;
     let mut watch = state.hub.lobby().watch();
     let version = tokio::select! {

@@ -69,7 +69,11 @@ async fn create(
     visitor: Visitor,
     Input(form): Input<NewRoom>,
 ) -> AppResult<Response> {
-    let title = bounded_text("title", form.title.as_deref().unwrap_or(""), MAX_TITLE_CHARS)?;
+    let title = bounded_text(
+        "title",
+        form.title.as_deref().unwrap_or(""),
+        MAX_TITLE_CHARS,
+    )?;
     let max = Loose::whole("max", form.max.as_ref())?.unwrap_or(DEFAULT_MAX_MEMBERS);
     if !MEMBERS_RANGE.contains(&max) {
         return Err(AppError::invalid(format!(

@@ -153,7 +153,11 @@ enum Next {
 async fn rooms_snapshot(state: &AppState) -> AppResult<Arc<Event>> {
     let rooms = rooms_now(state).await?;
     let body = serde_json::json!({ "rooms": rooms });
-    Ok(Arc::new(Event::transient(Kind::Rooms, Audience::Room, &body)))
+    Ok(Arc::new(Event::transient(
+        Kind::Rooms,
+        Audience::Room,
+        &body,
+    )))
 }
 
 fn keep_alive(every: Duration) -> tokio::time::Interval {
@@ -167,7 +171,10 @@ fn keep_alive(every: Duration) -> tokio::time::Interval {
 fn event_stream(body: impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static) -> Response {
     let mut response = Body::from_stream(body).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     response

@@ -47,7 +47,11 @@ fn start_posters(app: &TestApp, room: &str, posters: usize, count: usize) -> Vec
 /// A viewer that drops its stream after a random number of events and
 /// reconnects with the last id it saw, until told to stop; returns every
 /// stored id it received, in order.
-fn start_viewer(viewer: Client, room: String, stop: tokio::sync::watch::Receiver<i64>) -> JoinHandle<(Vec<i64>, usize)> {
+fn start_viewer(
+    viewer: Client,
+    room: String,
+    stop: tokio::sync::watch::Receiver<i64>,
+) -> JoinHandle<(Vec<i64>, usize)> {
     tokio::spawn(async move {
         let mut received: Vec<i64> = Vec::new();
         let mut reconnects = 0;
@@ -57,7 +61,10 @@ fn start_viewer(viewer: Client, room: String, stop: tokio::sync::watch::Receiver
             if target > 0 && last >= target {
                 return (received, reconnects);
             }
-            let Some(mut sse) = viewer.try_sse(&format!("/rooms/{room}/events"), Some(last)).await else {
+            let Some(mut sse) = viewer
+                .try_sse(&format!("/rooms/{room}/events"), Some(last))
+                .await
+            else {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             };
@@ -85,7 +92,10 @@ fn assert_exact(received: &[i64], history: &[i64]) {
         .copied()
         .filter(|id| id <= history.last().unwrap())
         .collect();
-    assert!(upto.windows(2).all(|w| w[0] < w[1]), "strictly increasing, no duplicate");
+    assert!(
+        upto.windows(2).all(|w| w[0] < w[1]),
+        "strictly increasing, no duplicate"
+    );
     assert_eq!(upto.len(), history.len(), "no gap and nothing extra");
     assert_eq!(upto, history);
 }
@@ -94,7 +104,10 @@ fn assert_exact(received: &[i64], history: &[i64]) {
 async fn reconnecting_viewers_see_every_event_exactly_once() {
     let app = TestApp::spawn().await;
     let owner = app.client();
-    let room = owner.create_room("Exact", 100, None).await["id"].as_str().unwrap().to_owned();
+    let room = owner.create_room("Exact", 100, None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(0);
     let viewer = start_viewer(app.client(), room.clone(), stop_rx);
     for poster in start_posters(&app, &room, 4, 100) {
@@ -107,7 +120,10 @@ async fn reconnecting_viewers_see_every_event_exactly_once() {
         .await
         .expect("viewer caught up")
         .unwrap();
-    assert!(reconnects > 10, "the viewer really reconnected ({reconnects})");
+    assert!(
+        reconnects > 10,
+        "the viewer really reconnected ({reconnects})"
+    );
     assert_exact(&received, &history);
 }
 
@@ -115,7 +131,10 @@ async fn reconnecting_viewers_see_every_event_exactly_once() {
 async fn exactness_holds_across_a_server_restart() {
     let app = TestApp::spawn().await;
     let owner = app.client();
-    let room = owner.create_room("Restart", 100, None).await["id"].as_str().unwrap().to_owned();
+    let room = owner.create_room("Restart", 100, None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(0);
     let viewer = start_viewer(app.client(), room.clone(), stop_rx);
     let posters = start_posters(&app, &room, 3, 80);

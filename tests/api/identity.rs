@@ -11,12 +11,23 @@ async fn a_session_keeps_one_user_with_a_color_derived_from_it() {
     let me = alice.me().await;
     let id = me["id"].as_str().unwrap();
     assert!((8..=32).contains(&id.len()));
-    assert!(id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+    assert!(
+        id.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    );
     let color = me["color"].as_str().unwrap();
     assert!(color.len() == 7 && color.starts_with('#'));
-    assert!(color[1..].chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')));
+    assert!(
+        color[1..]
+            .chars()
+            .all(|c| matches!(c, '0'..='9' | 'a'..='f'))
+    );
     assert_eq!(alice.me().await, me, "stable across requests");
-    assert_ne!(app.client().me().await["id"], me["id"], "another visitor, another user");
+    assert_ne!(
+        app.client().me().await["id"],
+        me["id"],
+        "another visitor, another user"
+    );
 }
 
 #[tokio::test]
@@ -26,9 +37,15 @@ async fn the_session_cookie_is_http_only_and_same_site_lax() {
     let cookie = answer.headers["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "plain HTTP by default: {cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain HTTP by default: {cookie}"
+    );
     let me = answer.json();
-    assert!(!cookie.contains(me["id"].as_str().unwrap()), "the user id is not the session id");
+    assert!(
+        !cookie.contains(me["id"].as_str().unwrap()),
+        "the user id is not the session id"
+    );
 }
 
 #[tokio::test]
@@ -81,6 +98,9 @@ async fn names_are_bounded_and_escaped() {
     for path in ["/".to_owned(), format!("/rooms/{id}")] {
         let page = alice.get_html(&path).await;
         assert!(!page.text.contains("<img src=x"), "raw name in {path}");
-        assert!(page.text.contains("&lt;img src=x"), "escaped name in {path}");
+        assert!(
+            page.text.contains("&lt;img src=x"),
+            "escaped name in {path}"
+        );
     }
 }

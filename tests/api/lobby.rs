@@ -28,13 +28,29 @@ async fn the_lobby_stream_starts_with_the_room_list_then_follows_changes() {
 async fn the_lobby_page_lists_rooms_with_their_owner_and_counts() {
     let app = TestApp::spawn().await;
     let alice = app.client();
-    alice.post_json("/me", serde_json::json!({ "name": "Alice" })).await;
+    alice
+        .post_json("/me", serde_json::json!({ "name": "Alice" }))
+        .await;
     alice.create_room("Open room", 7, None).await;
     alice.create_room("Closed room", 4, Some("pw")).await;
     let page = app.client().get_html("/").await;
     assert_eq!(page.status.as_u16(), 200);
-    assert!(page.headers["content-type"].to_str().unwrap().starts_with("text/html"));
-    for needle in ["Open room", "Closed room", "public", "private", "0 / 7", "0 / 4", "Alice", "/rooms/new"] {
+    assert!(
+        page.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    for needle in [
+        "Open room",
+        "Closed room",
+        "public",
+        "private",
+        "0 / 7",
+        "0 / 4",
+        "Alice",
+        "/rooms/new",
+    ] {
         assert!(page.text.contains(needle), "lobby shows {needle}");
     }
 }

@@ -19,8 +19,16 @@ async fn a_message_is_stored_trimmed_and_answered_with_its_event() {
     assert_eq!(event["to"], json!(null));
     assert!(event["id"].as_i64().unwrap() > 0);
 
-    let history = alice.get_json(&format!("/rooms/{id}/messages")).await.json();
-    let last = history["events"].as_array().unwrap().last().unwrap().clone();
+    let history = alice
+        .get_json(&format!("/rooms/{id}/messages"))
+        .await
+        .json();
+    let last = history["events"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
     assert_eq!(last, event, "history holds exactly what was answered");
 }
 
@@ -35,8 +43,14 @@ async fn a_form_post_answers_303_back_to_the_room() {
         .await;
     assert_eq!(answer.status.as_u16(), 303);
     assert_eq!(answer.location(), Some(format!("/rooms/{id}").as_str()));
-    let history = alice.get_json(&format!("/rooms/{id}/messages")).await.json();
-    assert_eq!(history["events"].as_array().unwrap().last().unwrap()["chat"], "from a form");
+    let history = alice
+        .get_json(&format!("/rooms/{id}/messages"))
+        .await
+        .json();
+    assert_eq!(
+        history["events"].as_array().unwrap().last().unwrap()["chat"],
+        "from a form"
+    );
 }
 
 #[tokio::test]
@@ -52,7 +66,10 @@ async fn messages_out_of_bounds_are_refused_and_not_stored() {
             .await
             .assert_error(422, "invalid");
     }
-    alice.post_json(&path, json!({})).await.assert_error(422, "invalid");
+    alice
+        .post_json(&path, json!({}))
+        .await
+        .assert_error(422, "invalid");
     alice
         .post_raw(&path, "application/json", "{\"chat\": 12")
         .await
@@ -70,7 +87,11 @@ async fn history_pages_backwards_with_before_and_limit() {
     let id = room["id"].as_str().unwrap();
     let mut ids = Vec::new();
     for i in 0..7 {
-        ids.push(alice.say(id, &format!("m{i}")).await["id"].as_i64().unwrap());
+        ids.push(
+            alice.say(id, &format!("m{i}")).await["id"]
+                .as_i64()
+                .unwrap(),
+        );
     }
     let first = alice
         .get_json(&format!("/rooms/{id}/messages?limit=3"))

@@ -14,7 +14,10 @@ async fn a_first_poll_answers_at_once_with_members_and_a_cursor() {
     let started = Instant::now();
     let first = alice.get_json(&format!("/rooms/{id}/poll")).await.json();
     assert!(started.elapsed() < Duration::from_secs(2));
-    assert_eq!(first["events"][0]["count"], 1, "a members snapshot: {first}");
+    assert_eq!(
+        first["events"][0]["count"], 1,
+        "a members snapshot: {first}"
+    );
     assert!(first["events"][0].get("id").is_none());
     assert!(first["last_event_id"].as_i64().unwrap() >= said["id"].as_i64().unwrap());
 }
@@ -28,23 +31,32 @@ async fn a_poll_returns_early_when_an_event_arrives() {
     let id = room["id"].as_str().unwrap().to_owned();
     let cursor = alice.say(&id, "start").await["id"].as_i64().unwrap();
     // Bob's first poll gets him present and current.
-    bob.get_json(&format!("/rooms/{id}/poll?after={cursor}&timeout=1")).await;
+    bob.get_json(&format!("/rooms/{id}/poll?after={cursor}&timeout=1"))
+        .await;
     // Let the join notice pass, so the next wait is for the message below.
-    let settle = bob.get_json(&format!("/rooms/{id}/poll?after={cursor}&timeout=2")).await.json();
+    let settle = bob
+        .get_json(&format!("/rooms/{id}/poll?after={cursor}&timeout=2"))
+        .await
+        .json();
     let cursor = settle["last_event_id"].as_i64().unwrap();
 
     let waiting = {
         let (bob, id) = (bob.clone(), id.clone());
         tokio::spawn(async move {
             let started = Instant::now();
-            let answer = bob.get_json(&format!("/rooms/{id}/poll?after={cursor}&timeout=20")).await;
+            let answer = bob
+                .get_json(&format!("/rooms/{id}/poll?after={cursor}&timeout=20"))
+                .await;
             (answer.json(), started.elapsed())
         })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
     let said = alice.say(&id, "wake up").await;
     let (answer, waited) = waiting.await.unwrap();
-    assert!(waited < Duration::from_secs(5), "returned early ({waited:?})");
+    assert!(
+        waited < Duration::from_secs(5),
+        "returned early ({waited:?})"
+    );
     let chats: Vec<_> = answer["events"]
         .as_array()
         .unwrap()
@@ -75,7 +87,10 @@ async fn a_poll_is_empty_after_its_timeout() {
         let waited = started.elapsed();
         if answer["events"] == serde_json::json!([]) {
             assert_eq!(answer["last_event_id"], cursor, "after, when nothing came");
-            assert!(waited >= Duration::from_millis(900) && waited < Duration::from_secs(4), "{waited:?}");
+            assert!(
+                waited >= Duration::from_millis(900) && waited < Duration::from_secs(4),
+                "{waited:?}"
+            );
             return;
         }
         cursor = answer["last_event_id"].as_i64().unwrap();
@@ -92,8 +107,15 @@ async fn polls_see_the_same_ids_as_streams() {
     for i in 0..30 {
         alice.say(id, &format!("m{i}")).await;
     }
-    let mut sse = alice.sse(&format!("/rooms/{id}/events?last_event_id=0"), None).await;
-    let streamed: Vec<i64> = sse.stored(30).await.iter().map(|e| e.id_number().unwrap()).collect();
+    let mut sse = alice
+        .sse(&format!("/rooms/{id}/events?last_event_id=0"), None)
+        .await;
+    let streamed: Vec<i64> = sse
+        .stored(30)
+        .await
+        .iter()
+        .map(|e| e.id_number().unwrap())
+        .collect();
 
     let mut polled = Vec::new();
     let mut after = 0;
@@ -144,7 +166,9 @@ async fn the_lobby_poll_answers_when_the_lobby_changes() {
         let (alice, version) = (alice.clone(), version.clone());
         tokio::spawn(async move {
             let started = Instant::now();
-            let answer = alice.get_json(&format!("/poll?version={version}&timeout=20")).await;
+            let answer = alice
+                .get_json(&format!("/poll?version={version}&timeout=20"))
+                .await;
             (answer.json(), started.elapsed())
         })
     };
@@ -156,10 +180,19 @@ async fn the_lobby_poll_answers_when_the_lobby_changes() {
     assert_eq!(answer["rooms"][0]["title"], "New");
 
     let unchanged = alice
-        .get_json(&format!("/poll?version={}&timeout=1", answer["version"].as_str().unwrap()))
+        .get_json(&format!(
+            "/poll?version={}&timeout=1",
+            answer["version"].as_str().unwrap()
+        ))
         .await
         .json();
     assert_eq!(unchanged["version"], answer["version"]);
-    let stale = alice.get_json("/poll?version=from-another-boot&timeout=20").await.json();
-    assert_eq!(stale["rooms"][0]["title"], "New", "an unknown version answers at once");
+    let stale = alice
+        .get_json("/poll?version=from-another-boot&timeout=20")
+        .await
+        .json();
+    assert_eq!(
+        stale["rooms"][0]["title"], "New",
+        "an unknown version answers at once"
+    );
 }

@@ -57,7 +57,8 @@ async fn a_member_leaves_after_the_grace_period_with_a_notice() {
     let app = TestApp::spawn().await;
     let alice = app.client();
     let bob = app.client();
-    bob.post_json("/me", serde_json::json!({ "name": "bob" })).await;
+    bob.post_json("/me", serde_json::json!({ "name": "bob" }))
+        .await;
     let room = alice.create_room("Grace", 5, None).await;
     let id = room["id"].as_str().unwrap().to_owned();
     let mut watch = alice.sse(&format!("/rooms/{id}/events"), None).await;
@@ -77,14 +78,20 @@ async fn a_member_leaves_after_the_grace_period_with_a_notice() {
     drop(bobs);
     let _bobs = bob.sse(&format!("/rooms/{id}/events"), None).await;
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(alice.get_json(&format!("/rooms/{id}/members")).await.json()["count"], 2);
+    assert_eq!(
+        alice.get_json(&format!("/rooms/{id}/members")).await.json()["count"],
+        2
+    );
     drop(_bobs);
 
     let left = watch.next_of("system").await.unwrap();
     assert_eq!(left.json()["chat"], "bob left");
     let members = watch.next_of("members").await.unwrap();
     assert_eq!(members.json()["count"], 1);
-    let history = alice.get_json(&format!("/rooms/{id}/messages")).await.json();
+    let history = alice
+        .get_json(&format!("/rooms/{id}/messages"))
+        .await
+        .json();
     let notices: Vec<_> = history["events"]
         .as_array()
         .unwrap()
@@ -92,8 +99,19 @@ async fn a_member_leaves_after_the_grace_period_with_a_notice() {
         .filter(|e| e["type"] == "system")
         .map(|e| e["chat"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(notices.iter().filter(|n| n.as_str() == "bob joined").count(), 1, "{notices:?}");
-    assert_eq!(notices.iter().filter(|n| n.as_str() == "bob left").count(), 1, "{notices:?}");
+    assert_eq!(
+        notices
+            .iter()
+            .filter(|n| n.as_str() == "bob joined")
+            .count(),
+        1,
+        "{notices:?}"
+    );
+    assert_eq!(
+        notices.iter().filter(|n| n.as_str() == "bob left").count(),
+        1,
+        "{notices:?}"
+    );
 }
 
 #[tokio::test]
@@ -127,7 +145,10 @@ async fn joins_are_folded_into_one_notice() {
                 .unwrap_or(0);
         notices += 1;
     }
-    assert!(notices < 12, "12 joins within a second or so fold: {notices} notices");
+    assert!(
+        notices < 12,
+        "12 joins within a second or so fold: {notices} notices"
+    );
 }
 
 #[tokio::test]
@@ -146,7 +167,10 @@ async fn the_empty_room_is_deleted_and_the_lobby_is_told() {
         .get_json(&format!("/rooms/{id}"))
         .await
         .assert_error(404, "not_found");
-    assert_eq!(alice.get_json("/rooms").await.json()["rooms"], serde_json::json!([]));
+    assert_eq!(
+        alice.get_json("/rooms").await.json()["rooms"],
+        serde_json::json!([])
+    );
 }
 
 #[tokio::test]
@@ -178,7 +202,10 @@ async fn a_poll_counts_as_presence() {
     let _alice = alice.sse(&format!("/rooms/{id}/events"), None).await;
     let poll = {
         let (bob, id) = (bob.clone(), id.clone());
-        tokio::spawn(async move { bob.get_json(&format!("/rooms/{id}/poll?after=0&timeout=3")).await })
+        tokio::spawn(async move {
+            bob.get_json(&format!("/rooms/{id}/poll?after=0&timeout=3"))
+                .await
+        })
     };
     let present = eventually(Duration::from_secs(2), || async {
         alice.get_json(&format!("/rooms/{id}/members")).await.json()["count"] == 2

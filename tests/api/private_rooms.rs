@@ -29,7 +29,10 @@ async fn a_private_room_asks_for_its_password_before_anything_else() {
             .assert_error(403, "forbidden");
     }
     guest
-        .post_json(&format!("/rooms/{id}/messages"), json!({ "chat": "let me in" }))
+        .post_json(
+            &format!("/rooms/{id}/messages"),
+            json!({ "chat": "let me in" }),
+        )
         .await
         .assert_error(403, "forbidden");
 }
@@ -42,11 +45,17 @@ async fn a_wrong_password_is_403_and_the_right_one_admits() {
     let id = room["id"].as_str().unwrap();
     let guest = app.client();
     guest
-        .post_json(&format!("/rooms/{id}/join"), json!({ "password": "hunter3" }))
+        .post_json(
+            &format!("/rooms/{id}/join"),
+            json!({ "password": "hunter3" }),
+        )
         .await
         .assert_error(403, "wrong_password");
     let joined = guest
-        .post_json(&format!("/rooms/{id}/join"), json!({ "password": "hunter2" }))
+        .post_json(
+            &format!("/rooms/{id}/join"),
+            json!({ "password": "hunter2" }),
+        )
         .await;
     assert_eq!(joined.status.as_u16(), 200, "{}", joined.text);
     let page = guest.get_json(&format!("/rooms/{id}")).await;
@@ -83,7 +92,10 @@ async fn neither_the_password_nor_its_hash_ever_appears() {
     let id = room["id"].as_str().unwrap();
     let guest = app.client();
     guest
-        .post_json(&format!("/rooms/{id}/join"), json!({ "password": "hunter2" }))
+        .post_json(
+            &format!("/rooms/{id}/join"),
+            json!({ "password": "hunter2" }),
+        )
         .await;
     let mut seen = serde_json::to_string(&room).unwrap();
     for client in [&owner, &guest] {

@@ -67,15 +67,26 @@ async fn a_whisper_is_seen_by_its_two_users_only() {
     alice.say(&room, "public again").await;
 
     // Streams.
-    assert_eq!(texts_until(&mut streams[0], "public again").await, ["psst, bob", "public again"]);
-    assert_eq!(texts_until(&mut streams[1], "public again").await, ["psst, bob", "public again"]);
-    assert_eq!(texts_until(&mut streams[2], "public again").await, ["public again"]);
+    assert_eq!(
+        texts_until(&mut streams[0], "public again").await,
+        ["psst, bob", "public again"]
+    );
+    assert_eq!(
+        texts_until(&mut streams[1], "public again").await,
+        ["psst, bob", "public again"]
+    );
+    assert_eq!(
+        texts_until(&mut streams[2], "public again").await,
+        ["public again"]
+    );
 
     // Polls, from the start of history.
     let polled = |client: &Client| {
         let (client, room) = (client.clone(), room.clone());
         async move {
-            let answer = client.get_json(&format!("/rooms/{room}/poll?after=0&timeout=1")).await;
+            let answer = client
+                .get_json(&format!("/rooms/{room}/poll?after=0&timeout=1"))
+                .await;
             answer.text
         }
     };
@@ -84,12 +95,17 @@ async fn a_whisper_is_seen_by_its_two_users_only() {
 
     // History and the rendered page.
     for (client, sees) in [(alice, true), (bob, true), (carol, false)] {
-        let history = client.get_json(&format!("/rooms/{room}/messages")).await.text;
+        let history = client
+            .get_json(&format!("/rooms/{room}/messages"))
+            .await
+            .text;
         assert_eq!(history.contains("psst, bob"), sees, "history");
         let page = client.get_html(&format!("/rooms/{room}")).await.text;
         assert_eq!(page.contains("psst, bob"), sees, "page");
         let replay = {
-            let mut sse = client.sse(&format!("/rooms/{room}/events?last_event_id=0"), None).await;
+            let mut sse = client
+                .sse(&format!("/rooms/{room}/events?last_event_id=0"), None)
+                .await;
             texts_until(&mut sse, "public again").await
         };
         assert_eq!(replay.contains(&"psst, bob".to_owned()), sees, "replay");
@@ -103,19 +119,34 @@ async fn a_whisper_to_someone_absent_or_to_oneself_is_refused() {
     let absent = app.client();
     let path = format!("/rooms/{room}/whispers");
     clients[0]
-        .post_json(&path, json!({ "to": user_id(&absent).await, "chat": "hello?" }))
+        .post_json(
+            &path,
+            json!({ "to": user_id(&absent).await, "chat": "hello?" }),
+        )
         .await
         .assert_error(422, "invalid");
     clients[0]
-        .post_json(&path, json!({ "to": user_id(&clients[0]).await, "chat": "me" }))
+        .post_json(
+            &path,
+            json!({ "to": user_id(&clients[0]).await, "chat": "me" }),
+        )
         .await
         .assert_error(422, "invalid");
     clients[0]
         .post_json(&path, json!({ "chat": "to nobody" }))
         .await
         .assert_error(422, "invalid");
-    let history = clients[0].get_json(&format!("/rooms/{room}/messages")).await.json();
-    assert!(history["events"].as_array().unwrap().iter().all(|e| e["type"] != "whisper"));
+    let history = clients[0]
+        .get_json(&format!("/rooms/{room}/messages"))
+        .await
+        .json();
+    assert!(
+        history["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["type"] != "whisper")
+    );
 }
 
 #[tokio::test]
@@ -138,7 +169,10 @@ async fn only_the_owner_may_kick_hand_over_or_delete() {
         .await
         .unwrap();
     assert_eq!(deleted.status().as_u16(), 403);
-    let members = carol.get_json(&format!("/rooms/{room}/members")).await.json();
+    let members = carol
+        .get_json(&format!("/rooms/{room}/members"))
+        .await
+        .json();
     assert_eq!(members["count"], 3, "nobody was removed");
     assert_eq!(members["owner"]["name"], "alice");
 }
@@ -152,15 +186,25 @@ async fn a_kicked_user_is_cut_off_and_cannot_come_back() {
     let bobs_poll = {
         let (bob, room) = (bob.clone(), room.clone());
         tokio::spawn(async move {
-            let first = bob.get_json(&format!("/rooms/{room}/poll?after=0&timeout=1")).await.json();
+            let first = bob
+                .get_json(&format!("/rooms/{room}/poll?after=0&timeout=1"))
+                .await
+                .json();
             let mut after = first["last_event_id"].as_i64().unwrap();
             loop {
-                let answer = bob.get_json(&format!("/rooms/{room}/poll?after={after}&timeout=10")).await;
+                let answer = bob
+                    .get_json(&format!("/rooms/{room}/poll?after={after}&timeout=10"))
+                    .await;
                 if answer.status.as_u16() != 200 {
                     return (answer.status.as_u16(), answer.json());
                 }
                 let body = answer.json();
-                if body["events"].as_array().unwrap().iter().any(|e| e.get("room").is_some() && e.get("type").is_none()) {
+                if body["events"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|e| e.get("room").is_some() && e.get("type").is_none())
+                {
                     return (200, body);
                 }
                 after = body["last_event_id"].as_i64().unwrap();
@@ -177,7 +221,12 @@ async fn a_kicked_user_is_cut_off_and_cannot_come_back() {
     // Bob's stream is told, then closes.
     let notice = streams[1].next_of("kicked").await.expect("kicked event");
     assert!(notice.id.is_none());
-    assert!(streams[1].next_within(Duration::from_secs(3)).await.is_none());
+    assert!(
+        streams[1]
+            .next_within(Duration::from_secs(3))
+            .await
+            .is_none()
+    );
     assert!(streams[1].closed, "the stream closed");
     // The others see the notice, and bob is no member any more.
     let system = loop {
@@ -187,19 +236,34 @@ async fn a_kicked_user_is_cut_off_and_cannot_come_back() {
         }
     };
     assert_eq!(system.json()["chat"], "bob was kicked out");
-    let members = alice.get_json(&format!("/rooms/{room}/members")).await.json();
+    let members = alice
+        .get_json(&format!("/rooms/{room}/members"))
+        .await
+        .json();
     assert_eq!(members["count"], 1);
     // Bob's poll answered with it (or was refused right after).
     let (status, body) = bobs_poll.await.unwrap();
-    assert!(status == 200 || body["error"] == "kicked", "{status} {body}");
+    assert!(
+        status == 200 || body["error"] == "kicked",
+        "{status} {body}"
+    );
 
     // No way back in.
-    bob.post_json(&format!("/rooms/{room}/messages"), json!({ "chat": "let me back" }))
+    bob.post_json(
+        &format!("/rooms/{room}/messages"),
+        json!({ "chat": "let me back" }),
+    )
+    .await
+    .assert_error(403, "kicked");
+    bob.get_json(&format!("/rooms/{room}/events"))
         .await
         .assert_error(403, "kicked");
-    bob.get_json(&format!("/rooms/{room}/events")).await.assert_error(403, "kicked");
-    bob.get_json(&format!("/rooms/{room}/poll")).await.assert_error(403, "kicked");
-    bob.get_json(&format!("/rooms/{room}")).await.assert_error(403, "kicked");
+    bob.get_json(&format!("/rooms/{room}/poll"))
+        .await
+        .assert_error(403, "kicked");
+    bob.get_json(&format!("/rooms/{room}"))
+        .await
+        .assert_error(403, "kicked");
     bob.post_json(&format!("/rooms/{room}/join"), json!({}))
         .await
         .assert_error(403, "kicked");
@@ -212,15 +276,24 @@ async fn the_owner_can_kick_a_poster_who_is_not_present() {
     let spammer = app.client();
     spammer.say(&room, "spam").await;
     let kicked = clients[0]
-        .post_json(&format!("/rooms/{room}/kick"), json!({ "user": user_id(&spammer).await }))
+        .post_json(
+            &format!("/rooms/{room}/kick"),
+            json!({ "user": user_id(&spammer).await }),
+        )
         .await;
     assert_eq!(kicked.status.as_u16(), 200, "{}", kicked.text);
     spammer
-        .post_json(&format!("/rooms/{room}/messages"), json!({ "chat": "more spam" }))
+        .post_json(
+            &format!("/rooms/{room}/messages"),
+            json!({ "chat": "more spam" }),
+        )
         .await
         .assert_error(403, "kicked");
     clients[0]
-        .post_json(&format!("/rooms/{room}/kick"), json!({ "user": "nobody-at-all" }))
+        .post_json(
+            &format!("/rooms/{room}/kick"),
+            json!({ "user": "nobody-at-all" }),
+        )
         .await
         .assert_error(422, "invalid");
 }
@@ -234,12 +307,18 @@ async fn the_owner_hands_the_room_over_to_a_present_member() {
     lobby.next_of("rooms").await.unwrap();
     let absent = app.client();
     alice
-        .post_json(&format!("/rooms/{room}/owner"), json!({ "user": user_id(&absent).await }))
+        .post_json(
+            &format!("/rooms/{room}/owner"),
+            json!({ "user": user_id(&absent).await }),
+        )
         .await
         .assert_error(422, "invalid");
 
     let handed = alice
-        .post_json(&format!("/rooms/{room}/owner"), json!({ "user": user_id(bob).await }))
+        .post_json(
+            &format!("/rooms/{room}/owner"),
+            json!({ "user": user_id(bob).await }),
+        )
         .await;
     assert_eq!(handed.status.as_u16(), 200, "{}", handed.text);
     let notice = streams[1].next_of("system").await.unwrap();
@@ -250,7 +329,10 @@ async fn the_owner_hands_the_room_over_to_a_present_member() {
     assert_eq!(updated.json()["owner"]["name"], "bob");
     // The powers moved with it.
     alice
-        .post_json(&format!("/rooms/{room}/kick"), json!({ "user": user_id(bob).await }))
+        .post_json(
+            &format!("/rooms/{room}/kick"),
+            json!({ "user": user_id(bob).await }),
+        )
         .await
         .assert_error(403, "forbidden");
 }
@@ -269,7 +351,10 @@ async fn when_the_owner_leaves_the_member_present_longest_inherits() {
         }
     };
     assert_eq!(notice, "bob is now the owner");
-    let members = clients[2].get_json(&format!("/rooms/{room}/members")).await.json();
+    let members = clients[2]
+        .get_json(&format!("/rooms/{room}/members"))
+        .await
+        .json();
     assert_eq!(members["owner"]["name"], "bob");
     assert_eq!(members["count"], 2);
     let rooms = clients[2].get_json("/rooms").await.json();
@@ -311,7 +396,10 @@ async fn deleting_a_room_tells_everyone_in_it_and_the_lobby() {
 async fn display_names_appear_in_the_member_list() {
     let app = TestApp::spawn().await;
     let (room, clients, _streams) = room_with(&app, &["alice", "bob"]).await;
-    let members = clients[0].get_json(&format!("/rooms/{room}/members")).await.json();
+    let members = clients[0]
+        .get_json(&format!("/rooms/{room}/members"))
+        .await
+        .json();
     let names: Vec<&str> = members["members"]
         .as_array()
         .unwrap()

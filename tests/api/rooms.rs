@@ -29,7 +29,10 @@ async fn a_room_created_with_a_form_redirects_to_it_with_303() {
     let app = TestApp::spawn().await;
     let alice = app.client();
     let answer = alice
-        .post_form("/rooms", &[("title", "Dogs"), ("max", "4"), ("password", "")])
+        .post_form(
+            "/rooms",
+            &[("title", "Dogs"), ("max", "4"), ("password", "")],
+        )
         .await;
     assert_eq!(answer.status.as_u16(), 303);
     let location = answer.location().unwrap().to_owned();
@@ -67,7 +70,10 @@ async fn invalid_rooms_are_refused_with_422_and_nothing_is_created() {
         json!({ "title": "ok", "max": "many" }),
     ];
     for body in cases {
-        client.post_json("/rooms", body).await.assert_error(422, "invalid");
+        client
+            .post_json("/rooms", body)
+            .await
+            .assert_error(422, "invalid");
     }
     let rooms = client.get_json("/rooms").await.json();
     assert_eq!(rooms["rooms"], json!([]), "nothing was stored");
@@ -99,7 +105,11 @@ async fn bodies_that_do_not_parse_are_400() {
         .await
         .assert_error(400, "bad_request");
     client
-        .post_raw("/rooms", "application/x-www-form-urlencoded", "title=a&title=b")
+        .post_raw(
+            "/rooms",
+            "application/x-www-form-urlencoded",
+            "title=a&title=b",
+        )
         .await
         .assert_error(400, "bad_request");
     let rooms = client.get_json("/rooms").await.json();
@@ -114,9 +124,16 @@ async fn a_form_error_comes_back_as_a_flash_message_on_the_page() {
     assert_eq!(answer.status.as_u16(), 303);
     assert_eq!(answer.location(), Some("/rooms/new"));
     let page = client.get_html("/rooms/new").await;
-    assert!(page.text.contains("title must not be empty"), "{}", page.text);
+    assert!(
+        page.text.contains("title must not be empty"),
+        "{}",
+        page.text
+    );
     let again = client.get_html("/rooms/new").await;
-    assert!(!again.text.contains("title must not be empty"), "shown once");
+    assert!(
+        !again.text.contains("title must not be empty"),
+        "shown once"
+    );
 }
 
 #[tokio::test]
@@ -152,7 +169,10 @@ async fn user_given_titles_are_escaped_in_html() {
         let page = client.get_html(&path).await;
         assert_eq!(page.status.as_u16(), 200);
         assert!(!page.text.contains(evil), "raw title in {path}");
-        assert!(page.text.contains("&lt;script&gt;"), "escaped title in {path}");
+        assert!(
+            page.text.contains("&lt;script&gt;"),
+            "escaped title in {path}"
+        );
     }
 }
 
@@ -168,7 +188,10 @@ async fn the_room_page_shows_the_latest_fifty_messages_escaped() {
     let page = client.get_html(&format!("/rooms/{id}")).await;
     assert!(page.text.contains("message &lt;b&gt;54&lt;/b&gt;"));
     assert!(page.text.contains("message &lt;b&gt;5&lt;/b&gt;"));
-    assert!(!page.text.contains("message &lt;b&gt;4&lt;/b&gt;"), "only the latest 50");
+    assert!(
+        !page.text.contains("message &lt;b&gt;4&lt;/b&gt;"),
+        "only the latest 50"
+    );
     assert!(!page.text.contains("<b>"));
 
     let json = client.get_json(&format!("/rooms/{id}")).await.json();

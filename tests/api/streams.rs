@@ -9,7 +9,11 @@ async fn room_with_messages(client: &Client, n: usize) -> (String, Vec<i64>) {
     let id = room["id"].as_str().unwrap().to_owned();
     let mut ids = Vec::new();
     for i in 0..n {
-        ids.push(client.say(&id, &format!("m{i}")).await["id"].as_i64().unwrap());
+        ids.push(
+            client.say(&id, &format!("m{i}")).await["id"]
+                .as_i64()
+                .unwrap(),
+        );
     }
     (id, ids)
 }
@@ -27,13 +31,19 @@ async fn a_room_stream_has_sse_headers_and_framing() {
     assert_eq!(sse.headers["x-accel-buffering"], "no");
 
     let retry = sse.next().await.unwrap();
-    assert!(retry.retry.is_some() && retry.data.is_none(), "retry opens: {retry:?}");
+    assert!(
+        retry.retry.is_some() && retry.data.is_none(),
+        "retry opens: {retry:?}"
+    );
     let members = sse.next().await.unwrap();
     assert_eq!(members.kind(), "members");
     assert!(members.id.is_none(), "snapshots carry no id");
     assert_eq!(members.json()["count"], 1);
     let cursor = sse.next().await.unwrap();
-    assert!(cursor.data.is_none() && cursor.event.is_none(), "id-only block: {cursor:?}");
+    assert!(
+        cursor.data.is_none() && cursor.event.is_none(),
+        "id-only block: {cursor:?}"
+    );
     let newest = cursor.id_number().unwrap();
 
     let said = alice.say(&room, "live one").await;
@@ -48,7 +58,9 @@ async fn no_event_ever_carries_an_empty_id() {
     let app = TestApp::spawn().await;
     let alice = app.client();
     let (room, _) = room_with_messages(&alice, 3).await;
-    let mut sse = alice.sse(&format!("/rooms/{room}/events?last_event_id=0"), None).await;
+    let mut sse = alice
+        .sse(&format!("/rooms/{room}/events?last_event_id=0"), None)
+        .await;
     alice.say(&room, "live").await;
     let mut seen = 0;
     while let Some(event) = sse.next_within(Duration::from_secs(2)).await {
@@ -70,7 +82,11 @@ async fn two_subscribers_receive_identical_ids() {
     let mut b = bob.sse(&format!("/rooms/{room}/events"), None).await;
     let mut sent = Vec::new();
     for i in 0..20 {
-        sent.push(bob.say(&room, &format!("n{i}")).await["id"].as_i64().unwrap());
+        sent.push(
+            bob.say(&room, &format!("n{i}")).await["id"]
+                .as_i64()
+                .unwrap(),
+        );
     }
     let chats = |events: Vec<crate::helpers::SseEvent>| -> Vec<i64> {
         events
@@ -99,19 +115,42 @@ async fn last_event_id_replays_by_header_by_query_and_from_zero() {
     let path = format!("/rooms/{room}/events");
 
     let mut by_header = alice.sse(&path, Some(ids[2])).await;
-    let got: Vec<i64> = by_header.stored(3).await.iter().map(|e| e.id_number().unwrap()).collect();
+    let got: Vec<i64> = by_header
+        .stored(3)
+        .await
+        .iter()
+        .map(|e| e.id_number().unwrap())
+        .collect();
     assert_eq!(got, ids[3..6].to_vec());
 
-    let mut by_query = alice.sse(&format!("{path}?last_event_id={}", ids[3]), None).await;
-    let got: Vec<i64> = by_query.stored(2).await.iter().map(|e| e.id_number().unwrap()).collect();
+    let mut by_query = alice
+        .sse(&format!("{path}?last_event_id={}", ids[3]), None)
+        .await;
+    let got: Vec<i64> = by_query
+        .stored(2)
+        .await
+        .iter()
+        .map(|e| e.id_number().unwrap())
+        .collect();
     assert_eq!(got, ids[4..6].to_vec());
 
-    let mut header_wins = alice.sse(&format!("{path}?last_event_id=0"), Some(ids[4])).await;
+    let mut header_wins = alice
+        .sse(&format!("{path}?last_event_id=0"), Some(ids[4]))
+        .await;
     let first = header_wins.stored(1).await;
-    assert_eq!(first[0].id_number(), Some(ids[5]), "the header wins over the query");
+    assert_eq!(
+        first[0].id_number(),
+        Some(ids[5]),
+        "the header wins over the query"
+    );
 
     let mut from_zero = alice.sse(&format!("{path}?last_event_id=0"), None).await;
-    let got: Vec<i64> = from_zero.stored(6).await.iter().map(|e| e.id_number().unwrap()).collect();
+    let got: Vec<i64> = from_zero
+        .stored(6)
+        .await
+        .iter()
+        .map(|e| e.id_number().unwrap())
+        .collect();
     assert_eq!(got, ids, "the whole history");
 }
 
@@ -120,7 +159,9 @@ async fn the_members_snapshot_comes_before_any_replay() {
     let app = TestApp::spawn().await;
     let alice = app.client();
     let (room, _) = room_with_messages(&alice, 3).await;
-    let mut sse = alice.sse(&format!("/rooms/{room}/events?last_event_id=0"), None).await;
+    let mut sse = alice
+        .sse(&format!("/rooms/{room}/events?last_event_id=0"), None)
+        .await;
     let _retry = sse.next().await.unwrap();
     assert_eq!(sse.next().await.unwrap().kind(), "members");
     assert_eq!(sse.next().await.unwrap().kind(), "chat");
@@ -148,7 +189,11 @@ async fn keep_alive_comments_flow_on_a_quiet_stream() {
     let (room, _) = room_with_messages(&alice, 0).await;
     let mut sse = alice.sse(&format!("/rooms/{room}/events"), None).await;
     while sse.next_within(Duration::from_millis(900)).await.is_some() {}
-    assert!(sse.comments.iter().any(|c| c == "keep-alive"), "{:?}", sse.comments);
+    assert!(
+        sse.comments.iter().any(|c| c == "keep-alive"),
+        "{:?}",
+        sse.comments
+    );
     assert!(!sse.closed);
 }
 
