@@ -150,10 +150,11 @@ impl Feed {
         }
         self.backlog
             .extend(page.iter().map(|record| Arc::new(Event::stored(record))));
-        if !self.catching_up && std::mem::take(&mut self.resync_members) {
-            if let Some(snapshot) = self.hub.current_snapshot(&self.room_id) {
-                self.backlog.push_back(snapshot);
-            }
+        if !self.catching_up
+            && std::mem::take(&mut self.resync_members)
+            && let Some(snapshot) = self.hub.current_snapshot(&self.room_id)
+        {
+            self.backlog.push_back(snapshot);
         }
         Ok(())
     }

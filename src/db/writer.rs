@@ -120,7 +120,8 @@ pub enum Done {
 
 enum Job {
     Apply {
-        change: Change,
+        // Boxed: changes vary in size, and the queue holds thousands.
+        change: Box<Change>,
         reply: oneshot::Sender<AppResult<Done>>,
     },
     /// Finish what is queued, checkpoint, stop.
@@ -169,7 +170,10 @@ impl Writer {
     pub async fn apply(&self, change: Change) -> AppResult<Done> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job::Apply { change, reply })
+            .send(Job::Apply {
+                change: Box::new(change),
+                reply,
+            })
             .await
             .map_err(|_| AppError::Unavailable)?;
         answer.await.map_err(|_| AppError::Unavailable)?
@@ -226,7 +230,7 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, hub: Hub, uploads_d
                 next = queue.try_recv().ok();
             }
         }
-        let results = commit(&mut conn, batch.iter().map(|(change, _)| change));
+        let results = commit(&mut conn, batch.iter().map(|(change, _)| &**change));
         for ((change, reply), result) in batch.into_iter().zip(results) {
             if let Ok(done) = &result {
                 publish(&hub, &uploads_dir, &change, done);
