@@ -56,6 +56,20 @@ pub struct Config {
     #[arg(long, env = "GIFCHAT_TRUST_PROXY", value_delimiter = ',', num_args = 1..)]
     pub trust_proxy: Vec<IpNet>,
 
+    /// Posts (any state-changing request) per second per session; an
+    /// address may make four times as many. 0 disables the limit.
+    #[arg(long, env = "GIFCHAT_POST_RATE", default_value_t = 5.0)]
+    pub post_rate: f64,
+
+    /// Posts a session may make in a burst before the rate applies.
+    #[arg(long, env = "GIFCHAT_POST_BURST", default_value_t = 20)]
+    pub post_burst: u32,
+
+    /// Streams and polls one client address may hold open at once
+    /// (0: no cap).
+    #[arg(long, env = "GIFCHAT_MAX_STREAMS_PER_ADDR", default_value_t = 256)]
+    pub max_streams_per_addr: usize,
+
     /// Events a room's broadcast channel buffers; a subscriber further
     /// behind catches up from the database instead.
     #[arg(

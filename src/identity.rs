@@ -92,6 +92,12 @@ impl Visitor {
     }
 }
 
+/// The user id of a session, if it has one yet (without creating one).
+pub async fn session_user_id(session: &Session) -> Option<String> {
+    let stored = session.get::<SessionUser>(USER_KEY).await.ok()??;
+    Some(stored.id)
+}
+
 /// 16 random alphanumeric characters: unguessable, URL- and HTML-safe.
 fn new_user_id() -> String {
     rand::rng()

@@ -12,6 +12,7 @@
 //! - `feed.rs`: how one viewer gets an exact, gap-free sequence of events out
 //!   of a subscription plus SQLite, for SSE and long-polling alike.
 //! - `events.rs`: event data, rendered to JSON and SSE bytes exactly once.
+//! - `uploads/`: GIF files on disk: streamed in, decoded, named, swept.
 //! - `identity.rs`, `sessions.rs`, `flash.rs`: who is asking.
 //! - `views/`: maud pages, pure functions of plain data.
 //! - `config.rs`, `error.rs`, `state.rs`, `client_addr.rs`: the plumbing.
@@ -60,12 +61,15 @@ pub async fn run(
     std::fs::create_dir_all(&config.uploads_dir)?;
     let pool = db::open_pool(&config.data_dir)?;
     let db = Db::new(pool);
+    // Before the first request, so it never races an upload in progress.
+    uploads::sweep(&db, &config.uploads_dir).await?;
     let hub = Hub::new(HubConfig {
         leave_grace: config.leave_grace,
         unentered_room_ttl: config.unentered_room_ttl,
         room_channel_capacity: config.room_channel_capacity.max(1),
     });
-    let (writer, writer_thread) = Writer::start(&config.data_dir, &config.uploads_dir, hub.clone())?;
+    let (writer, writer_thread) =
+        Writer::start(&config.data_dir, &config.uploads_dir, hub.clone())?;
     hub.attach_writer(writer.clone());
     for room in db.read(db::rooms::list).await? {
         hub.adopt_existing_room(room.id);
@@ -73,10 +77,16 @@ pub async fn run(
     let (session_layer, session_sweeper) = sessions::layer(&config, db.clone(), writer.clone())?;
 
     let token = CancellationToken::new();
+    let limits = routes::limits::Limits::new(
+        config.post_rate,
+        config.post_burst,
+        config.max_streams_per_addr,
+    );
     let state = AppState {
         db,
         writer: writer.clone(),
         hub,
+        limits: Arc::new(limits),
         config: Arc::new(config),
         shutdown: token.clone(),
     };

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{config::Config, db::Db, db::writer::Writer, hub::Hub};
+use crate::{config::Config, db::Db, db::writer::Writer, hub::Hub, routes::limits::Limits};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -15,6 +15,8 @@ pub struct AppState {
     /// Room and lobby channels, presence.
     pub hub: Hub,
     pub config: Arc<Config>,
+    /// Post rate buckets and stream slots per client.
+    pub limits: Arc<Limits>,
     /// Cancelled at shutdown: streams and polls end, so that graceful
     /// shutdown does not wait forever on open connections.
     pub shutdown: CancellationToken,

@@ -19,7 +19,9 @@
 
 mod access;
 mod assets;
+mod cross_site;
 mod errors;
+pub mod limits;
 mod lobby;
 mod logging;
 mod me;
@@ -30,32 +32,56 @@ mod ops;
 mod poll;
 mod rooms;
 mod stream;
+mod uploads;
 
-use axum::{Router, middleware};
+use axum::{Router, extract::DefaultBodyLimit, middleware};
 
 use crate::{sessions::SessionLayer, state::AppState};
 
 pub use assets::url as asset_url;
+
+/// Largest form or JSON body: a 2,000-character message, percent-encoded,
+/// fits with room to spare.
+const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub fn router(state: AppState, sessions: SessionLayer) -> Router {
     Router::new()
         .merge(lobby::routes())
         .merge(rooms::routes())
         .merge(messages::routes())
+        .merge(uploads::routes())
         .merge(moderation::routes())
-        .merge(stream::routes())
-        .merge(poll::routes())
+        .merge(
+            stream::routes()
+                .merge(poll::routes())
+                .route_layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    limits::limit_streams,
+                )),
+        )
         .merge(me::routes())
         .merge(ops::routes())
         .merge(assets::routes())
         .fallback(|| async { crate::error::AppError::not_found("page") })
         // Layers run outside-in, from the last added to the first:
-        // 3. browsers get HTML error pages and flash messages (needs the
+        // 6. form and JSON bodies are small (uploads set their own limit);
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // 5. posts are rate-limited per session and per address;
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit_posts,
+        ))
+        // 4. browsers get HTML error pages and flash messages (needs the
         //    session, so it sits inside the session layer);
         .layer(middleware::from_fn(errors::render_errors))
-        // 2. the session cookie is read and the session saved;
+        // 3. the session cookie is read and the session saved;
         .layer(sessions)
+        // 2. cross-site state changes are refused before any session work;
+        .layer(middleware::from_fn(cross_site::refuse_cross_site))
         // 1. every request is logged with its client address and latency.
-        .layer(middleware::from_fn_with_state(state.clone(), logging::log_requests))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            logging::log_requests,
+        ))
         .with_state(state)
 }

@@ -79,9 +79,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let content_type = header_text(request.headers(), header::CONTENT_TYPE).to_owned();
-        let body = Bytes::from_request(request, state)
-            .await
-            .map_err(|e| AppError::bad_request(format!("unreadable body: {e}")))?;
+        let body = Bytes::from_request(request, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::TooLarge("the request body is too large".into())
+            } else {
+                AppError::bad_request(format!("unreadable body: {e}"))
+            }
+        })?;
         let mime = content_type.split(';').next().unwrap_or("").trim();
         let parsed = match mime {
             "application/json" => serde_json::from_slice(&body)

@@ -15,16 +15,24 @@ pub fn lobby(page: &Page, rooms: &[Room]) -> Markup {
         html! {
             section.lobby {
                 div.lobby-head {
-                    h1 { "Rooms" }
+                    h1 #rooms-title { "Rooms" }
                     a.button href="/rooms/new" { "Create a room" }
                 }
-                table #rooms {
-                    thead { tr { th { "Room" } th { "Type" } th { "Members" } th { "Owner" } } }
+                table #rooms aria-labelledby="rooms-title" {
+                    thead {
+                        tr {
+                            th scope="col" { "Room" }
+                            th scope="col" { "Type" }
+                            th scope="col" { "Members" }
+                            th scope="col" { "Owner" }
+                        }
+                    }
                     tbody {
                         @for room in rooms { (room_row(room)) }
                     }
                 }
                 p #no-rooms hidden[!rooms.is_empty()] { "No rooms yet. Create the first one!" }
+                noscript { p.notice { "The list updates live with JavaScript; reload the page to refresh it." } }
             }
         },
     )
@@ -32,12 +40,13 @@ pub fn lobby(page: &Page, rooms: &[Room]) -> Markup {
 
 /// One row of the rooms table (`assets/lobby.js` builds the same).
 fn room_row(room: &Room) -> Markup {
+    let kind = if room.private { "private" } else { "public" };
     html! {
         tr data-room=(room.id) {
-            td { a href={ "/rooms/" (room.id) } { (room.title) } }
-            td { @if room.private { "private" } @else { "public" } }
+            td.title { a href={ "/rooms/" (room.id) } { (room.title) } }
+            td.type { span class={ "tag tag-" (kind) } { (kind) } }
             td.count { (room.members) " / " (room.max) }
-            td { (user_badge(&room.owner)) }
+            td.owner { (user_badge(&room.owner)) }
         }
     }
 }

@@ -29,7 +29,13 @@ impl<'a> Page<'a> {
 }
 
 /// The frame around every page.
-fn layout(title: &str, user: Option<&User>, flash: Option<&str>, script: Option<&str>, body: Markup) -> Markup {
+fn layout(
+    title: &str,
+    user: Option<&User>,
+    flash: Option<&str>,
+    script: Option<&str>,
+    body: Markup,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -38,6 +44,8 @@ fn layout(title: &str, user: Option<&User>, flash: Option<&str>, script: Option<
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · gifchat" }
                 link rel="stylesheet" href=(asset_url("style.css"));
+                // No icon: saves every page a request for /favicon.ico and its 404.
+                link rel="icon" href="data:,";
                 @if let Some(script) = script {
                     script src=(asset_url(script)) defer {}
                 }

@@ -30,41 +30,66 @@ pub fn room(page: &Page, view: &RoomPage) -> Markup {
         Some("chat.js"),
         html! {
             section #room .room data-room=(room.id) data-me=(me) data-cursor=(view.cursor)
-                data-owner=(room.owner.id) {
+                data-owner=(room.owner.id) aria-labelledby="room-title" {
                 div.room-head {
-                    h1 { (room.title) }
-                    span #conn-state .conn data-state="connecting" role="status" { "connecting" }
+                    a.back href="/" { "← Lobby" }
+                    h1 #room-title { (room.title) }
+                    span #conn-state .conn data-state="connecting" role="status" { "connecting…" }
                 }
+                noscript {
+                    p.notice { "Live updates need JavaScript. You can still post; reload the page to see new messages." }
+                }
+                // Filled by chat.js when the visitor is kicked or the room is deleted.
+                div #room-notice .notice role="alert" hidden {}
                 div.room-body {
                     div.chat {
+                        // Shown by chat.js, which fetches the older pages.
                         @if view.has_more {
-                            p.older { "Older messages are in the history." }
+                            p.older hidden { button #load-older type="button" { "Load older messages" } }
                         }
-                        ol #messages aria-live="polite" {
+                        ol #messages aria-live="polite" aria-label="Messages" tabindex="0" {
                             @for event in view.events { (message(event, me)) }
                         }
+                        button #new-below .new-below type="button" hidden { "New messages ↓" }
                         form #chat-form method="post" action={ "/rooms/" (room.id) "/messages" } {
                             label.visually-hidden for="chat-input" { "Message" }
                             input #chat-input name="chat" maxlength="2000" required autocomplete="off"
-                                placeholder="Say something…" autofocus;
+                                placeholder="Say something…" autofocus aria-describedby="chat-error";
                             button type="submit" { "Send" }
+                            p #chat-error .form-error role="alert" hidden {}
                         }
                     }
-                    aside.members {
-                        h2 { "Members " span #member-count { (view.members.count) " / " (view.members.max) } }
-                        ul #members {
-                            @for user in &view.members.members {
-                                li data-user=(user.id) {
-                                    (user_badge(user))
-                                    @if user.id == view.members.owner.id { " " span.owner-mark title="Owner" { "★" } }
-                                }
-                            }
-                        }
-                    }
+                    (members_panel(view.members))
                 }
             }
         },
     )
+}
+
+/// The members panel (`chat.js` re-renders it from `members` snapshots). A
+/// `details` so that narrow screens can fold it into one line.
+fn members_panel(members: &MembersSnapshot) -> Markup {
+    let unlisted = members.count.saturating_sub(members.members.len());
+    html! {
+        aside.members {
+            details #members-panel open {
+                summary {
+                    h2 { "Members " span #member-count { (members.count) " / " (members.max) } }
+                }
+                ul #members {
+                    @for user in &members.members {
+                        li data-user=(user.id) {
+                            (user_badge(user))
+                            @if user.id == members.owner.id { " " span.owner-mark title="Owner" { "★" } }
+                        }
+                    }
+                    @if unlisted > 0 {
+                        li.more { "and " (unlisted) " more" }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// One message, as history shows it and as `chat.js` builds live ones:
@@ -82,7 +107,11 @@ pub fn message(event: &EventRecord, me: &str) -> Markup {
                     span.to { " → " (user_badge(to)) }
                 }
                 @if let Some(chat) = &event.chat { span.text { (chat) } }
-                @if let Some(gif) = &event.gif { img.gif src=(gif) alt="GIF" loading="lazy"; }
+                @if let Some(gif) = &event.gif {
+                    // The size, when known, reserves the GIF's space before it loads.
+                    @let (width, height) = (event.gif_info.map(|i| i.width), event.gif_info.map(|i| i.height));
+                    img.gif src=(gif) alt="GIF" loading="lazy" width=[width] height=[height];
+                }
             }
             time datetime=(event.created_at) { (clock(&event.created_at)) }
         }

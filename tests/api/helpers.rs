@@ -30,6 +30,10 @@ impl TestApp {
         let dir = Arc::new(TempDir::new().expect("temp dir"));
         let mut config = Config::for_dir(dir.path());
         config.leave_grace = Duration::from_millis(300);
+        // Tests post in bursts from one address; `hardening` tests the
+        // limits themselves with the defaults or tighter.
+        config.post_rate = 2000.0;
+        config.post_burst = 2000;
         tune(&mut config);
         TestApp::start(dir, config, "127.0.0.1:0".parse().unwrap()).await
     }
@@ -84,6 +88,11 @@ impl TestApp {
     pub fn client(&self) -> Client {
         Client::new(&self.url(""))
     }
+
+    /// The folder uploaded GIFs are stored in.
+    pub fn uploads_dir(&self) -> std::path::PathBuf {
+        self.config.uploads_dir.clone()
+    }
 }
 
 impl Drop for TestApp {
@@ -134,8 +143,7 @@ pub struct Answer {
 
 impl Answer {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.text)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
     }
 
     pub fn location(&self) -> Option<&str> {
@@ -171,7 +179,8 @@ impl Client {
         format!("{}{}", self.base, path)
     }
 
-    async fn answer(request: reqwest::RequestBuilder) -> Answer {
+    /// Sends a request built by hand and reads its answer.
+    pub async fn answer(request: reqwest::RequestBuilder) -> Answer {
         let response = request.send().await.expect("request sent");
         let status = response.status();
         let headers = response.headers().clone();
@@ -238,6 +247,26 @@ impl Client {
         .await
     }
 
+    /// POST a multipart form with `bytes` in the field `gif` under the
+    /// client-side `file_name` (sent as is, not percent-encoded), asking
+    /// for JSON.
+    pub async fn post_gif(&self, room: &str, file_name: &str, bytes: Vec<u8>) -> Answer {
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(file_name.to_owned())
+            .mime_str("image/gif")
+            .expect("mime");
+        let form = reqwest::multipart::Form::new()
+            .percent_encode_noop()
+            .part("gif", part);
+        Client::answer(
+            self.http
+                .post(self.url(&format!("/rooms/{room}/gifs")))
+                .header("accept", "application/json")
+                .multipart(form),
+        )
+        .await
+    }
+
     pub async fn create_room(&self, title: &str, max: u32, password: Option<&str>) -> Value {
         let answer = self
             .post_json(
@@ -264,7 +293,9 @@ impl Client {
 
     /// Opens an SSE stream, optionally resuming with a `Last-Event-ID` header.
     pub async fn sse(&self, path: &str, last_event_id: Option<i64>) -> Sse {
-        self.try_sse(path, last_event_id).await.expect("stream opened")
+        self.try_sse(path, last_event_id)
+            .await
+            .expect("stream opened")
     }
 
     /// Like `sse`, but a refused connection (a restarting server) is `None`.

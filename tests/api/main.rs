@@ -4,6 +4,7 @@
 mod helpers;
 
 mod exactness;
+mod hardening;
 mod identity;
 mod lobby;
 mod messages;
@@ -13,3 +14,4 @@ mod private_rooms;
 mod room_life;
 mod rooms;
 mod streams;
+mod uploads;

@@ -1,0 +1,208 @@
+//! GIF uploads at the HTTP edge: receiving a multipart upload into a `gif`
+//! event, and serving the stored files. What happens to the bytes on disk
+//! (temporary file, limits, decoding, names, clean-up) is `crate::uploads`.
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{DefaultBodyLimit, Path, Request, State, rejection::PathRejection},
+    http::{HeaderValue, StatusCode, header},
+    response::Response,
+    routing::{get, post},
+};
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+
+use crate::{
+    db::writer::NewEvent,
+    error::{AppError, AppResult},
+    events::Kind,
+    identity::Visitor,
+    routes::{access::admitted_room, negotiate::Format},
+    state::AppState,
+    uploads::{self, Incoming},
+};
+
+/// The multipart field that carries the file.
+const FIELD: &str = "gif";
+/// Room the form may take beyond the file itself: part headers,
+/// boundaries, and any small fields a browser form sends along.
+const FORM_OVERHEAD: u64 = 64 * 1024;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/rooms/{id}/gifs",
+            // The body is read as a stream and its size enforced while
+            // streaming, against `config.max_upload` (see `post_gif`);
+            // axum's default 2 MB limit would cut a legal 5 MiB upload.
+            post(post_gif).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/gif/{file}", get(serve_gif))
+}
+
+/// POST /rooms/{id}/gifs: streams the multipart field `gif` to disk, checks
+/// it is a whole GIF within the size limit, and stores a `gif` event; 201 +
+/// the event once committed (303 back to the room for a browser form).
+async fn post_gif(
+    State(state): State<AppState>,
+    Path(room_id): Path<String>,
+    format: Format,
+    visitor: Visitor,
+    request: Request,
+) -> AppResult<Response> {
+    // Admission first: a visitor who may not post never gets to make the
+    // server write a byte.
+    let room = admitted_room(&state, &room_id, &visitor.user).await?;
+    let max = state.config.max_upload;
+    let mut form = multipart(request, max)?;
+    let incoming = receive(&mut form, &state.config.uploads_dir, max).await?;
+
+    // From here on the file is whole. The rest runs in its own task, so a
+    // client that hangs up now cannot cancel it halfway: had the handler's
+    // future been dropped after the event was queued for the writer, the
+    // file's guard would remove a file that a committed event refers to.
+    let writer = state.writer.clone();
+    let user = visitor.user;
+    let record = tokio::spawn(async move {
+        let upload = incoming.finish().await?;
+        let record = writer
+            .append(NewEvent {
+                room_id: room.id,
+                kind: Kind::Gif,
+                user: Some(user),
+                chat: None,
+                gif: Some(upload.url()),
+                gif_info: Some(upload.info()),
+                to: None,
+            })
+            .await?;
+        // Committed: the file now belongs to the event. On every error
+        // above (room deleted meanwhile, writer gone) it was removed.
+        upload.keep();
+        Ok::<_, AppError>(record)
+    })
+    .await??;
+    Ok(format.created(
+        StatusCode::CREATED,
+        &record,
+        &format!("/rooms/{}", record.room),
+    ))
+}
+
+/// The request body as a multipart stream, bounded as a whole. 415 when it
+/// is not `multipart/form-data`; 413 at once when its declared length
+/// already exceeds what any acceptable upload needs.
+fn multipart(request: Request, max: u64) -> AppResult<multer::Multipart<'static>> {
+    let headers = request.headers();
+    let boundary = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| multer::parse_boundary(value).ok())
+        .ok_or_else(|| {
+            AppError::UnsupportedMediaType(format!(
+                "send multipart/form-data with the GIF in a `{FIELD}` field"
+            ))
+        })?;
+    let whole = max.saturating_add(FORM_OVERHEAD);
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > whole) {
+        return Err(uploads::too_large(max));
+    }
+    let limits =
+        multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(whole));
+    Ok(multer::Multipart::with_constraints(
+        request.into_body().into_data_stream(),
+        boundary,
+        limits,
+    ))
+}
+
+/// Finds the `gif` field and streams it into a temporary file, chunk by
+/// chunk; other fields are skipped (and count against the whole-body
+/// limit). 422 when the form has no `gif` field.
+async fn receive(
+    form: &mut multer::Multipart<'static>,
+    dir: &std::path::Path,
+    max: u64,
+) -> AppResult<Incoming> {
+    while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
+        // The client's file name and content type are ignored: the bytes
+        // decide what the file is, and the server names it.
+        if field.name() != Some(FIELD) {
+            continue;
+        }
+        let mut incoming = Incoming::create(dir, max).await?;
+        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            incoming.write(&chunk).await?;
+        }
+        return Ok(incoming);
+    }
+    Err(AppError::invalid(format!(
+        "the form has no `{FIELD}` file field"
+    )))
+}
+
+fn multipart_error(error: multer::Error) -> AppError {
+    match error {
+        multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
+            AppError::TooLarge("the form is too large".into())
+        }
+        // Most likely the client went away; nobody may read this answer.
+        multer::Error::StreamReadFailed(e) => {
+            AppError::bad_request(format!("the upload was interrupted: {e}"))
+        }
+        other => AppError::bad_request(format!("malformed multipart body: {other}")),
+    }
+}
+
+/// GET /gif/{file}: an uploaded file, as `image/gif`, cacheable forever
+/// (names are never reused), with `Last-Modified`/`If-Modified-Since` and
+/// ranges handled by tower-http. Only names the server makes are served:
+/// temporary and hidden files, odd characters and paths are 404.
+async fn serve_gif(
+    State(state): State<AppState>,
+    file: Result<Path<String>, PathRejection>,
+    request: Request,
+) -> AppResult<Response> {
+    let name = match file {
+        Ok(Path(name)) if uploads::is_upload_name(&name) => name,
+        _ => return Err(AppError::not_found("GIF")),
+    };
+    let path = state.config.uploads_dir.join(name);
+    // ServeFile would try to stream a directory and break the connection.
+    let is_file = tokio::fs::metadata(&path)
+        .await
+        .is_ok_and(|meta| meta.is_file());
+    if !is_file {
+        return Err(AppError::not_found("GIF"));
+    }
+    let response = match ServeFile::new(path).oneshot(request).await {
+        Ok(response) => response.map(Body::new),
+        Err(never) => match never {},
+    };
+    if response.status() == StatusCode::NOT_FOUND {
+        // Removed in the meantime (its room was deleted).
+        return Err(AppError::not_found("GIF"));
+    }
+    let (mut parts, body) = response.into_parts();
+    let headers = &mut parts.headers;
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if parts.status.is_success() {
+        // Set, not guessed: the file was decoded as a GIF on the way in.
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"));
+    }
+    if parts.status.is_success() || parts.status == StatusCode::NOT_MODIFIED {
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        );
+    }
+    Ok(Response::from_parts(parts, body))
+}

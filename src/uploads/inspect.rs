@@ -1,0 +1,135 @@
+//! Decoding an uploaded GIF in full: a file that is truncated or corrupt
+//! anywhere is refused, and a good one tells its size and frame count.
+//!
+//! Blocking and CPU-bound: call it on the blocking pool. Pixels are decoded
+//! into one small reused buffer, so memory stays flat whatever the frame
+//! size claims, and a budget of decoded pixels stops LZW "bombs" (a few
+//! megabytes that expand to billions of pixels) early.
+
+use std::{fs::File, io::BufReader, path::Path};
+
+use gif::{ColorOutput, DecodeOptions, DecodingError};
+
+use crate::{
+    error::{AppError, AppResult},
+    events::GifInfo,
+};
+
+/// Bytes of indexed pixels decoded per step.
+const CHUNK: usize = 8 * 1024;
+/// Most pixels decoded per file. An ordinary 5 MiB GIF holds some tens of
+/// millions; this leaves a wide margin and bounds the work at about a second.
+const MAX_PIXELS: u64 = 1 << 28;
+
+/// Decodes the GIF at `path` to its end. 422 `invalid` when it does not
+/// decode (its signature was already checked, so it claims to be a GIF:
+/// the type is right, the content is broken); 500 for a disk error.
+pub fn inspect(path: &Path) -> AppResult<GifInfo> {
+    let mut options = DecodeOptions::new();
+    // Indexed output: no palette expansion, a pixel is one byte.
+    options.set_color_output(ColorOutput::Indexed);
+    let mut decoder = options
+        .read_info(BufReader::new(File::open(path)?))
+        .map_err(refused)?;
+    let (mut width, mut height) = (u32::from(decoder.width()), u32::from(decoder.height()));
+    let mut frames: u32 = 0;
+    let mut budget = MAX_PIXELS;
+    let mut pixels = vec![0u8; CHUNK];
+    loop {
+        let frame = decoder.next_frame_info().map_err(refused)?;
+        let Some((frame_width, frame_height)) = frame.map(|f| (f.width, f.height)) else {
+            break;
+        };
+        // Some encoders leave the logical screen at 0x0; browsers then show
+        // the first frame's size, and so do we.
+        if frames == 0 && (width == 0 || height == 0) {
+            (width, height) = (frame_width.into(), frame_height.into());
+        }
+        frames = frames.saturating_add(1);
+        // `true` means the buffer was filled and more data follows.
+        while decoder.fill_buffer(&mut pixels).map_err(refused)? {
+            budget = budget
+                .checked_sub(CHUNK as u64)
+                .ok_or_else(|| AppError::invalid("this GIF decodes to too many pixels"))?;
+        }
+    }
+    if frames == 0 {
+        return Err(AppError::invalid("this GIF holds no image"));
+    }
+    Ok(GifInfo {
+        width,
+        height,
+        frames,
+    })
+}
+
+fn refused(error: DecodingError) -> AppError {
+    match error {
+        // Reading our own file failed: the server's problem, not the GIF's.
+        DecodingError::Io(e) => AppError::internal(e),
+        DecodingError::UnexpectedEof => AppError::invalid("this GIF is truncated"),
+        other => AppError::invalid(format!("this GIF is damaged: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+
+    /// A `width`x`height` GIF of `frames` frames, each a two-colour pattern.
+    fn gif(width: u16, height: u16, frames: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let palette = [0, 0, 0, 255, 255, 255];
+            let mut encoder = gif::Encoder::new(&mut out, width, height, &palette).unwrap();
+            for n in 0..frames {
+                let pixels: Vec<u8> = (0..usize::from(width) * usize::from(height))
+                    .map(|i| ((i + n) % 2) as u8)
+                    .collect();
+                let frame = gif::Frame {
+                    width,
+                    height,
+                    buffer: Cow::Owned(pixels),
+                    ..gif::Frame::default()
+                };
+                encoder.write_frame(&frame).unwrap();
+            }
+        }
+        out
+    }
+
+    fn inspect_bytes(bytes: &[u8]) -> AppResult<GifInfo> {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), bytes).unwrap();
+        inspect(file.path())
+    }
+
+    #[test]
+    fn a_whole_gif_tells_its_size_and_frames() {
+        let info = inspect_bytes(&gif(40, 30, 3)).unwrap();
+        assert_eq!(
+            info,
+            GifInfo {
+                width: 40,
+                height: 30,
+                frames: 3
+            }
+        );
+    }
+
+    #[test]
+    fn a_gif_cut_anywhere_is_refused() {
+        let whole = gif(40, 30, 2);
+        for cut in [13, whole.len() / 2, whole.len() - 1] {
+            let error = inspect_bytes(&whole[..cut]).unwrap_err();
+            assert_eq!(error.code(), "invalid", "cut at {cut}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_gif_without_frames_is_refused() {
+        assert_eq!(inspect_bytes(&gif(4, 4, 0)).unwrap_err().code(), "invalid");
+    }
+}

@@ -1,0 +1,104 @@
+//! The start-up sweep of the uploads folder.
+//!
+//! While the server runs, every way out of an upload removes its file (see
+//! `incoming.rs`) and a room's deletion removes its files after the commit.
+//! A crash or a failed removal can still leave files behind: temporary
+//! files of uploads in progress, and stored files whose event is gone. The
+//! sweep removes both before the server accepts its first request, so it
+//! never races an upload. Files whose names are not ours are left alone.
+
+use std::{collections::HashSet, path::Path};
+
+use crate::{db::Db, error::AppResult};
+
+/// What the sweep removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    /// Temporary files of interrupted uploads.
+    pub temporary: usize,
+    /// Uploaded files no stored event refers to.
+    pub orphans: usize,
+}
+
+/// Removes leftover temporary files and unreferenced uploads from `dir`.
+/// Fails only when the database or the folder cannot be read; a file that
+/// cannot be removed is logged and left for the next start.
+pub async fn sweep(db: &Db, dir: &Path) -> AppResult<Swept> {
+    // The query lives here rather than in `db/` because nothing else needs
+    // every referenced file at once.
+    let referenced: HashSet<String> = db
+        .read(|conn| {
+            let mut query = conn.prepare("SELECT gif FROM events WHERE gif IS NOT NULL")?;
+            let urls = query
+                .query_map([], |row| row.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            Ok(urls)
+        })
+        .await?
+        .iter()
+        .filter_map(|url| super::file_name(url))
+        .map(str::to_owned)
+        .collect();
+    let dir = dir.to_owned();
+    let swept = tokio::task::spawn_blocking(move || sweep_dir(&dir, &referenced)).await??;
+    if swept != Swept::default() {
+        tracing::info!(
+            temporary = swept.temporary,
+            orphans = swept.orphans,
+            "removed leftover upload files"
+        );
+    }
+    Ok(swept)
+}
+
+fn sweep_dir(dir: &Path, referenced: &HashSet<String>) -> std::io::Result<Swept> {
+    let mut swept = Swept::default();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let temporary = super::is_temp_name(name);
+        let orphan = super::is_upload_name(name) && !referenced.contains(name);
+        if !(temporary || orphan) || !entry.file_type()?.is_file() {
+            continue;
+        }
+        if super::remove_quietly(&entry.path()) {
+            if temporary {
+                swept.temporary += 1;
+            } else {
+                swept.orphans += 1;
+            }
+        }
+    }
+    Ok(swept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_temporary_and_unreferenced_files_of_ours_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let kept = "0123456789abcdef0123456789abcdef.gif";
+        let orphan = "fedcba9876543210fedcba9876543210.gif";
+        for name in [kept, orphan, ".tmp-0123", ".gitkeep", "notes.txt"] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let referenced = HashSet::from([kept.to_owned()]);
+        let swept = sweep_dir(dir.path(), &referenced).unwrap();
+        assert_eq!(
+            swept,
+            Swept {
+                temporary: 1,
+                orphans: 1
+            }
+        );
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".gitkeep", kept, "notes.txt"]);
+    }
+}

@@ -1,0 +1,131 @@
+//! Abuse limits: cross-site refusal, post rate, body size, streams per
+//! address.
+
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn cross_site_posts_are_refused_and_nothing_is_stored() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let room = client.create_room("Guarded", 5, None).await;
+    let id = room["id"].as_str().unwrap();
+
+    let forged_form = client
+        .http
+        .post(client.url("/rooms"))
+        .header("accept", "text/html")
+        .header("origin", "https://evil.example")
+        .form(&[("title", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged_form.status().as_u16(), 403, "HTML forms included");
+    let forged_json = client
+        .http
+        .post(client.url(&format!("/rooms/{id}/messages")))
+        .header("accept", "application/json")
+        .header("sec-fetch-site", "cross-site")
+        .json(&json!({ "chat": "forged" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged_json.status().as_u16(), 403);
+    let body: serde_json::Value = forged_json.json().await.unwrap();
+    assert_eq!(body["error"], "forbidden");
+
+    let rooms = client.get_json("/rooms").await.json();
+    assert_eq!(
+        rooms["rooms"].as_array().unwrap().len(),
+        1,
+        "no forged room"
+    );
+    let history = client
+        .get_json(&format!("/rooms/{id}/messages"))
+        .await
+        .json();
+    assert_eq!(history["events"], json!([]), "no forged message");
+
+    let same_origin = client
+        .http
+        .post(client.url(&format!("/rooms/{id}/messages")))
+        .header("accept", "application/json")
+        .header("sec-fetch-site", "same-origin")
+        .header("origin", app.url(""))
+        .json(&json!({ "chat": "legit" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_origin.status().as_u16(), 201);
+}
+
+#[tokio::test]
+async fn too_many_posts_from_one_session_get_429_with_retry_after() {
+    let app = TestApp::spawn_with(|c| {
+        c.post_rate = 0.5;
+        c.post_burst = 3;
+    })
+    .await;
+    let client = app.client();
+    client.me().await; // the session has its user before the first post
+    let room = client.create_room("Slow", 5, None).await;
+    let id = room["id"].as_str().unwrap();
+    client.say(id, "one").await;
+    client.say(id, "two").await;
+    let limited = client
+        .post_json(&format!("/rooms/{id}/messages"), json!({ "chat": "three" }))
+        .await;
+    limited.assert_error(429, "rate_limited");
+    let retry: u64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    let history = client
+        .get_json(&format!("/rooms/{id}/messages"))
+        .await
+        .json();
+    assert_eq!(history["events"].as_array().unwrap().len(), 2);
+    // Reading is never limited.
+    assert_eq!(client.get_json("/rooms").await.status.as_u16(), 200);
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_413() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let room = client.create_room("Big", 5, None).await;
+    let id = room["id"].as_str().unwrap();
+    client
+        .post_json(
+            &format!("/rooms/{id}/messages"),
+            json!({ "chat": "x".repeat(200_000) }),
+        )
+        .await
+        .assert_error(413, "too_large");
+}
+
+#[tokio::test]
+async fn one_address_cannot_hold_too_many_streams() {
+    let app = TestApp::spawn_with(|c| c.max_streams_per_addr = 2).await;
+    let client = app.client();
+    let room = client.create_room("Streams", 5, None).await;
+    let id = room["id"].as_str().unwrap();
+    let first = client.sse(&format!("/rooms/{id}/events"), None).await;
+    let _second = client.sse("/events", None).await;
+    client
+        .get_json(&format!("/rooms/{id}/events"))
+        .await
+        .assert_error(429, "rate_limited");
+    drop(first);
+    let again = crate::helpers::eventually(std::time::Duration::from_secs(3), || async {
+        client
+            .try_sse(&format!("/rooms/{id}/events"), None)
+            .await
+            .is_some()
+    })
+    .await;
+    assert!(again, "a closed stream frees its slot");
+}
