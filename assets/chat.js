@@ -145,13 +145,11 @@
 
   // ---- events ----------------------------------------------------------
 
-  // Poll answers carry no SSE event name, and unstored events have no
-  // `type` field, so their kind is told from their shape.
+  // Poll answers carry no SSE event name: every element says its `type`,
+  // except the members snapshot (the same body as GET /members).
   function kindOf(ev) {
     if (ev.type) return ev.type;
     if ("members" in ev && "count" in ev) return "members";
-    if (typeof ev.id === "string") return "room-deleted"; // {"id": room}
-    if ("room" in ev) return "kicked"; // {"room": room}
     return null;
   }
 

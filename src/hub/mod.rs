@@ -121,20 +121,20 @@ impl Hub {
 
     /// A room was deleted: its viewers and the lobby hear of it.
     pub fn room_deleted(&self, room_id: &str) {
-        let body = serde_json::json!({ "id": room_id });
+        // In a room, poll answers mix these with stored events, so the body
+        // says its type and never uses `id` (a stored event's number).
+        let in_room = serde_json::json!({ "type": "room-deleted", "room": room_id });
         let mut state = self.state();
         state.deleted.insert(room_id.to_owned());
         if let Some(room) = state.rooms.remove(room_id) {
-            let _ = room.tx.send(Arc::new(Event::transient(
-                Kind::RoomDeleted,
-                Audience::Room,
-                &body,
-            )));
+            let event = Event::transient(Kind::RoomDeleted, Audience::Room, &in_room);
+            let _ = room.tx.send(Arc::new(event));
         }
         drop(state);
+        let in_lobby = serde_json::json!({ "id": room_id });
         self.shared
             .lobby
-            .send(Event::transient(Kind::RoomDeleted, Audience::Room, &body));
+            .send(Event::transient(Kind::RoomDeleted, Audience::Room, &in_lobby));
     }
 
     /// The number of users present in each room that has any.

@@ -259,7 +259,7 @@ impl Hub {
     pub fn kicked(&self, room_id: &str, user_id: &str) {
         let mut state = self.state();
         if let Some(room) = state.rooms.get_mut(room_id) {
-            let body = serde_json::json!({ "room": room_id });
+            let body = serde_json::json!({ "type": "kicked", "room": room_id });
             let notice = Event::transient(Kind::Kicked, Audience::User(user_id.to_owned()), &body);
             let _ = room.tx.send(Arc::new(notice));
             if room.members.remove(user_id).is_some() {

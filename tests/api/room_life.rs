@@ -378,7 +378,7 @@ async fn deleting_a_room_tells_everyone_in_it_and_the_lobby() {
     assert_eq!(deleted.status().as_u16(), 204);
     for sse in streams.iter_mut() {
         let event = sse.next_of("room-deleted").await.expect("told");
-        assert_eq!(event.json()["id"], room.as_str());
+        assert_eq!(event.json(), json!({ "type": "room-deleted", "room": room }));
         assert!(sse.next_within(Duration::from_secs(3)).await.is_none());
         assert!(sse.closed);
     }
