@@ -47,6 +47,15 @@ pub struct Config {
     #[arg(long, env = "GIFCHAT_MAX_UPLOAD", default_value = "5MiB", value_parser = parse_size)]
     pub max_upload: u64,
 
+    /// Time a client has to send a request's head (against slowloris).
+    #[arg(long, env = "GIFCHAT_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
+    /// Longest an ordinary request may take (streams, polls and uploads
+    /// have their own bounds).
+    #[arg(long, env = "GIFCHAT_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
     /// Interval between SSE keep-alive comments.
     #[arg(long, env = "GIFCHAT_KEEP_ALIVE", default_value = "15s", value_parser = parse_duration)]
     pub keep_alive: Duration,

@@ -51,6 +51,9 @@ pub enum AppError {
     /// 429 `rate_limited`, with `Retry-After` in seconds.
     #[error("too many requests, slow down")]
     RateLimited { retry_after_secs: u64 },
+    /// 408 `timeout`: an ordinary request took longer than allowed.
+    #[error("the request took too long")]
+    Timeout,
     /// 503 `unavailable`: the server is shutting down.
     #[error("the server is shutting down")]
     Unavailable,
@@ -97,6 +100,7 @@ impl AppError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -114,6 +118,7 @@ impl AppError {
             Self::TooLarge(_) => "too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::RateLimited { .. } => "rate_limited",
+            Self::Timeout => "timeout",
             Self::Unavailable => "unavailable",
             Self::Internal(_) => "internal",
         }

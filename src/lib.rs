@@ -15,6 +15,8 @@
 //! - `uploads/`: GIF files on disk: streamed in, decoded, named, swept.
 //! - `identity.rs`, `sessions.rs`, `flash.rs`: who is asking.
 //! - `views/`: maud pages, pure functions of plain data.
+//! - `metrics.rs`: the counters behind `GET /metrics`.
+//! - `server.rs`: the accept loop, with timeouts for slow clients.
 //! - `config.rs`, `error.rs`, `state.rs`, `client_addr.rs`: the plumbing.
 //!
 //! [`run`] serves on an already-bound listener until `shutdown` resolves,
@@ -29,13 +31,15 @@ pub mod feed;
 pub mod flash;
 pub mod hub;
 pub mod identity;
+pub mod metrics;
 pub mod routes;
+pub mod server;
 pub mod sessions;
 pub mod state;
 pub mod uploads;
 pub mod views;
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, sync::Arc};
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -77,6 +81,7 @@ pub async fn run(
     let (session_layer, session_sweeper) = sessions::layer(&config, db.clone(), writer.clone())?;
 
     let token = CancellationToken::new();
+    let header_timeout = config.header_timeout;
     let limits = routes::limits::Limits::new(
         config.post_rate,
         config.post_burst,
@@ -87,22 +92,22 @@ pub async fn run(
         writer: writer.clone(),
         hub,
         limits: Arc::new(limits),
+        metrics: Arc::new(metrics::Metrics::new()?),
         config: Arc::new(config),
         shutdown: token.clone(),
     };
     let app = routes::router(state, session_layer);
 
     tracing::info!(addr = %listener.local_addr()?, "gifchat is listening");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let timeouts = server::Timeouts {
+        header: header_timeout,
+    };
+    server::serve(listener, app, timeouts, async move {
         shutdown.await;
         tracing::info!("shutting down: ending streams");
         token.cancel();
     })
-    .await?;
+    .await;
 
     session_sweeper.abort();
     writer.shutdown().await;

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::{config::Config, db::Db, db::writer::Writer, hub::Hub, routes::limits::Limits};
+use crate::{
+    config::Config, db::Db, db::writer::Writer, hub::Hub, metrics::Metrics, routes::limits::Limits,
+};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -15,6 +17,8 @@ pub struct AppState {
     /// Room and lobby channels, presence.
     pub hub: Hub,
     pub config: Arc<Config>,
+    /// Counters and gauges behind `GET /metrics`.
+    pub metrics: Arc<Metrics>,
     /// Post rate buckets and stream slots per client.
     pub limits: Arc<Limits>,
     /// Cancelled at shutdown: streams and polls end, so that graceful

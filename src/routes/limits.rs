@@ -5,8 +5,10 @@
 //!   per session user and one per client address, four times larger, so a
 //!   cookie-less client cannot dodge the limit by dropping its cookie. An
 //!   empty bucket answers 429 `rate_limited` with `Retry-After`.
+//! - Ordinary requests get a time limit.
 //! - Streams and polls hold a slot per client address for as long as the
 //!   response body lives, so one client cannot exhaust file descriptors.
+//!   The same body wrapper keeps the open-connection gauges of `/metrics`.
 
 use std::{
     collections::HashMap,
@@ -19,7 +21,7 @@ use std::{
 
 use axum::{
     body::Body,
-    extract::{ConnectInfo, Request, State},
+    extract::{ConnectInfo, MatchedPath, Request, State},
     http::Method,
     middleware::Next,
     response::{IntoResponse, Response},
@@ -28,7 +30,11 @@ use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use tower_sessions::Session;
 
-use crate::{client_addr::client_addr, error::AppError, identity, state::AppState};
+use prometheus::IntGauge;
+
+use crate::{
+    client_addr::client_addr, error::AppError, identity, metrics::Transport, state::AppState,
+};
 
 /// The address bucket is this many times the session bucket.
 const ADDRESS_FACTOR: f64 = 4.0;
@@ -183,7 +189,17 @@ pub async fn limit_posts(State(state): State<AppState>, request: Request, next: 
     next.run(request).await
 }
 
-/// Middleware: caps concurrent streams and polls per client address.
+/// Middleware: bounds the time of an ordinary request (not streams, polls
+/// or uploads, which have bounds of their own).
+pub async fn limit_time(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.config.request_timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => AppError::Timeout.into_response(),
+    }
+}
+
+/// Middleware: caps concurrent streams and polls per client address, and
+/// counts open ones by transport for `/metrics`.
 pub async fn limit_streams(
     State(state): State<AppState>,
     request: Request,
@@ -198,15 +214,47 @@ pub async fn limit_streams(
         }
         .into_response();
     };
-    next.run(request)
-        .await
-        .map(|body| Body::new(SlotBody { body, _slot: slot }))
+    let transport = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| transport_of(path.as_str()));
+    let open = transport.map(|t| {
+        let gauge = state.metrics.connections.with_label_values(&[t.label()]);
+        gauge.inc();
+        OpenGauge(gauge)
+    });
+    next.run(request).await.map(|body| {
+        Body::new(SlotBody {
+            body,
+            _slot: slot,
+            _open: open,
+        })
+    })
+}
+
+fn transport_of(route: &str) -> Transport {
+    match route {
+        "/events" => Transport::LobbySse,
+        "/poll" => Transport::LobbyPoll,
+        r if r.ends_with("/poll") => Transport::Poll,
+        _ => Transport::Sse,
+    }
+}
+
+/// Decrements its connection gauge when the response body goes.
+struct OpenGauge(IntGauge);
+
+impl Drop for OpenGauge {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// A response body that holds a stream slot until it is dropped.
 struct SlotBody {
     body: Body,
     _slot: StreamSlot,
+    _open: Option<OpenGauge>,
 }
 
 impl HttpBody for SlotBody {

@@ -1,10 +1,11 @@
 //! One log line per request: method, path, status, latency, client address
-//! (through trusted proxies, see `client_addr.rs`).
+//! (through trusted proxies, see `client_addr.rs`); and the latency
+//! histogram by route.
 
 use std::{net::SocketAddr, time::Instant};
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
+    extract::{ConnectInfo, MatchedPath, Request, State},
     middleware::Next,
     response::Response,
 };
@@ -15,16 +16,27 @@ pub async fn log_requests(State(state): State<AppState>, request: Request, next:
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
     let client = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(peer)| client_addr(*peer, request.headers(), &state.config.trust_proxy));
     let response = next.run(request).await;
+    let elapsed = started.elapsed();
+    state
+        .metrics
+        .http_latency
+        .with_label_values(&[method.as_str(), &route])
+        .observe(elapsed.as_secs_f64());
     tracing::info!(
         %method,
         path,
         status = response.status().as_u16(),
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
         client = client.map(|c| c.to_string()).unwrap_or_default(),
         "request"
     );

@@ -45,23 +45,31 @@ pub use assets::url as asset_url;
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub fn router(state: AppState, sessions: SessionLayer) -> Router {
-    Router::new()
+    // Ordinary requests answer within the request timeout.
+    let ordinary = Router::new()
         .merge(lobby::routes())
         .merge(rooms::routes())
         .merge(messages::routes())
-        .merge(uploads::routes())
         .merge(moderation::routes())
-        .merge(
-            stream::routes()
-                .merge(poll::routes())
-                .route_layer(middleware::from_fn_with_state(
-                    state.clone(),
-                    limits::limit_streams,
-                )),
-        )
         .merge(me::routes())
         .merge(ops::routes())
         .merge(assets::routes())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit_time,
+        ));
+    // Streams and polls are long by design: they are capped per address.
+    let long_lived = stream::routes()
+        .merge(poll::routes())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::limit_streams,
+        ));
+    Router::new()
+        .merge(ordinary)
+        .merge(long_lived)
+        // Uploads bound their body's size and stream it at the client's pace.
+        .merge(uploads::routes())
         .fallback(|| async { crate::error::AppError::not_found("page") })
         // Layers run outside-in, from the last added to the first:
         // 6. form and JSON bodies are small (uploads set their own limit);

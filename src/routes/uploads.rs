@@ -63,6 +63,7 @@ async fn post_gif(
     // future been dropped after the event was queued for the writer, the
     // file's guard would remove a file that a committed event refers to.
     let writer = state.writer.clone();
+    let metrics = state.metrics.clone();
     let user = visitor.user;
     let record = tokio::spawn(async move {
         let upload = incoming.finish().await?;
@@ -79,6 +80,7 @@ async fn post_gif(
             .await?;
         // Committed: the file now belongs to the event. On every error
         // above (room deleted meanwhile, writer gone) it was removed.
+        metrics.upload_bytes.inc_by(upload.size());
         upload.keep();
         Ok::<_, AppError>(record)
     })

@@ -93,7 +93,11 @@ impl Incoming {
         // tokio's `sync_all` first waits for the writes still in flight.
         self.file.sync_all().await?;
         let Incoming {
-            file, guard, dir, ..
+            file,
+            guard,
+            dir,
+            received,
+            ..
         } = self;
         drop(file);
         // The guard moves into the blocking task: if the task fails, or its
@@ -103,7 +107,12 @@ impl Incoming {
             let name = super::new_upload_name();
             let guard = guard.rename(dir.join(&name))?;
             sync_dir(&dir)?;
-            Ok(Upload { name, info, guard })
+            Ok(Upload {
+                name,
+                info,
+                size: received,
+                guard,
+            })
         })
         .await?
     }
@@ -114,6 +123,7 @@ impl Incoming {
 pub struct Upload {
     name: String,
     info: GifInfo,
+    size: u64,
     guard: Guard,
 }
 
@@ -125,6 +135,11 @@ impl Upload {
 
     pub fn info(&self) -> GifInfo {
         self.info
+    }
+
+    /// Size of the file, in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
     }
 
     /// The event referring to the file is committed: keep it for good.

@@ -129,3 +129,25 @@ async fn one_address_cannot_hold_too_many_streams() {
     .await;
     assert!(again, "a closed stream frees its slot");
 }
+
+#[tokio::test]
+async fn a_client_too_slow_to_send_its_request_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app =
+        TestApp::spawn_with(|c| c.header_timeout = std::time::Duration::from_millis(500)).await;
+    let mut slow = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    slow.write_all(b"GET /rooms HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        slow.read_to_end(&mut buffer),
+    )
+    .await;
+    assert!(read.is_ok(), "the server closed the connection");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    // Meanwhile everyone else is served.
+    assert_eq!(app.client().get_json("/rooms").await.status.as_u16(), 200);
+}

@@ -54,11 +54,3 @@ async fn the_lobby_page_lists_rooms_with_their_owner_and_counts() {
         assert!(page.text.contains(needle), "lobby shows {needle}");
     }
 }
-
-#[tokio::test]
-async fn healthz_answers_ok() {
-    let app = TestApp::spawn().await;
-    let answer = app.client().get_json("/healthz").await;
-    assert_eq!(answer.status.as_u16(), 200);
-    assert_eq!(answer.text, "ok");
-}

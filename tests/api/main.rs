@@ -3,11 +3,13 @@
 
 mod helpers;
 
+mod crash;
 mod exactness;
 mod hardening;
 mod identity;
 mod lobby;
 mod messages;
+mod operations;
 mod poll;
 mod presence;
 mod private_rooms;

@@ -14,7 +14,7 @@ use crate::helpers::{Client, TestApp, eventually, history_ids};
 
 /// A `width`x`height` GIF of `frames` frames of noise (so it does not
 /// compress much and its size follows its dimensions); `seed` varies it.
-fn gif(width: u16, height: u16, frames: usize, seed: u32) -> Vec<u8> {
+pub fn gif(width: u16, height: u16, frames: usize, seed: u32) -> Vec<u8> {
     let palette: Vec<u8> = (0..=255u8).flat_map(|i| [i, i / 2, 255 - i]).collect();
     let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
     let mut out = Vec::new();

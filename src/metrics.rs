@@ -1,0 +1,92 @@
+//! Metrics, in the Prometheus text format (`GET /metrics`).
+//!
+//! One registry per server instance (not a process-global one), so that
+//! several servers in one process, as in the tests, count apart. Counters
+//! are plain atomics: cheap enough for the per-delivery hot path.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+pub struct Metrics {
+    registry: Registry,
+    /// Open streams and outstanding polls, by transport.
+    pub connections: IntGaugeVec,
+    pub events_stored: IntCounter,
+    /// Events written to a stream or poll answer (one per viewer).
+    pub events_delivered: IntCounter,
+    /// Times a viewer fell behind its room channel and caught up from SQLite.
+    pub lag_recoveries: IntCounter,
+    pub upload_bytes: IntCounter,
+    /// Time to the response head, by method and route.
+    pub http_latency: HistogramVec,
+}
+
+/// Transports, as the `transport` label says them.
+#[derive(Debug, Clone, Copy)]
+pub enum Transport {
+    Sse,
+    Poll,
+    LobbySse,
+    LobbyPoll,
+}
+
+impl Transport {
+    pub fn label(self) -> &'static str {
+        match self {
+            Transport::Sse => "sse",
+            Transport::Poll => "poll",
+            Transport::LobbySse => "lobby_sse",
+            Transport::LobbyPoll => "lobby_poll",
+        }
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new_custom(Some("gifchat".into()), None)?;
+        let connections = IntGaugeVec::new(
+            Opts::new("connections", "Open streams and outstanding polls"),
+            &["transport"],
+        )?;
+        let events_stored = IntCounter::new("events_stored_total", "Events committed to SQLite")?;
+        let events_delivered = IntCounter::new(
+            "events_delivered_total",
+            "Events sent to viewers (one per viewer per event)",
+        )?;
+        let lag_recoveries = IntCounter::new(
+            "lag_recoveries_total",
+            "Viewers that fell behind their room channel and caught up from SQLite",
+        )?;
+        let upload_bytes = IntCounter::new("upload_bytes_total", "Bytes of GIFs stored")?;
+        let http_latency = HistogramVec::new(
+            HistogramOpts::new("http_request_duration_seconds", "Time to the response head")
+                .buckets(vec![
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ]),
+            &["method", "route"],
+        )?;
+        registry.register(Box::new(connections.clone()))?;
+        registry.register(Box::new(events_stored.clone()))?;
+        registry.register(Box::new(events_delivered.clone()))?;
+        registry.register(Box::new(lag_recoveries.clone()))?;
+        registry.register(Box::new(upload_bytes.clone()))?;
+        registry.register(Box::new(http_latency.clone()))?;
+        Ok(Metrics {
+            registry,
+            connections,
+            events_stored,
+            events_delivered,
+            lag_recoveries,
+            upload_bytes,
+            http_latency,
+        })
+    }
+
+    /// The whole registry in the Prometheus text format.
+    pub fn render(&self) -> Result<String, prometheus::Error> {
+        let mut out = Vec::new();
+        TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
+        String::from_utf8(out).map_err(|e| prometheus::Error::Msg(e.to_string()))
+    }
+}

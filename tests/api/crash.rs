@@ -1,0 +1,147 @@
+//! Crash safety: the real binary killed with SIGKILL while posters run.
+//! Every message that was answered 2xx must be in the history afterwards,
+//! ids must continue upwards, and the database must be intact.
+
+use std::{
+    process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use serde_json::json;
+use tempfile::TempDir;
+
+use crate::helpers::{Client, eventually, history_ids};
+
+/// The `gifchat` binary on a fresh port of this machine.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    async fn start(dir: &TempDir) -> Server {
+        // Bind port 0 to find a free port, then hand it to the binary.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(env!("CARGO_BIN_EXE_gifchat"))
+            .arg("--addr")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--uploads-dir")
+            .arg(dir.path().join("uploads"))
+            .args(["--post-rate", "0", "--log", "warn"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gifchat starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let probe = Client::new(&base);
+        let up = eventually(Duration::from_secs(20), || async {
+            probe.http.get(probe.url("/healthz")).send().await.is_ok()
+        })
+        .await;
+        assert!(up, "the server answered /healthz");
+        Server { child, base }
+    }
+
+    fn kill(mut self) {
+        // Child::kill is SIGKILL on Unix: no shutdown code runs.
+        self.child.kill().expect("killed");
+        self.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_acknowledged_message_survives_a_sigkill() {
+    let dir = TempDir::new().unwrap();
+    let server = Server::start(&dir).await;
+    let owner = Client::new(&server.base);
+    let room = owner.create_room("Crash", 50, None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let acknowledged: Arc<Mutex<Vec<(i64, String)>>> = Arc::default();
+    let posters: Vec<_> = (0..4)
+        .map(|p| {
+            let client = Client::new(&server.base);
+            let (room, acknowledged) = (room.clone(), acknowledged.clone());
+            tokio::spawn(async move {
+                for i in 0.. {
+                    let chat = format!("poster {p} message {i}");
+                    let answer = client
+                        .http
+                        .post(client.url(&format!("/rooms/{room}/messages")))
+                        .header("accept", "application/json")
+                        .json(&json!({ "chat": chat }))
+                        .send()
+                        .await;
+                    let Ok(answer) = answer else { return };
+                    if answer.status().as_u16() == 201 {
+                        let Ok(event) = answer.json::<serde_json::Value>().await else {
+                            return;
+                        };
+                        let id = event["id"].as_i64().unwrap();
+                        acknowledged.lock().unwrap().push((id, chat));
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    server.kill();
+    for poster in posters {
+        poster.await.unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() > 50,
+        "posters were busy: {}",
+        acknowledged.len()
+    );
+
+    let db = rusqlite::Connection::open(dir.path().join("data/gifchat.sqlite3")).unwrap();
+    let integrity: String = db
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    drop(db);
+
+    let server = Server::start(&dir).await;
+    let reader = Client::new(&server.base);
+    let stored = history_ids(&reader, &room).await;
+    assert!(stored.windows(2).all(|w| w[0] < w[1]));
+    let history = reader
+        .get_json(&format!("/rooms/{room}/messages?limit=200"))
+        .await
+        .json();
+    for (id, chat) in &acknowledged {
+        assert!(stored.contains(id), "acknowledged id {id} is stored");
+        if let Some(event) = history["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == *id)
+        {
+            assert_eq!(event["chat"], chat.as_str(), "whole, not half-written");
+        }
+    }
+    let newest = acknowledged.iter().map(|(id, _)| *id).max().unwrap();
+    let after = reader.say(&room, "after the crash").await;
+    assert!(
+        after["id"].as_i64().unwrap() > newest,
+        "ids continue upwards"
+    );
+}
