@@ -59,12 +59,13 @@ pub fn router(state: AppState, sessions: SessionLayer) -> Router {
             limits::limit_time,
         ));
     // Streams and polls are long by design: they are capped per address.
-    let long_lived = stream::routes()
-        .merge(poll::routes())
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            limits::limit_streams,
-        ));
+    let long_lived =
+        stream::routes()
+            .merge(poll::routes())
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                limits::limit_streams,
+            ));
     Router::new()
         .merge(ordinary)
         .merge(long_lived)
