@@ -132,9 +132,11 @@ impl Hub {
         }
         drop(state);
         let in_lobby = serde_json::json!({ "id": room_id });
-        self.shared
-            .lobby
-            .send(Event::transient(Kind::RoomDeleted, Audience::Room, &in_lobby));
+        self.shared.lobby.send(Event::transient(
+            Kind::RoomDeleted,
+            Audience::Room,
+            &in_lobby,
+        ));
     }
 
     /// The number of users present in each room that has any.
