@@ -15,6 +15,8 @@ async fn main() {
     }
     let config = Config::parse();
     tracing_subscriber::fmt()
+        // Colors only for a person watching, not for journald or files.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
 
