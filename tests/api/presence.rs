@@ -122,14 +122,18 @@ async fn joins_are_folded_into_one_notice() {
     let id = room["id"].as_str().unwrap().to_owned();
     let mut watch = owner.sse(&format!("/rooms/{id}/events"), None).await;
     let _ = watch.next_of("system").await; // the owner's own join
-    let mut streams = Vec::new();
+    let mut guests = Vec::new();
     for i in 0..12 {
         let guest = app.client();
         guest
             .post_json("/me", serde_json::json!({ "name": format!("guest{i}") }))
             .await;
-        streams.push(guest.sse(&format!("/rooms/{id}/events"), None).await);
+        guests.push(guest);
     }
+    // All arrive at about the same moment, as a crowd does.
+    let path = format!("/rooms/{id}/events");
+    let arrivals = guests.iter().map(|guest| guest.sse(&path, None));
+    let _streams = futures_util::future::join_all(arrivals).await;
     let mut named = 0;
     let mut notices = 0;
     while named < 12 {
