@@ -1,0 +1,254 @@
+//! `Browser`: one visitor's browser session, with the steps the tests take
+//! on gifchat's pages (DOM contract: `src/views/`, `assets/*.js`). Every
+//! wait polls the DOM until a condition holds: no fixed sleeps.
+
+use std::{
+    path::Path,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use fantoccini::{Locator, key::Key};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+/// How long a wait polls the page before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A browser session (its own Chromium and profile, so its own cookies).
+#[derive(Clone)]
+pub struct Browser {
+    pub label: String,
+    pub client: fantoccini::Client,
+    base: String,
+    /// The profile outlives the session: the harness closes it first.
+    _profile: Arc<TempDir>,
+}
+
+impl Browser {
+    pub fn new(label: &str, client: fantoccini::Client, base: String, profile: TempDir) -> Self {
+        Browser {
+            label: label.to_owned(),
+            client,
+            base,
+            _profile: Arc::new(profile),
+        }
+    }
+
+    pub async fn goto(&self, path: &str) {
+        let url = format!("{}{}", self.base, path);
+        self.client
+            .goto(&url)
+            .await
+            .unwrap_or_else(|e| panic!("[{}] could not open {url}: {e}", self.label));
+    }
+
+    pub async fn reload(&self) {
+        self.client
+            .refresh()
+            .await
+            .unwrap_or_else(|e| panic!("[{}] could not reload: {e}", self.label));
+    }
+
+    /// Runs `script` (a function body: it must `return`) with `args`; a
+    /// returned promise is awaited by the driver.
+    pub async fn eval_with(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client
+            .execute(script, args)
+            .await
+            .unwrap_or_else(|e| panic!("[{}] script failed: {e}\n{script}", self.label))
+    }
+
+    pub async fn eval(&self, script: &str) -> Value {
+        self.eval_with(script, Vec::new()).await
+    }
+
+    /// Polls `script` until it returns something truthy, and returns that;
+    /// fails the test after `WAIT`, saying what was awaited.
+    pub async fn until(&self, what: &str, script: &str) -> Value {
+        self.until_within(WAIT, what, script).await
+    }
+
+    pub async fn until_within(&self, wait: Duration, what: &str, script: &str) -> Value {
+        let deadline = Instant::now() + wait;
+        loop {
+            // A navigation in progress can make a script fail: try again.
+            let value = self.client.execute(script, Vec::new()).await;
+            match value {
+                Ok(value) if truthy(&value) => return value,
+                Ok(value) if Instant::now() >= deadline => panic!(
+                    "[{}] waited {wait:?} for {what}; the last answer was {value}",
+                    self.label
+                ),
+                Err(e) if Instant::now() >= deadline => panic!(
+                    "[{}] waited {wait:?} for {what}; the last script failed: {e}",
+                    self.label
+                ),
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    // ---- pages --------------------------------------------------------------
+
+    /// Creates a room through the form and waits for its chat page; returns
+    /// the room's id.
+    pub async fn create_room(&self, title: &str, password: Option<&str>) -> String {
+        self.goto("/rooms/new").await;
+        self.type_into("#title", title).await;
+        let max = self.find("#max").await;
+        max.clear().await.expect("clear #max");
+        max.send_keys("10").await.expect("type into #max");
+        if let Some(password) = password {
+            self.type_into("#password", password).await;
+        }
+        self.click(r#"form[action="/rooms"] button[type=submit]"#)
+            .await;
+        let id = self
+            .until(
+                "the new room's chat page",
+                "const room = document.querySelector('section#room'); return room && room.dataset.room;",
+            )
+            .await;
+        id.as_str().expect("data-room").to_owned()
+    }
+
+    /// Waits until the chat page's connection state is `state`.
+    pub async fn wait_state(&self, state: &str) {
+        let script = format!(
+            "const s = document.querySelector('#conn-state'); return s && s.dataset.state === {};",
+            json!(state)
+        );
+        self.until(&format!("#conn-state[data-state={state}]"), &script)
+            .await;
+    }
+
+    pub async fn conn_state(&self) -> String {
+        let state = self
+            .eval("const s = document.querySelector('#conn-state'); return s && s.dataset.state;")
+            .await;
+        state.as_str().unwrap_or("").to_owned()
+    }
+
+    /// Types `text` into the chat box and presses Enter, then waits until
+    /// the post was answered (the box is cleared) and the message is shown.
+    pub async fn say(&self, text: &str) {
+        let input = self.find("#chat-input").await;
+        input
+            .send_keys(&format!("{text}{}", char::from(Key::Enter)))
+            .await
+            .unwrap_or_else(|e| panic!("[{}] could not type: {e}", self.label));
+        self.until(
+            &format!("the chat box to clear after sending {text:?}"),
+            "const error = document.querySelector('#chat-error');
+             if (error && !error.hidden && error.textContent) throw new Error(error.textContent);
+             return document.querySelector('#chat-input').value === '';",
+        )
+        .await;
+        self.wait_chat(text).await;
+    }
+
+    /// Waits until a chat message with exactly `text` is shown; returns its
+    /// id.
+    pub async fn wait_chat(&self, text: &str) -> i64 {
+        let script = format!(
+            "const want = {};
+             const li = [...document.querySelectorAll('#messages li.msg-chat')]
+               .find((li) => li.querySelector('.text')?.textContent === want);
+             return li ? Number(li.dataset.id) : null;",
+            json!(text)
+        );
+        let id = self.until(&format!("the message {text:?}"), &script).await;
+        id.as_i64().expect("numeric data-id")
+    }
+
+    /// The texts of the chat messages shown, top to bottom.
+    pub async fn chat_texts(&self) -> Vec<String> {
+        let texts = self
+            .eval(
+                "return [...document.querySelectorAll('#messages li.msg-chat .text')]
+                   .map((span) => span.textContent);",
+            )
+            .await;
+        serde_json::from_value(texts).expect("a list of strings")
+    }
+
+    /// The `data-id`s of the messages shown, top to bottom.
+    pub async fn message_ids(&self) -> Vec<i64> {
+        let ids = self
+            .eval(
+                "return [...document.querySelectorAll('#messages > li')]
+                   .map((li) => Number(li.dataset.id));",
+            )
+            .await;
+        serde_json::from_value(ids).expect("a list of numbers")
+    }
+
+    /// `fetch(path)` from the page, as this visitor (its cookies): the
+    /// status and the JSON body (`null` when there is none).
+    pub async fn fetch_json(&self, method: &str, path: &str) -> (u16, Value) {
+        let answer = self
+            .eval_with(
+                "const [method, path] = arguments;
+                 return fetch(path, { method, headers: { Accept: 'application/json' } })
+                   .then(async (r) => {
+                     const text = await r.text();
+                     return { status: r.status, body: text ? JSON.parse(text) : null };
+                   });",
+                vec![json!(method), json!(path)],
+            )
+            .await;
+        let status = answer["status"].as_u64().expect("status") as u16;
+        (status, answer["body"].clone())
+    }
+
+    /// Chooses `file` in the GIF upload input (choosing uploads at once).
+    pub async fn choose_gif(&self, file: &Path) {
+        let input = self.find("#gif-input").await;
+        input
+            .send_keys(&file.display().to_string())
+            .await
+            .unwrap_or_else(|e| {
+                panic!("[{}] could not choose {}: {e}", self.label, file.display())
+            });
+    }
+
+    // ---- elements -----------------------------------------------------------
+
+    /// The element matching `css`, waiting for it to appear.
+    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        let script = format!("return !!document.querySelector({});", json!(css));
+        self.until(&format!("an element {css}"), &script).await;
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("[{}] no element {css}: {e}", self.label))
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) {
+        self.find(css)
+            .await
+            .send_keys(text)
+            .await
+            .unwrap_or_else(|e| panic!("[{}] could not type into {css}: {e}", self.label));
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.find(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("[{}] could not click {css}: {e}", self.label));
+    }
+}
+
+/// JavaScript's truthiness, for what `until` waits on.
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|n| n != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(_) | Value::Object(_) => true,
+    }
+}
