@@ -25,7 +25,18 @@
   const formError = document.getElementById("chat-error");
   const newBelow = document.getElementById("new-below");
   const notice = document.getElementById("room-notice");
+  const membersList = document.getElementById("members");
+  const deleteButton = document.getElementById("delete-room");
+  const chatArea = document.getElementById("chat-area");
+  const dropZone = document.getElementById("drop-zone");
+  const gifForm = document.getElementById("gif-form");
+  const gifInput = document.getElementById("gif-input");
+  const progress = document.getElementById("upload-progress");
+  const whisperBox = document.getElementById("whisper-target");
+  const whisperName = document.getElementById("whisper-name");
+  const whisperCancel = document.getElementById("whisper-cancel");
   const JSON_HEADERS = { Accept: "application/json" };
+  const POST_JSON = { ...JSON_HEADERS, "Content-Type": "application/json" };
 
   let lastId = Number(room.dataset.cursor) || 0;
   let stopped = false; // kicked, room gone, or refused: no more transports
@@ -33,6 +44,9 @@
   let streaming = false; // the EventSource has proved itself and is in use
   let polling = false;
   let pollAbort = null; // aborts the poll in flight
+  let snapshot = null; // the latest members snapshot
+  let whisperTarget = null; // the user the form whispers to, or null
+  let uploading = false;
 
   // ---- rendering -------------------------------------------------------
 
@@ -76,8 +90,10 @@
         img.alt = "GIF";
         img.loading = "lazy";
         if (ev.gif_info) {
+          // The size reserves the GIF's space before it loads.
           img.width = ev.gif_info.width;
           img.height = ev.gif_info.height;
+          img.style.width = displayWidth(ev.gif_info) + "px";
         }
         li.append(img);
       }
@@ -87,6 +103,16 @@
     li.append(time);
     localTime(time);
     return li;
+  }
+
+  // `views::room::display_width()`: fits a 320 px square, and tiny GIFs
+  // grow to about 96 px (at most 4×); the height follows the aspect ratio.
+  function displayWidth(info) {
+    const w = Math.max(info.width, 1);
+    const h = Math.max(info.height, 1);
+    const grow = Math.min(Math.max(96 / Math.max(w, h), 1), 4);
+    const scale = Math.min(320 / w, 320 / h, grow);
+    return Math.max(Math.round(w * scale), 1);
   }
 
   // Local HH:MM (the server renders UTC); the full date on hover.
@@ -167,24 +193,189 @@
     else newBelow.hidden = false;
   }
 
-  function showMembers(snapshot) {
-    room.dataset.owner = snapshot.owner.id;
-    document.getElementById("member-count").textContent = snapshot.count + " / " + snapshot.max;
-    const ul = document.getElementById("members");
-    const items = snapshot.members.map((user) => {
-      const li = el("li");
-      li.dataset.user = user.id;
-      li.append(badge(user));
-      if (user.id === snapshot.owner.id) {
-        li.append(" ", el("span", "owner-mark", "★"));
-        li.lastChild.title = "Owner";
-      }
-      return li;
-    });
-    const unlisted = snapshot.count - snapshot.members.length;
-    if (unlisted > 0) items.push(el("li", "more", "and " + unlisted + " more"));
-    ul.replaceChildren(...items);
+  // ---- members, whispers and the owner's controls -------------------------
+
+  const isOwner = () => !stopped && room.dataset.owner === me;
+
+  function actionButton(className, text, ariaLabel) {
+    const button = el("button", className, text);
+    button.type = "button";
+    button.setAttribute("aria-label", ariaLabel);
+    return button;
   }
+
+  // `views::room::member()`, node for node: keep the two in step.
+  function member(user, ownerId) {
+    const li = el("li", "member" + (user.id === me ? " you" : ""));
+    li.dataset.user = user.id;
+    const name = el("span", "member-name");
+    name.append(badge(user));
+    if (user.id === ownerId) {
+      const star = el("span", "owner-mark", "★");
+      star.title = "Owner";
+      star.setAttribute("role", "img");
+      star.setAttribute("aria-label", "owner");
+      name.append(" ", star);
+    }
+    if (user.id === me) name.append(" ", el("span", "you-mark", "(you)"));
+    li.append(name);
+    if (user.id !== me) {
+      const actions = el("span", "member-actions");
+      const who = label(user);
+      actions.append(actionButton("whisper-to", "Whisper", "Whisper to " + who));
+      if (ownerId === me) {
+        actions.append(
+          actionButton("make-owner", "Make owner", "Make owner: " + who),
+          actionButton("kick danger", "Kick", "Kick " + who),
+        );
+      }
+      li.append(actions);
+    }
+    if (whisperTarget && user.id === whisperTarget.id) li.classList.add("targeted");
+    return li;
+  }
+
+  function showMembers(next) {
+    snapshot = next;
+    room.dataset.owner = next.owner.id;
+    deleteButton.hidden = !isOwner();
+    document.getElementById("member-count").textContent = next.count + " / " + next.max;
+    // A keyboard user's focus survives the re-rendering.
+    const focused = document.activeElement;
+    const focusedLi = focused && membersList.contains(focused) ? focused.closest("li[data-user]") : null;
+    const refocus = focusedLi && { user: focusedLi.dataset.user, className: focused.classList[0] };
+    const items = next.members.map((user) => member(user, next.owner.id));
+    const unlisted = next.count - next.members.length;
+    if (unlisted > 0) items.push(el("li", "more", "and " + unlisted + " more"));
+    membersList.replaceChildren(...items);
+    if (refocus) {
+      const li = items.find((item) => item.dataset.user === refocus.user);
+      const again = li && li.querySelector("button." + refocus.className);
+      if (again) again.focus();
+    }
+    followTarget();
+  }
+
+  // The member behind a row: from the snapshot, or (before the first one)
+  // from the server-rendered row.
+  function userOf(li) {
+    const id = li.dataset.user;
+    const known = snapshot && snapshot.members.find((user) => user.id === id);
+    if (known) return known;
+    const who = li.querySelector(".who");
+    return { id, color: who.title, name: who.textContent };
+  }
+
+  // The whisper target leaves with its user (the list is complete unless the
+  // room is huge: then the server says so on the next post), and follows
+  // its renames.
+  function followTarget() {
+    if (!whisperTarget || !snapshot) return;
+    const now = snapshot.members.find((user) => user.id === whisperTarget.id);
+    if (now) {
+      if (label(now) !== label(whisperTarget)) setWhisperTarget(now, false);
+    } else if (snapshot.members.length >= snapshot.count) {
+      const gone = label(whisperTarget);
+      clearWhisperTarget(false);
+      showFormError(gone + " left the room: your next message goes to everyone.");
+    }
+  }
+
+  function setWhisperTarget(user, focus = true) {
+    whisperTarget = user;
+    whisperName.replaceChildren(badge(user));
+    whisperBox.hidden = false;
+    form.classList.add("whispering");
+    input.placeholder = "Whisper to " + label(user) + "…";
+    for (const li of membersList.querySelectorAll("li[data-user]")) {
+      li.classList.toggle("targeted", li.dataset.user === user.id);
+    }
+    if (focus) input.focus();
+  }
+
+  function clearWhisperTarget(focus = true) {
+    if (!whisperTarget) return;
+    whisperTarget = null;
+    whisperBox.hidden = true;
+    whisperName.replaceChildren();
+    form.classList.remove("whispering");
+    input.placeholder = "Say something…";
+    for (const li of membersList.querySelectorAll("li.targeted")) li.classList.remove("targeted");
+    if (focus && !stopped) input.focus();
+  }
+
+  whisperCancel.addEventListener("click", () => clearWhisperTarget());
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && whisperTarget && !e.defaultPrevented) {
+      e.preventDefault();
+      clearWhisperTarget();
+    }
+  });
+
+  // POST a JSON body; resolves to the answer's JSON, or throws an Error
+  // whose message is the server's.
+  async function postJson(path, body) {
+    let response;
+    try {
+      response = await fetch(base + path, { method: "POST", headers: POST_JSON, body: JSON.stringify(body) });
+    } catch (_) {
+      throw new Error("Could not reach the server; nothing was changed.");
+    }
+    if (!response.ok) throw new Error(await errorOf(response));
+    return response.json();
+  }
+
+  // A stored event from a POST answer: shown at once, in id order; lastId is
+  // not advanced here, so an older event still on its way through the
+  // stream is not skipped.
+  function showPosted(ev) {
+    insert(ev);
+    stick = true;
+    scrollDown();
+  }
+
+  membersList.addEventListener("click", async (e) => {
+    const button = e.target.closest("button");
+    const li = button && button.closest("li[data-user]");
+    if (!li || stopped) return;
+    const user = userOf(li);
+    if (button.classList.contains("whisper-to")) return setWhisperTarget(user);
+    const kick = button.classList.contains("kick");
+    if (!kick && !button.classList.contains("make-owner")) return;
+    if (kick && !confirm("Kick " + label(user) + " out of this room? They will not be able to come back.")) return;
+    button.disabled = true;
+    try {
+      const stored = await postJson(kick ? "/kick" : "/owner", { user: user.id });
+      showFormError("");
+      showPosted(stored);
+      // The next snapshot says the same; show it now.
+      if (!kick && snapshot) showMembers({ ...snapshot, owner: user });
+    } catch (err) {
+      showFormError(err.message);
+      button.disabled = false;
+    }
+  });
+
+  deleteButton.addEventListener("click", async () => {
+    const title = document.getElementById("room-title").textContent;
+    if (!confirm("Delete “" + title + "” with all its messages and GIFs, for everyone?")) return;
+    deleteButton.disabled = true;
+    let response;
+    try {
+      response = await fetch(base, { method: "DELETE", headers: JSON_HEADERS });
+    } catch (_) {
+      showFormError("Could not reach the server; the room was not deleted.");
+      deleteButton.disabled = false;
+      return;
+    }
+    if (!response.ok) {
+      showFormError(await errorOf(response));
+      deleteButton.disabled = false;
+      return;
+    }
+    stopTransports();
+    location.assign("/");
+  });
 
   // ---- connection state and the end of the road -------------------------
 
@@ -220,7 +411,12 @@
       notice.append(back);
     }
     notice.hidden = false;
-    for (const control of form.elements) control.disabled = true;
+    clearWhisperTarget(false);
+    room.classList.add("ended");
+    deleteButton.hidden = true;
+    for (const control of [...form.elements, ...gifForm.elements]) control.disabled = true;
+    chatArea.classList.remove("dragging");
+    dropZone.hidden = true;
   }
 
   // ---- long-polling ------------------------------------------------------
@@ -250,7 +446,8 @@
         });
         // Kicked (403), gone (404) or full (409): retrying will not help.
         if ([403, 404, 409].includes(response.status)) {
-          return end(await errorOf(response), true);
+          const why = response.status === 404 ? "This room no longer exists." : await errorOf(response);
+          return end(why, true);
         }
         if (!response.ok) throw new Error("poll: HTTP " + response.status);
         const answer = await response.json();
@@ -357,27 +554,26 @@
     formError.hidden = !text;
   }
 
+  // Plain messages go to /messages; with a whisper target set, to /whispers.
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     // The server trims and checks the length, and says what is wrong.
     const chat = input.value;
+    const target = whisperTarget;
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     try {
-      const response = await fetch(base + "/messages", {
+      const response = await fetch(base + (target ? "/whispers" : "/messages"), {
         method: "POST",
-        headers: { ...JSON_HEADERS, "Content-Type": "application/json" },
-        body: JSON.stringify({ chat }),
+        headers: POST_JSON,
+        body: JSON.stringify(target ? { to: target.id, chat } : { chat }),
       });
       if (!response.ok) {
         // The typed text stays, so nothing is lost to a refusal.
         showFormError(await errorOf(response));
         return;
       }
-      // Shown at once, in id order; lastId is not advanced here, so an
-      // older event still on its way through the stream is not skipped.
-      insert(await response.json());
-      scrollDown();
+      showPosted(await response.json());
       input.value = "";
       showFormError("");
     } catch (_) {
@@ -386,6 +582,136 @@
       if (!stopped) button.disabled = false;
       if (!stopped) input.focus();
     }
+  });
+
+  // ---- GIF uploads: the file picker, drag and drop, paste ---------------------
+
+  const KIND_NAMES = { "image/png": "a PNG", "image/jpeg": "a JPEG", "image/webp": "a WebP", "image/avif": "an AVIF" };
+
+  // What the server's refusal means, in words for people.
+  function uploadError(status, message) {
+    let detail = message ? message.charAt(0).toUpperCase() + message.slice(1) : "";
+    if (detail && !/[.!?]$/.test(detail)) detail += ".";
+    switch (status) {
+      case 413: return "That file is too large. " + (detail || "Pick a smaller GIF.");
+      case 415: return "That file is not a GIF. " + (detail || "Only GIF images can be posted.");
+      case 422: return detail || "That GIF could not be read: it seems damaged.";
+      case 429: return "Slow down a little. " + (detail || "Too many posts.");
+      default: return detail || "The upload failed (error " + status + ").";
+    }
+  }
+
+  // Sends one file with XMLHttpRequest, which reports upload progress.
+  function uploadGif(file) {
+    if (stopped) return;
+    if (uploading) return showFormError("One GIF at a time: wait for the upload in progress.");
+    // Files whose type is known and is not GIF are not worth sending; the
+    // server checks the bytes of everything else.
+    if (file.type && file.type !== "image/gif") {
+      const kind = KIND_NAMES[file.type] || "not a GIF";
+      return showFormError("“" + (file.name || "That file") + "” is " + kind + ": only GIF images can be posted.");
+    }
+    uploading = true;
+    gifInput.disabled = true;
+    showFormError("");
+    progress.value = 0;
+    progress.hidden = false;
+    const data = new FormData();
+    data.append("gif", file, file.name || "pasted.gif");
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", base + "/gifs");
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.onprogress = (e) => {
+      if (e.lengthComputable) progress.value = Math.round((e.loaded / e.total) * 100);
+    };
+    // Sent: the server still checks and stores it.
+    xhr.upload.onload = () => progress.removeAttribute("value");
+    xhr.onload = () => {
+      let body = null;
+      try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
+      if (xhr.status === 201 && body) return showPosted(body);
+      showFormError(uploadError(xhr.status, body && body.message));
+    };
+    xhr.onerror = () => {
+      showFormError("The upload failed: the connection broke. If the GIF is large, try a smaller one.");
+    };
+    xhr.onloadend = () => {
+      uploading = false;
+      progress.hidden = true;
+      gifForm.reset();
+      if (!stopped) gifInput.disabled = false;
+    };
+    xhr.send(data);
+  }
+
+  // Choosing a file uploads it at once: the submit button is for pages
+  // without JavaScript.
+  document.getElementById("gif-submit").hidden = true;
+  gifInput.addEventListener("change", () => {
+    if (gifInput.files.length) uploadGif(gifInput.files[0]);
+  });
+  gifForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    if (gifInput.files.length) uploadGif(gifInput.files[0]);
+  });
+
+  // Dropping a file on the chat posts it. The highlight counts enter/leave
+  // pairs, because they fire for every child crossed.
+  const carriesFiles = (e) => e.dataTransfer && Array.from(e.dataTransfer.types).includes("Files");
+  let dragDepth = 0;
+  function setDragging(on) {
+    chatArea.classList.toggle("dragging", on);
+    dropZone.hidden = !on;
+  }
+  chatArea.addEventListener("dragenter", (e) => {
+    if (!carriesFiles(e) || stopped) return;
+    e.preventDefault();
+    dragDepth += 1;
+    setDragging(true);
+  });
+  chatArea.addEventListener("dragover", (e) => {
+    if (!carriesFiles(e) || stopped) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = "copy";
+  });
+  chatArea.addEventListener("dragleave", (e) => {
+    if (!carriesFiles(e)) return;
+    dragDepth = Math.max(0, dragDepth - 1);
+    if (dragDepth === 0) setDragging(false);
+  });
+  chatArea.addEventListener("drop", (e) => {
+    if (!carriesFiles(e)) return;
+    e.preventDefault();
+    dragDepth = 0;
+    setDragging(false);
+    const files = Array.from(e.dataTransfer.files);
+    const file = files.find((f) => f.type === "image/gif") || files[0];
+    if (file) uploadGif(file);
+  });
+  // A file dropped beside the chat must not replace the page with itself.
+  window.addEventListener("dragover", (e) => {
+    if (carriesFiles(e) && !chatArea.contains(e.target)) {
+      e.preventDefault();
+      e.dataTransfer.dropEffect = "none";
+    }
+  });
+  window.addEventListener("drop", (e) => {
+    if (carriesFiles(e) && !chatArea.contains(e.target)) e.preventDefault();
+  });
+
+  // Pasting a file posts it if it is a GIF. Browsers copy images out of web
+  // pages as PNG, so say what to do instead. Pasted text is left alone.
+  document.addEventListener("paste", (e) => {
+    const files = e.clipboardData ? Array.from(e.clipboardData.files) : [];
+    if (!files.length || stopped) return;
+    e.preventDefault();
+    const gif = files.find((f) => f.type === "image/gif");
+    if (gif) return uploadGif(gif);
+    const kind = KIND_NAMES[files[0].type] || "not a GIF";
+    showFormError(
+      "The pasted image is " + kind + ": only GIFs can be posted. " +
+      "(Browsers copy images as PNG; save the GIF and drop or choose the file instead.)",
+    );
   });
 
   // ---- start -----------------------------------------------------------------
@@ -398,6 +724,27 @@
   }
 
   const forcePoll = new URLSearchParams(location.search).get("transport") === "poll";
-  poll();
-  if (!forcePoll && window.EventSource) upgrade();
+  function connect() {
+    poll();
+    if (!forcePoll && window.EventSource) upgrade();
+  }
+  connect();
+
+  // Leaving the page closes the transports at once, so the server sees the
+  // visitor leave (a page kept in the back/forward cache would otherwise
+  // hold its connections, and the visitor's presence, for a minute). Coming
+  // back from that cache resumes from lastId.
+  let suspended = false;
+  window.addEventListener("pagehide", () => {
+    if (stopped) return;
+    suspended = true;
+    stopTransports();
+  });
+  window.addEventListener("pageshow", (e) => {
+    if (!e.persisted || !suspended) return;
+    suspended = false;
+    stopped = false;
+    setState("connecting");
+    connect();
+  });
 })();

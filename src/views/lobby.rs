@@ -15,7 +15,10 @@ pub fn lobby(page: &Page, rooms: &[Room]) -> Markup {
         html! {
             section.lobby {
                 div.lobby-head {
-                    h1 #rooms-title { "Rooms" }
+                    div {
+                        h1 #rooms-title { "Rooms" }
+                        p.lead { "Pick a room and start posting GIFs, or open your own." }
+                    }
                     a.button href="/rooms/new" { "Create a room" }
                 }
                 table #rooms aria-labelledby="rooms-title" {
@@ -59,14 +62,17 @@ pub fn new_room(page: &Page) -> Markup {
         None,
         html! {
             section.form-page {
+                a.back href="/" { "← Lobby" }
                 h1 { "Create a room" }
                 form method="post" action="/rooms" {
                     label for="title" { "Title" }
-                    input #title name="title" required maxlength="100" autofocus;
-                    label for="max" { "Maximum members" }
+                    input #title name="title" required maxlength="100" autofocus
+                        placeholder="Friday GIF party";
+                    label for="max" { "Maximum members " small { "(2 to 10000)" } }
                     input #max name="max" type="number" min="2" max="10000" value="10";
                     label for="password" { "Password " small { "(leave empty for a public room)" } }
                     input #password name="password" type="password" autocomplete="new-password";
+                    p.hint { "You will own the room: you can hand it over, remove members, or delete it." }
                     button type="submit" { "Create" }
                 }
             }

@@ -28,7 +28,10 @@ impl<'a> Page<'a> {
     }
 }
 
-/// The frame around every page.
+/// The frame around every page. `lobby.js` runs on every page: it
+/// removes the `no-js` class (CSS hides script-only controls while it is
+/// there) and posts the name form in the header without a reload; `script`
+/// is the page's own script, if any.
 fn layout(
     title: &str,
     user: Option<&User>,
@@ -38,7 +41,7 @@ fn layout(
 ) -> Markup {
     html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang="en" class="no-js" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -46,24 +49,40 @@ fn layout(
                 link rel="stylesheet" href=(asset_url("style.css"));
                 // No icon: saves every page a request for /favicon.ico and its 404.
                 link rel="icon" href="data:,";
-                @if let Some(script) = script {
+                script src=(asset_url("lobby.js")) defer {}
+                @if let Some(script) = script.filter(|s| *s != "lobby.js") {
                     script src=(asset_url(script)) defer {}
                 }
             }
             body {
                 header.top {
-                    a.brand href="/" { "gifchat" }
-                    @if let Some(user) = user {
-                        span.me title="You" {
-                            span.swatch style={ "background:" (user.color) } {}
-                            span.me-label { (user.label()) }
-                        }
-                    }
+                    a.brand href="/" { span.brand-gif { "gif" } "chat" }
+                    @if let Some(user) = user { (me_box(user)) }
                 }
                 @if let Some(flash) = flash {
                     p.flash role="alert" { (flash) }
                 }
                 main { (body) }
+            }
+        }
+    }
+}
+
+/// Who you are (your color and label) and the form that renames you. Without
+/// JavaScript the form posts and the server answers 303.
+fn me_box(user: &User) -> Markup {
+    html! {
+        div.me-box {
+            span.me title="You" {
+                span.swatch style={ "background:" (user.color) } {}
+                span.me-label { (user.label()) }
+            }
+            form #name-form method="post" action="/me" {
+                label.visually-hidden for="name-input" { "Display name" }
+                input #name-input name="name" placeholder=(user.label()) maxlength="32" required
+                    autocomplete="nickname" size="12" aria-describedby="name-error";
+                button type="submit" { "Set name" }
+                span #name-error .form-error role="alert" hidden {}
             }
         }
     }

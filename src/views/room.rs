@@ -6,8 +6,9 @@ use maud::{Markup, html};
 use super::{Page, layout, user_badge};
 use crate::{
     db::rooms::Room,
-    events::{EventRecord, Kind},
+    events::{EventRecord, GifInfo, Kind},
     hub::MembersSnapshot,
+    identity::User,
 };
 
 /// Everything the chat page shows.
@@ -23,6 +24,8 @@ pub struct RoomPage<'a> {
 pub fn room(page: &Page, view: &RoomPage) -> Markup {
     let room = view.room;
     let me = &page.user.id;
+    let is_owner = view.members.owner.id == *me;
+    let base = format!("/rooms/{}", room.id);
     layout(
         &room.title,
         Some(page.user),
@@ -30,11 +33,13 @@ pub fn room(page: &Page, view: &RoomPage) -> Markup {
         Some("chat.js"),
         html! {
             section #room .room data-room=(room.id) data-me=(me) data-cursor=(view.cursor)
-                data-owner=(room.owner.id) aria-labelledby="room-title" {
+                data-owner=(view.members.owner.id) aria-labelledby="room-title" {
                 div.room-head {
                     a.back href="/" { "← Lobby" }
                     h1 #room-title { (room.title) }
                     span #conn-state .conn data-state="connecting" role="status" { "connecting…" }
+                    // Owner only; chat.js shows and hides it as ownership moves.
+                    button #delete-room .danger type="button" hidden[!is_owner] { "Delete room" }
                 }
                 noscript {
                     p.notice { "Live updates need JavaScript. You can still post; reload the page to see new messages." }
@@ -42,7 +47,7 @@ pub fn room(page: &Page, view: &RoomPage) -> Markup {
                 // Filled by chat.js when the visitor is kicked or the room is deleted.
                 div #room-notice .notice role="alert" hidden {}
                 div.room-body {
-                    div.chat {
+                    div #chat-area .chat {
                         // Shown by chat.js, which fetches the older pages.
                         @if view.has_more {
                             p.older hidden { button #load-older type="button" { "Load older messages" } }
@@ -51,25 +56,57 @@ pub fn room(page: &Page, view: &RoomPage) -> Markup {
                             @for event in view.events { (message(event, me)) }
                         }
                         button #new-below .new-below type="button" hidden { "New messages ↓" }
-                        form #chat-form method="post" action={ "/rooms/" (room.id) "/messages" } {
-                            label.visually-hidden for="chat-input" { "Message" }
-                            input #chat-input name="chat" maxlength="2000" required autocomplete="off"
-                                placeholder="Say something…" autofocus aria-describedby="chat-error";
-                            button type="submit" { "Send" }
-                            p #chat-error .form-error role="alert" hidden {}
-                        }
+                        (composer(&base))
+                        // Shown by chat.js while a file is dragged over the chat.
+                        div #drop-zone .drop-zone aria-hidden="true" hidden { "Drop a GIF to post it" }
                     }
-                    (members_panel(view.members))
+                    (members_panel(view.members, me))
                 }
             }
         },
     )
 }
 
+/// Below the messages: the whisper target (set by chat.js), the upload
+/// progress, the GIF form and the text form, and the line for errors.
+fn composer(base: &str) -> Markup {
+    html! {
+        div.composer {
+            // Set by the members' whisper buttons; the cancel button's
+            // look comes from CSS, so the text reads "Whisper to <name>".
+            p #whisper-target .whisper-target hidden {
+                span.whisper-label { "Whisper to " span #whisper-name {} }
+                button #whisper-cancel type="button" aria-label="Cancel the whisper"
+                    title="Cancel the whisper (Escape)" {}
+            }
+            progress #upload-progress max="100" value="0" aria-label="Uploading the GIF" hidden {}
+            div.composer-row {
+                // Works without JavaScript too (the server answers 303); with
+                // it, choosing a file uploads at once and the button hides.
+                form #gif-form method="post" enctype="multipart/form-data" action={ (base) "/gifs" } {
+                    label.gif-pick for="gif-input" title="Post a GIF (you can also drop or paste one)" {
+                        span.visually-hidden { "Post a " } "GIF"
+                    }
+                    input #gif-input type="file" name="gif" accept="image/gif";
+                    button #gif-submit type="submit" { "Upload" }
+                }
+                form #chat-form method="post" action={ (base) "/messages" } {
+                    label.visually-hidden for="chat-input" { "Message" }
+                    input #chat-input name="chat" maxlength="2000" required autocomplete="off"
+                        placeholder="Say something…" autofocus aria-describedby="chat-error";
+                    button type="submit" { "Send" }
+                }
+            }
+            p #chat-error .form-error role="alert" hidden {}
+        }
+    }
+}
+
 /// The members panel (`chat.js` re-renders it from `members` snapshots). A
 /// `details` so that narrow screens can fold it into one line.
-fn members_panel(members: &MembersSnapshot) -> Markup {
+fn members_panel(members: &MembersSnapshot, me: &str) -> Markup {
     let unlisted = members.count.saturating_sub(members.members.len());
+    let owner = members.owner.id.as_str();
     html! {
         aside.members {
             details #members-panel open {
@@ -77,14 +114,33 @@ fn members_panel(members: &MembersSnapshot) -> Markup {
                     h2 { "Members " span #member-count { (members.count) " / " (members.max) } }
                 }
                 ul #members {
-                    @for user in &members.members {
-                        li data-user=(user.id) {
-                            (user_badge(user))
-                            @if user.id == members.owner.id { " " span.owner-mark title="Owner" { "★" } }
-                        }
-                    }
+                    @for user in &members.members { (member(user, me, owner)) }
                     @if unlisted > 0 {
                         li.more { "and " (unlisted) " more" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One member, as `chat.js` `member()` builds it: everyone else gets a
+/// whisper button, and the owner also gets the owner's controls.
+fn member(user: &User, me: &str, owner: &str) -> Markup {
+    let label = user.label();
+    html! {
+        li.member.you[user.id == me] data-user=(user.id) {
+            span.member-name {
+                (user_badge(user))
+                @if user.id == owner { " " span.owner-mark title="Owner" role="img" aria-label="owner" { "★" } }
+                @if user.id == me { " " span.you-mark { "(you)" } }
+            }
+            @if user.id != me {
+                span.member-actions {
+                    button.whisper-to type="button" aria-label={ "Whisper to " (label) } { "Whisper" }
+                    @if owner == me {
+                        button.make-owner type="button" aria-label={ "Make owner: " (label) } { "Make owner" }
+                        button.kick.danger type="button" aria-label={ "Kick " (label) } { "Kick" }
                     }
                 }
             }
@@ -108,14 +164,29 @@ pub fn message(event: &EventRecord, me: &str) -> Markup {
                 }
                 @if let Some(chat) = &event.chat { span.text { (chat) } }
                 @if let Some(gif) = &event.gif {
-                    // The size, when known, reserves the GIF's space before it loads.
-                    @let (width, height) = (event.gif_info.map(|i| i.width), event.gif_info.map(|i| i.height));
-                    img.gif src=(gif) alt="GIF" loading="lazy" width=[width] height=[height];
+                    @match event.gif_info {
+                        // The size reserves the GIF's space before it loads.
+                        Some(info) => {
+                            img.gif src=(gif) alt="GIF" loading="lazy" width=(info.width)
+                                height=(info.height) style={ "width:" (display_width(info)) "px" };
+                        }
+                        None => { img.gif src=(gif) alt="GIF" loading="lazy"; }
+                    }
                 }
             }
             time datetime=(event.created_at) { (clock(&event.created_at)) }
         }
     }
+}
+
+/// The width a GIF is shown at (its height follows from the `width` and
+/// `height` attributes): it fits a 320 px square, and tiny ones are scaled
+/// up to about 96 px (at most 4×). `chat.js` `displayWidth()` is the same.
+fn display_width(info: GifInfo) -> u32 {
+    let (w, h) = (f64::from(info.width.max(1)), f64::from(info.height.max(1)));
+    let grow = (96.0 / w.max(h)).clamp(1.0, 4.0);
+    let scale = (320.0 / w).min(320.0 / h).min(grow);
+    (w * scale).round().max(1.0) as u32
 }
 
 /// `HH:MM` out of an RFC 3339 time (the browser re-renders it locally).
