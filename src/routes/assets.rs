@@ -27,6 +27,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../assets/style.css"),
     },
     Asset {
+        name: "site.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../assets/site.js"),
+    },
+    Asset {
         name: "chat.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../assets/chat.js"),

@@ -5,7 +5,7 @@
 
 use axum::{
     extract::Request,
-    http::{Method, StatusCode, header},
+    http::{HeaderMap, Method, StatusCode, header},
     middleware::Next,
     response::{Html, IntoResponse, Redirect, Response},
 };
@@ -16,7 +16,7 @@ use crate::{error::ErrorInfo, flash, identity::User, routes::negotiate::Format, 
 pub async fn render_errors(request: Request, next: Next) -> Response {
     let wants_html = Format::error_wants_html(request.headers());
     let is_get = request.method() == Method::GET || request.method() == Method::HEAD;
-    let back = same_site_referer(&request);
+    let back = referer_path(request.headers());
     let session = request.extensions().get::<Session>().cloned();
 
     let response = next.run(request).await;
@@ -50,13 +50,40 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
     }
 }
 
-/// The path of the page the form was on, when it is one of ours.
-fn same_site_referer(request: &Request) -> Option<String> {
-    let referer = request.headers().get(header::REFERER)?.to_str().ok()?;
-    let host = request.headers().get(header::HOST)?.to_str().ok()?;
+/// The path of the page a form was on, when it is one of ours.
+pub fn referer_path(headers: &HeaderMap) -> Option<String> {
+    let referer = headers.get(header::REFERER)?.to_str().ok()?;
+    let host = headers.get(header::HOST)?.to_str().ok()?;
     let rest = referer
         .strip_prefix("http://")
         .or_else(|| referer.strip_prefix("https://"))?;
     let path = rest.strip_prefix(host)?;
-    path.starts_with('/').then(|| path.to_owned())
+    // `//evil.example` or `/\evil.example` would redirect off-site.
+    let local = path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\");
+    local.then(|| path.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(referer: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, "chat.example".parse().unwrap());
+        headers.insert(header::REFERER, referer.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn only_our_own_pages_are_gone_back_to() {
+        let back = |r: &str| referer_path(&headers(r));
+        assert_eq!(
+            back("http://chat.example/rooms/x").as_deref(),
+            Some("/rooms/x")
+        );
+        assert_eq!(back("https://evil.example/rooms/x"), None);
+        assert_eq!(back("http://chat.example.evil/x"), None);
+        assert_eq!(back("http://chat.example//evil.example/x"), None);
+        assert_eq!(back("http://chat.example/\\evil.example"), None);
+    }
 }

@@ -1,13 +1,22 @@
 //! The caller's own identity: read it, set a display name.
 
-use axum::{Json, Router, extract::State, http::StatusCode, response::Response, routing::get};
+use axum::{
+    Json, Router,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::Response,
+    routing::get,
+};
 use serde::Deserialize;
 
 use crate::{
     db::writer::Change,
     error::AppResult,
     identity::{MAX_NAME_CHARS, User, Visitor},
-    routes::negotiate::{Format, Input, bounded_text},
+    routes::{
+        errors::referer_path,
+        negotiate::{Format, Input, bounded_text},
+    },
     state::AppState,
 };
 
@@ -29,6 +38,7 @@ struct NameForm {
 async fn set_name(
     State(state): State<AppState>,
     format: Format,
+    headers: HeaderMap,
     mut visitor: Visitor,
     Input(form): Input<NameForm>,
 ) -> AppResult<Response> {
@@ -40,5 +50,7 @@ async fn set_name(
             user: visitor.user.clone(),
         })
         .await?;
-    Ok(format.created(StatusCode::OK, &visitor.user, "/"))
+    // A browser goes back to the page its header form was on.
+    let back = referer_path(&headers).unwrap_or_else(|| "/".to_owned());
+    Ok(format.created(StatusCode::OK, &visitor.user, &back))
 }

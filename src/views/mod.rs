@@ -28,7 +28,7 @@ impl<'a> Page<'a> {
     }
 }
 
-/// The frame around every page. `lobby.js` runs on every page: it
+/// The frame around every page. `site.js` runs on every page: it
 /// removes the `no-js` class (CSS hides script-only controls while it is
 /// there) and posts the name form in the header without a reload; `script`
 /// is the page's own script, if any.
@@ -49,8 +49,8 @@ fn layout(
                 link rel="stylesheet" href=(asset_url("style.css"));
                 // No icon: saves every page a request for /favicon.ico and its 404.
                 link rel="icon" href="data:,";
-                script src=(asset_url("lobby.js")) defer {}
-                @if let Some(script) = script.filter(|s| *s != "lobby.js") {
+                script src=(asset_url("site.js")) defer {}
+                @if let Some(script) = script {
                     script src=(asset_url(script)) defer {}
                 }
             }
