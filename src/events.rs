@@ -144,6 +144,11 @@ impl Event {
         Event::render(None, kind, audience, to_json(body))
     }
 
+    /// A transient event whose JSON body is already rendered (one line).
+    pub fn transient_json(kind: Kind, audience: Audience, json: Bytes) -> Event {
+        Event::render(None, kind, audience, json)
+    }
+
     fn render(id: Option<i64>, kind: Kind, audience: Audience, json: Bytes) -> Event {
         let mut sse = BytesMut::with_capacity(json.len() + 48);
         if let Some(id) = id {

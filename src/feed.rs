@@ -22,11 +22,14 @@ use std::{collections::VecDeque, sync::Arc};
 
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 
+use prometheus::IntCounter;
+
 use crate::{
     db::{self, Db},
     error::AppResult,
     events::Event,
     hub::Hub,
+    state::AppState,
 };
 
 /// Stored events read from SQLite per step of a catch-up.
@@ -35,6 +38,7 @@ const CATCH_UP_PAGE: usize = 256;
 pub struct Feed {
     db: Db,
     hub: Hub,
+    lag_recoveries: IntCounter,
     room_id: String,
     user_id: String,
     rx: broadcast::Receiver<Arc<Event>>,
@@ -50,24 +54,30 @@ pub struct Feed {
 
 impl Feed {
     /// A feed from `cursor`: replay of every visible stored event after it,
-    /// then live. `rx` must have been subscribed before `cursor` was read.
-    pub fn new(
-        db: Db,
-        hub: Hub,
+    /// then live; without a cursor, live from `published` (the newest id
+    /// published when `rx` was subscribed, see `Hub::enter`). Nothing after
+    /// `published` can be missing from the channel, so a cursor at or past
+    /// it needs no SQLite at all.
+    pub fn open(
+        state: &AppState,
         room_id: String,
         user_id: String,
         rx: broadcast::Receiver<Arc<Event>>,
-        cursor: i64,
-        replay: bool,
+        published: i64,
+        cursor: Option<i64>,
     ) -> Feed {
+        // A cursor beyond anything ever published (a client of a database
+        // that was replaced) would skip every new event: start live instead.
+        let start = cursor.map_or(published, |cursor| cursor.min(published));
         Feed {
-            db,
-            hub,
+            db: state.db.clone(),
+            hub: state.hub.clone(),
+            lag_recoveries: state.metrics.lag_recoveries.clone(),
             room_id,
             user_id,
             rx,
-            last: cursor,
-            catching_up: replay,
+            last: start,
+            catching_up: start < published,
             resync_members: false,
             backlog: VecDeque::new(),
             finished: false,
@@ -135,6 +145,7 @@ impl Feed {
     }
 
     fn start_catch_up(&mut self) {
+        self.lag_recoveries.inc();
         self.catching_up = true;
         self.resync_members = true;
     }

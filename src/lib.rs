@@ -72,8 +72,14 @@ pub async fn run(
         unentered_room_ttl: config.unentered_room_ttl,
         room_channel_capacity: config.room_channel_capacity.max(1),
     });
+    let metrics = Arc::new(metrics::Metrics::new()?);
     let (writer, writer_thread) =
-        Writer::start(&config.data_dir, &config.uploads_dir, hub.clone())?;
+        Writer::start(
+            &config.data_dir,
+            &config.uploads_dir,
+            hub.clone(),
+            metrics.events_stored.clone(),
+        )?;
     hub.attach_writer(writer.clone());
     for room in db.read(db::rooms::list).await? {
         hub.adopt_existing_room(room.id);
@@ -92,7 +98,7 @@ pub async fn run(
         writer: writer.clone(),
         hub,
         limits: Arc::new(limits),
-        metrics: Arc::new(metrics::Metrics::new()?),
+        metrics,
         config: Arc::new(config),
         shutdown: token.clone(),
     };

@@ -20,7 +20,8 @@ async fn main() {
         .with_env_filter(EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
 
-    let listener = match tokio::net::TcpListener::bind(config.addr).await {
+    raise_open_file_limit();
+    let listener = match listen(config.addr) {
         Ok(listener) => listener,
         Err(e) => {
             eprintln!("gifchat: cannot listen on {}: {e}", config.addr);
@@ -30,6 +31,37 @@ async fn main() {
     if let Err(e) = gifchat::run(listener, config, shutdown_signal()).await {
         eprintln!("gifchat: {e}");
         std::process::exit(1);
+    }
+}
+
+/// Connections that may wait to be accepted. The kernel caps it at
+/// `net.core.somaxconn` (4096 by default on recent Linux): raise that too
+/// when thousands of clients reconnect at once.
+const ACCEPT_BACKLOG: u32 = 4096;
+
+/// Binds with a deep accept queue: tokio's default (1024) is too short
+/// when a room's thousands of viewers reconnect together after a restart.
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(ACCEPT_BACKLOG)
+}
+
+/// Every SSE viewer and every waiting poll holds a socket: raises the
+/// open-file soft limit as far as the hard limit allows, and says so.
+fn raise_open_file_limit() {
+    let before = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(0, |(soft, _)| soft);
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(now) if now > before => {
+            tracing::info!(from = before, to = now, "raised the open-file limit");
+        }
+        Ok(now) => tracing::info!(limit = now, "open-file limit already at its maximum"),
+        Err(e) => tracing::warn!(limit = before, error = %e, "cannot raise the open-file limit"),
     }
 }
 

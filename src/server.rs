@@ -20,6 +20,9 @@ use hyper_util::{
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
+/// Largest request head (and read buffer) per connection.
+const MAX_HEAD_BYTES: usize = 8 * 1024;
+
 /// How long shutdown waits for connections to finish their responses.
 const DRAIN: Duration = Duration::from_secs(10);
 
@@ -40,7 +43,11 @@ pub async fn serve(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(timeouts.header);
+        .header_read_timeout(timeouts.header)
+        // hyper's read buffer may otherwise grow to ~400 KiB per
+        // connection; 8 KiB request heads are what nginx allows too, and
+        // thousands of idle viewers each keep this buffer.
+        .max_buf_size(MAX_HEAD_BYTES);
     builder
         .http2()
         .timer(TokioTimer::new())

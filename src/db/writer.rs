@@ -1,11 +1,12 @@
 //! The single writer: one thread, one SQLite connection, every change.
 //!
 //! Handlers send a [`Change`] and wait for its answer. The thread takes
-//! whatever is queued (up to [`MAX_BATCH`]), applies each change in its own
-//! savepoint inside one transaction, and commits once: group commit, so a
-//! burst of posts costs one fsync. Only after the commit does it publish the
-//! results to the hub, in id order, and answer the senders; a 2xx to a
-//! poster therefore always means "committed". Because there is exactly one
+//! whatever is queued (up to [`MAX_BATCH`]), applies the changes inside one
+//! transaction (each multi-statement change in its own savepoint, so one
+//! bad change fails alone), and commits once: group commit, so a burst of
+//! posts costs one fsync. Only after the commit does it answer the senders
+//! and publish the results to the hub, in id order; a 2xx to a poster
+//! therefore always means "committed". Because there is exactly one
 //! writer, publish order is id order, which the stream resume logic relies on.
 
 use std::{
@@ -13,6 +14,7 @@ use std::{
     thread,
 };
 
+use prometheus::IntCounter;
 use rusqlite::{Connection, params};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use tokio::sync::{mpsc, oneshot};
@@ -148,21 +150,24 @@ impl WriterThread {
 impl Writer {
     /// Opens the write connection and starts the thread.
     /// `uploads_dir` is where a deleted room's files are removed from.
+    /// `stored` counts committed events for `/metrics`.
     pub fn start(
         data_dir: &Path,
         uploads_dir: &Path,
         hub: Hub,
+        stored: IntCounter,
     ) -> Result<(Writer, WriterThread), crate::BoxError> {
         let conn = Connection::open(data_dir.join(db::DB_FILE))?;
         db::configure(&conn)?;
         // The writer alone decides durability: FULL makes a commit survive
         // power loss, and group commit keeps its cost per batch, not per post.
         conn.pragma_update(None, "synchronous", "FULL")?;
+        hub.stored_before_start(db::events::newest_id(&conn)?);
         let (jobs, queue) = mpsc::channel(QUEUE);
         let uploads_dir = uploads_dir.to_owned();
         let handle = thread::Builder::new()
             .name("gifchat-writer".into())
-            .spawn(move || run(conn, queue, hub, uploads_dir))?;
+            .spawn(move || run(conn, queue, hub, uploads_dir, stored))?;
         Ok((Writer { jobs }, WriterThread(handle)))
     }
 
@@ -213,7 +218,13 @@ fn unexpected(done: Done) -> AppError {
     AppError::Internal(format!("writer answered {done:?}").into())
 }
 
-fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, hub: Hub, uploads_dir: PathBuf) {
+fn run(
+    mut conn: Connection,
+    mut queue: mpsc::Receiver<Job>,
+    hub: Hub,
+    uploads_dir: PathBuf,
+    stored: IntCounter,
+) {
     let mut stop = None;
     while let Some(first) = queue.blocking_recv() {
         let mut batch = Vec::with_capacity(64);
@@ -231,11 +242,38 @@ fn run(mut conn: Connection, mut queue: mpsc::Receiver<Job>, hub: Hub, uploads_d
             }
         }
         let results = commit(&mut conn, batch.iter().map(|(change, _)| &**change));
+        let events = results
+            .iter()
+            .filter(|r| matches!(r, Ok(Done::Event(_))))
+            .count();
+        stored.inc_by(events as u64);
+        // Posters are answered before their messages are published: the
+        // answer only promises the commit, and publishing a message to a
+        // big room wakes thousands of viewers, whom the poster's answer
+        // would otherwise queue behind. Other changes (system notices,
+        // bans, owners) are published before their answer, as their
+        // senders expect the hub to show them already; publishing stays
+        // in id order.
+        let mut messages = Vec::new();
         for ((change, reply), result) in batch.into_iter().zip(results) {
-            if let Ok(done) = &result {
-                publish(&hub, &uploads_dir, &change, done);
+            match (&*change, result) {
+                (Change::Append(event), Ok(Done::Event(record))) if event.kind != Kind::System => {
+                    let _ = reply.send(Ok(Done::Event(record.clone())));
+                    messages.push(record);
+                }
+                (_, result) => {
+                    for record in messages.drain(..) {
+                        hub.publish_stored(&record);
+                    }
+                    if let Ok(done) = &result {
+                        publish(&hub, &uploads_dir, &change, done);
+                    }
+                    let _ = reply.send(result);
+                }
             }
-            let _ = reply.send(result);
+        }
+        for record in messages {
+            hub.publish_stored(&record);
         }
         if stop.is_some() {
             break;
@@ -262,6 +300,22 @@ fn commit<'a>(
         let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(size);
         for change in batch.clone() {
+            if change.writes_once() {
+                // One statement is atomic on its own: a failed one leaves
+                // nothing behind, so it needs no savepoint (two statements
+                // parsed and run per change otherwise). Some errors (I/O,
+                // a full disk) roll back the whole transaction, though:
+                // then the batch fails as a whole, as a failed commit does.
+                let result = apply(&tx, change);
+                if result.is_err() && tx.is_autocommit() {
+                    return Err(rusqlite::Error::SqliteFailure(
+                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
+                        Some("the transaction was rolled back".into()),
+                    ));
+                }
+                results.push(result);
+                continue;
+            }
             let savepoint = tx.savepoint()?;
             match apply(&savepoint, change) {
                 Ok(done) => {
@@ -283,6 +337,14 @@ fn commit<'a>(
                 .map(|_| Err(AppError::Internal(format!("commit failed: {e}").into())))
                 .collect()
         }
+    }
+}
+
+impl Change {
+    /// Whether the change writes with at most one statement, which SQLite
+    /// applies entirely or not at all.
+    fn writes_once(&self) -> bool {
+        !matches!(self, Change::Ban { .. } | Change::SetOwner { .. })
     }
 }
 

@@ -16,6 +16,7 @@
 
 mod lobby;
 mod presence;
+mod roster;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -70,6 +71,10 @@ struct State {
     /// Rooms deleted while this process runs: a late arrival must not bring
     /// one back to life in memory.
     deleted: HashSet<String>,
+    /// Id of the newest stored event published (or stored before start-up):
+    /// every stored event up to it has reached the channels, so a viewer
+    /// who subscribes now and has seen up to here needs nothing from SQLite.
+    published: i64,
 }
 
 impl Hub {
@@ -99,13 +104,29 @@ impl Hub {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Publishes a committed event to the room's viewers (writer only).
+    /// Publishes a committed event to the room's viewers (writer only,
+    /// so in id order).
     pub fn publish_stored(&self, record: &EventRecord) {
-        let state = self.state();
-        if let Some(room) = state.rooms.get(&record.room) {
-            // No receivers is not an error: nobody is watching right now.
-            let _ = room.tx.send(Arc::new(Event::stored(record)));
+        // Rendered, and sent (which wakes every waiting viewer), outside
+        // the lock: a big room's wake-ups must not stall arrivals.
+        let event = Arc::new(Event::stored(record));
+        let tx = {
+            let mut state = self.state();
+            state.published = state.published.max(record.id);
+            state.rooms.get(&record.room).map(|room| room.tx.clone())
+        };
+        // A viewer entering between the two sees `published` already
+        // counting this event and the event in its channel: its id check
+        // drops the copy. No receivers is not an error.
+        if let Some(tx) = tx {
+            let _ = tx.send(event);
         }
+    }
+
+    /// At start-up, before any request: the newest id already stored.
+    pub fn stored_before_start(&self, newest: i64) {
+        let mut state = self.state();
+        state.published = state.published.max(newest);
     }
 
     /// A room was created: the lobby hears of it, and a timer deletes it if

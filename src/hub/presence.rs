@@ -12,15 +12,18 @@
 //! its last member has gone.
 
 use std::{
-    collections::HashMap,
     sync::Arc,
     time::{Duration, Instant},
 };
 
+use bytes::{BufMut, BytesMut};
 use serde::Serialize;
 use tokio::sync::broadcast;
 
-use super::Hub;
+use super::{
+    Hub,
+    roster::{Roster, SNAPSHOT_LIST_CAP},
+};
 use crate::{
     db::{
         rooms::RoomRow,
@@ -33,18 +36,14 @@ use crate::{
 
 /// At most one folded flush per room per this interval.
 const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
-/// A `members` snapshot lists at most this many users (`count` stays exact).
-const SNAPSHOT_LIST_CAP: usize = 500;
 /// Notices name at most this many users and count the rest.
 const NAMED_IN_NOTICE: usize = 3;
 
 pub(super) struct RoomState {
     pub(super) tx: broadcast::Sender<Arc<Event>>,
     room: RoomRow,
-    pub(super) members: HashMap<String, Member>,
-    /// Arrival counter: the member with the smallest `since` has been
-    /// present longest and inherits ownership.
-    next_since: u64,
+    /// Present users in arrival order: the first inherits ownership.
+    pub(super) members: Roster,
     /// Whether anybody has ever been present (since this process started).
     entered: bool,
     /// The room is being deleted: nobody may enter any more.
@@ -55,18 +54,11 @@ pub(super) struct RoomState {
     last_flush: Option<Instant>,
     /// The current `members` snapshot, rendered once, dropped on change.
     snapshot: Option<Arc<Event>>,
-    /// Bumped on every change, so polls know whether they saw the latest.
+    /// Bumped whenever a snapshot goes out to the room (at most once per
+    /// [`FLUSH_INTERVAL`]), so a poll that missed it gets it next time. Not
+    /// on every change: in a room that thousands are joining, every poll
+    /// would otherwise answer at once with a new snapshot.
     snapshot_version: u64,
-}
-
-pub(super) struct Member {
-    user: User,
-    connections: usize,
-    since: u64,
-    /// Bumped on every arrival, so a pending leave can tell it is stale.
-    generation: u64,
-    /// The snapshot version this user's polls last received.
-    polled_version: u64,
 }
 
 /// `members` snapshot body, also the answer of `GET /rooms/{id}/members`.
@@ -92,6 +84,10 @@ pub struct Entry {
     pub rx: broadcast::Receiver<Arc<Event>>,
     /// The current `members` snapshot.
     pub snapshot: Arc<Event>,
+    /// Newest stored id published when `rx` subscribed: a cursor at or
+    /// past it has nothing to read from SQLite, and a live start begins
+    /// here.
+    pub published: i64,
 }
 
 impl RoomState {
@@ -99,8 +95,7 @@ impl RoomState {
         Self {
             tx: broadcast::channel(capacity).0,
             room,
-            members: HashMap::new(),
-            next_since: 0,
+            members: Roster::default(),
             entered: false,
             closing: false,
             joins: Vec::new(),
@@ -112,34 +107,47 @@ impl RoomState {
         }
     }
 
-    fn members_by_arrival(&self) -> Vec<&Member> {
-        let mut members: Vec<&Member> = self.members.values().collect();
-        members.sort_by_key(|m| m.since);
-        members
-    }
-
     fn snapshot_body(&self) -> MembersSnapshot {
         MembersSnapshot {
             count: self.members.len(),
             max: self.room.max,
             owner: self.room.owner.clone(),
             members: self
-                .members_by_arrival()
-                .into_iter()
+                .members
+                .by_arrival()
                 .take(SNAPSHOT_LIST_CAP)
                 .map(|m| m.user.clone())
                 .collect(),
         }
     }
 
+    /// The `members` event, rendered at most once per change. It is the
+    /// [`MembersSnapshot`] JSON, put together from the roster's cached
+    /// list: every arrival in a big room needs a new one (the count
+    /// changed), and the list is most of its bytes.
     fn snapshot(&mut self) -> Arc<Event> {
         if let Some(snapshot) = &self.snapshot {
             return snapshot.clone();
         }
-        let snapshot = Arc::new(Event::transient(
+        let list = self.members.listed_json();
+        let owner = crate::events::to_json(&self.room.owner);
+        let mut json = BytesMut::with_capacity(list.len() + owner.len() + 64);
+        json.put_slice(
+            format!(
+                "{{\"count\":{},\"max\":{},\"owner\":",
+                self.members.len(),
+                self.room.max
+            )
+            .as_bytes(),
+        );
+        json.put_slice(&owner);
+        json.put_slice(b",\"members\":");
+        json.put_slice(&list);
+        json.put_u8(b'}');
+        let snapshot = Arc::new(Event::transient_json(
             Kind::Members,
             Audience::Room,
-            &self.snapshot_body(),
+            json.freeze(),
         ));
         self.snapshot = Some(snapshot.clone());
         snapshot
@@ -154,6 +162,7 @@ impl Hub {
         if state.deleted.contains(&room.id) {
             return Err(AppError::not_found("room"));
         }
+        let published = state.published;
         let capacity = self.shared.config.room_channel_capacity;
         let entry = state
             .rooms
@@ -171,18 +180,7 @@ impl Hub {
                 if entry.members.len() >= entry.room.max as usize {
                     return Err(AppError::RoomFull);
                 }
-                let since = entry.next_since;
-                entry.next_since += 1;
-                entry.members.insert(
-                    user.id.clone(),
-                    Member {
-                        user: user.clone(),
-                        connections: 1,
-                        since,
-                        generation: 0,
-                        polled_version: 0,
-                    },
-                );
+                entry.members.insert(user.clone());
                 entry.joins.push(user.clone());
                 entry.entered = true;
                 self.changed(&room.id, entry);
@@ -196,6 +194,7 @@ impl Hub {
             },
             rx: entry.tx.subscribe(),
             snapshot: entry.snapshot(),
+            published,
         })
     }
 
@@ -222,7 +221,7 @@ impl Hub {
     /// Whether `user` would be turned away as one too many.
     pub fn is_full_for(&self, room: &RoomRow, user: &User) -> bool {
         self.state().rooms.get(&room.id).is_some_and(|state| {
-            state.members.len() >= state.room.max as usize && !state.members.contains_key(&user.id)
+            state.members.len() >= state.room.max as usize && !state.members.contains(&user.id)
         })
     }
 
@@ -273,11 +272,7 @@ impl Hub {
         let mut state = self.state();
         let State { rooms, .. } = &mut *state;
         for (room_id, room) in rooms.iter_mut() {
-            let mut touched = false;
-            if let Some(member) = room.members.get_mut(&user.id) {
-                member.user = user.clone();
-                touched = true;
-            }
+            let mut touched = room.members.rename(user);
             if room.room.owner.id == user.id {
                 room.room.owner = user.clone();
                 touched = true;
@@ -292,7 +287,6 @@ impl Hub {
     /// [`FLUSH_INTERVAL`].
     fn changed(&self, room_id: &str, room: &mut RoomState) {
         room.snapshot = None;
-        room.snapshot_version += 1;
         if room.flush_scheduled {
             return;
         }
@@ -321,12 +315,13 @@ impl Hub {
             let joins = std::mem::take(&mut room.joins);
             let leaves = std::mem::take(&mut room.leaves);
             let owner_left = leaves.iter().any(|u| u.id == room.room.owner.id)
-                && !room.members.contains_key(&room.room.owner.id);
+                && !room.members.contains(&room.room.owner.id);
             let heir = owner_left
-                .then(|| room.members_by_arrival().first().map(|m| m.user.clone()))
+                .then(|| room.members.by_arrival().next().map(|m| m.user.clone()))
                 .flatten();
             let empty = room.members.is_empty() && room.entered;
             room.closing = empty;
+            room.snapshot_version += 1;
             FlushPlan {
                 joins,
                 leaves,

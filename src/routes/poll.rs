@@ -16,7 +16,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::{
-    db,
     error::{AppError, AppResult},
     events::{Event, Kind, json_array},
     feed::Feed,
@@ -59,18 +58,13 @@ async fn room_poll(
     let room = admitted_room(&state, &room_id, &visitor.user).await?;
     // Enter (and so subscribe) before reading anything: see feed.rs.
     let entry = state.hub.enter(&room, &visitor.user)?;
-    let (start, replay) = match after {
-        Some(after) => (after, true),
-        None => (state.db.read(db::events::newest_id).await?, false),
-    };
-    let mut feed = Feed::new(
-        state.db.clone(),
-        state.hub.clone(),
+    let mut feed = Feed::open(
+        &state,
         room.id.clone(),
         visitor.user.id.clone(),
         entry.rx,
-        start,
-        replay,
+        entry.published,
+        after,
     );
 
     let mut events = Vec::new();
@@ -98,6 +92,7 @@ async fn room_poll(
         let _ = state.hub.unpolled_snapshot(&room.id, &visitor.user.id);
     }
     drop(entry.presence);
+    state.metrics.events_delivered.inc_by(events.len() as u64);
     Ok(answer(&events, feed.last_id()))
 }
 

@@ -3,7 +3,10 @@
 //! Frames are written by hand rather than through axum's `Sse`: every event
 //! already carries its complete SSE block as shared `Bytes` (see
 //! `events.rs`), so a frame costs each subscriber a reference count, not an
-//! allocation and a copy.
+//! allocation and a copy. When a subscriber wakes to several ready events
+//! (a burst, or a server busy feeding thousands), they are joined into one
+//! chunk: one write instead of one per event, which is what keeps a big
+//! room's fan-out affordable (see `examples/fanout`).
 
 use std::{convert::Infallible, sync::Arc, time::Duration};
 
@@ -16,12 +19,12 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use bytes::{BufMut, BytesMut};
 use futures_util::Stream;
 use serde::Deserialize;
 use tokio::{sync::broadcast::error::RecvError, time::Instant};
 
 use crate::{
-    db,
     error::{AppError, AppResult},
     events::{Audience, Event, Kind},
     feed::Feed,
@@ -59,38 +62,43 @@ async fn room_events(
     let room = admitted_room(&state, &room_id, &visitor.user).await?;
     // Enter (and so subscribe) before reading anything: see feed.rs.
     let entry = state.hub.enter(&room, &visitor.user)?;
-    let (start, replay) = match cursor {
-        Some(cursor) => (cursor, true),
-        None => (state.db.read(db::events::newest_id).await?, false),
-    };
-    let mut feed = Feed::new(
-        state.db.clone(),
-        state.hub.clone(),
+    let mut feed = Feed::open(
+        &state,
         room.id,
         visitor.user.id,
         entry.rx,
-        start,
-        replay,
+        entry.published,
+        cursor,
     );
+    let start = feed.last_id();
     let presence = entry.presence;
-    let snapshot = entry.snapshot;
+    // Only the frame is kept: the snapshot of a big room is tens of KiB,
+    // and every arrival renders a new one, so holding the whole event for
+    // the life of the stream would cost that much per subscriber.
+    let snapshot = entry.snapshot.sse.clone();
+    drop(entry.snapshot);
+    let delivered = state.metrics.events_delivered.clone();
     let shutdown = state.shutdown.clone();
     let every = state.config.keep_alive;
 
     let body = stream! {
         let _presence = presence;
         yield Ok::<_, Infallible>(Bytes::from_static(RETRY));
-        yield Ok(snapshot.sse.clone());
-        if !replay {
+        yield Ok(snapshot);
+        if cursor.is_none() {
             // So a browser that gets nothing before its first disconnect
             // still resumes from here.
             yield Ok(Bytes::from(format!("id: {start}\n\n")));
         }
+        // Made once, not per event: a fresh `cancelled()` per wake-up would
+        // lock the token's waiter list twice per event per subscriber.
+        let cancelled = shutdown.cancelled();
+        tokio::pin!(cancelled);
         let mut ticks = keep_alive(every);
         loop {
             let next = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = ticks.tick() => Next::KeepAlive,
+                biased;
+                _ = &mut cancelled => break,
                 event = feed.next() => match event {
                     Ok(Some(event)) => Next::Event(event),
                     Ok(None) => break,
@@ -99,14 +107,45 @@ async fn room_events(
                         break;
                     }
                 },
+                _ = ticks.tick() => Next::KeepAlive,
             };
             match next {
                 Next::KeepAlive => yield Ok(Bytes::from_static(KEEP_ALIVE)),
-                Next::Event(event) => yield Ok(event.sse.clone()),
+                Next::Event(event) => {
+                    let (chunk, events) = coalesce(&event, &mut feed);
+                    delivered.inc_by(events);
+                    yield Ok(chunk);
+                }
             }
         }
     };
     Ok(event_stream(body))
+}
+
+/// Most bytes joined into one chunk when several events are ready at once.
+const COALESCE_LIMIT: usize = 64 * 1024;
+
+/// The frame of `first`, joined with those of the events that are ready
+/// right now: when a subscriber wakes late (a burst, a busy server), it
+/// writes them in one chunk and one system call instead of one each. The
+/// copy is paid only then; a lone event goes out as its shared bytes.
+/// Returns the chunk and how many events it holds.
+fn coalesce(first: &Event, feed: &mut Feed) -> (Bytes, u64) {
+    let Some(second) = feed.ready() else {
+        return (first.sse.clone(), 1);
+    };
+    let mut chunk = BytesMut::with_capacity(2 * (first.sse.len() + second.sse.len()));
+    chunk.put_slice(&first.sse);
+    chunk.put_slice(&second.sse);
+    let mut events = 2;
+    while chunk.len() < COALESCE_LIMIT {
+        match feed.ready() {
+            Some(event) => chunk.put_slice(&event.sse),
+            None => break,
+        }
+        events += 1;
+    }
+    (chunk.freeze(), events)
 }
 
 /// GET /events: the lobby as a stream: a `rooms` snapshot first, then
@@ -120,10 +159,13 @@ async fn lobby_events(State(state): State<AppState>) -> AppResult<Response> {
     let body = stream! {
         yield Ok::<_, Infallible>(Bytes::from_static(RETRY));
         yield Ok(first.sse.clone());
+        drop(first);
+        let cancelled = shutdown.cancelled();
+        tokio::pin!(cancelled);
         let mut ticks = keep_alive(every);
         loop {
             let next = tokio::select! {
-                _ = shutdown.cancelled() => break,
+                _ = &mut cancelled => break,
                 _ = ticks.tick() => Next::KeepAlive,
                 event = rx.recv() => match event {
                     Ok(event) => Next::Event(event),

@@ -1,0 +1,108 @@
+//! Writer mode without HTTP: many tasks appending through the writer
+//! thread directly, in this process, to tell the writer's own capacity
+//! (group commit, statements, publishing) apart from the request path's.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use gifchat::{
+    db::{
+        self,
+        rooms::RoomRow,
+        writer::{NewEvent, Writer, now},
+    },
+    events::Kind,
+    hub::{Hub, HubConfig},
+    identity::User,
+};
+
+use crate::stats::Histogram;
+
+pub async fn writer(posters: usize, run: Duration) -> crate::Result<()> {
+    println!(
+        "writer, in process (no HTTP): {posters} concurrent posters for {:.0} s",
+        run.as_secs_f64()
+    );
+    let dir = tempfile::TempDir::new()?;
+    let config = gifchat::Config::for_dir(dir.path());
+    std::fs::create_dir_all(&config.data_dir)?;
+    std::fs::create_dir_all(&config.uploads_dir)?;
+    drop(db::open_pool(&config.data_dir)?);
+    let hub = Hub::new(HubConfig {
+        leave_grace: config.leave_grace,
+        unentered_room_ttl: config.unentered_room_ttl,
+        room_channel_capacity: config.room_channel_capacity,
+    });
+    let stored = prometheus::IntCounter::new("stored", "events stored")?;
+    let (writer, thread) =
+        Writer::start(&config.data_dir, &config.uploads_dir, hub.clone(), stored)?;
+    hub.attach_writer(writer.clone());
+    let owner = User::new("benchowner0000".into(), None);
+    let room = writer
+        .create_room(RoomRow {
+            id: "benchroom".into(),
+            title: "writer benchmark".into(),
+            max: 10_000,
+            password_hash: None,
+            owner: owner.clone(),
+            created_at: now(),
+        })
+        .await?;
+    let answers = Arc::new(Histogram::new());
+    let started = Instant::now();
+    let cpu_before = crate::stats::cpu_time(std::process::id());
+    let deadline = tokio::time::Instant::now() + run;
+    let mut tasks = Vec::new();
+    for k in 0..posters {
+        let (writer, answers, room_id, user) = (
+            writer.clone(),
+            answers.clone(),
+            room.id.clone(),
+            User::new(format!("benchposter{k:04}"), None),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut stored = 0u64;
+            while tokio::time::Instant::now() < deadline {
+                let sent = Instant::now();
+                let event = NewEvent {
+                    room_id: room_id.clone(),
+                    kind: Kind::Chat,
+                    user: Some(user.clone()),
+                    chat: Some(format!("fo {stored} 0")),
+                    gif: None,
+                    gif_info: None,
+                    to: None,
+                };
+                if writer.append(event).await.is_err() {
+                    break;
+                }
+                answers.record_us(sent.elapsed().as_micros() as u64);
+                stored += 1;
+            }
+            stored
+        }));
+    }
+    let mut stored = 0;
+    for task in tasks {
+        stored += task.await.unwrap_or(0);
+    }
+    let elapsed = started.elapsed();
+    let cpu = crate::stats::cpu_time(std::process::id())
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    writer.shutdown().await;
+    let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+    println!(
+        "stored: {stored} messages in {:.2} s = {:.0} msgs/s",
+        elapsed.as_secs_f64(),
+        stored as f64 / elapsed.as_secs_f64()
+    );
+    println!("answer latency (append → committed): {}", answers.summary());
+    println!(
+        "{}",
+        crate::cpu_line("process", cpu, elapsed, stored, "stored message")
+    );
+    Ok(())
+}

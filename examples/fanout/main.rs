@@ -1,0 +1,489 @@
+//! Fan-out benchmark: how many viewers one gifchat room can feed, how fast,
+//! and at what cost to the server.
+//!
+//! Build in release (`cargo build --release --examples`), then:
+//!
+//! - **Fan-out** (SSE and/or long-poll viewers in one room, messages posted
+//!   on a schedule):
+//!   `cargo run --release --example fanout -- --subscribers 10000 --messages 3000 --rate 100`
+//!   Add `--pollers K` for K long-poll clients (with or without SSE ones).
+//!   Prints deliveries, missing, duplicates, latency from post to receipt
+//!   (p50/p99/max), server CPU time per delivery, and server memory per
+//!   idle subscriber ((RSS with N idle subscribers − RSS before) / N).
+//! - **Writer** (stored messages per second from concurrent posters, each
+//!   answered after its commit):
+//!   `cargo run --release --example fanout -- --writer --posters 128 --duration 10s`
+//!
+//! By default the benchmark re-executes itself with `--serve` as a child
+//! process that runs `gifchat::run` on a temporary data dir (127.0.0.1, a
+//! free port, logging at `--log warn`, without the per-address stream cap
+//! and post rate limit, since every client comes from 127.0.0.1), so that
+//! the server's CPU time and memory (read from `/proc/<pid>`) are its own.
+//! `--target 127.0.0.1:8005` measures a running server instead (start it
+//! with `GIFCHAT_MAX_STREAMS_PER_ADDR=0 GIFCHAT_POST_RATE=0`, and add
+//! `--server-pid` for CPU and memory figures). Every wait is bounded; the
+//! child stops when the benchmark ends (its stdin closes), even if the
+//! benchmark dies.
+//!
+//! Capacity counts distinct users and a room holds at most 10,000, so
+//! subscribers + pollers ≤ 10,000. Each subscriber is a new cookie-less
+//! user; each poller keeps the cookie of its first answer. The OS must
+//! allow enough open files (the benchmark raises its soft limit to the
+//! hard one) and ephemeral ports; see the README's tuning notes.
+
+mod http;
+mod inproc;
+mod poll;
+mod post;
+mod serve;
+mod sse;
+mod stats;
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    process::ExitCode,
+    sync::{Arc, atomic::Ordering::Relaxed},
+    time::{Duration, Instant},
+};
+
+use clap::Parser;
+use gifchat::config::parse_duration;
+use tokio::{sync::Semaphore, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    serve::Server,
+    sse::Shared,
+    stats::{cpu_time, ms, rss_bytes},
+};
+
+/// Most members a room can have (API: `max` is at most 10,000).
+const ROOM_MAX: usize = 10_000;
+
+#[derive(Parser, Debug)]
+#[command(about = "gifchat fan-out and writer benchmark")]
+struct Args {
+    /// SSE subscribers in the room.
+    #[arg(long, default_value_t = 1000)]
+    subscribers: usize,
+    /// Long-poll clients in the room.
+    #[arg(long, default_value_t = 0)]
+    pollers: usize,
+    /// Messages to post.
+    #[arg(long, default_value_t = 1000)]
+    messages: usize,
+    /// Messages per second.
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
+    /// Poster connections (each its own session). Writer mode: concurrent
+    /// posters.
+    #[arg(long, default_value_t = 4)]
+    posters: usize,
+    /// Writer mode: post as fast as answers come, for `--duration`.
+    #[arg(long)]
+    writer: bool,
+    /// Writer mode without HTTP: append through the writer thread in this
+    /// process (its own capacity, apart from the request path).
+    #[arg(long, requires = "writer")]
+    in_process: bool,
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Connections being opened at once.
+    #[arg(long, default_value_t = 256)]
+    connect_concurrency: usize,
+    /// Pause after every viewer connected, before memory is read.
+    #[arg(long, default_value = "3s", value_parser = parse_duration)]
+    settle: Duration,
+    /// Longest wait, after the last post, for every delivery.
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    drain: Duration,
+    /// `timeout` of each long-poll, in seconds.
+    #[arg(long, default_value_t = 30)]
+    poll_timeout: u64,
+    /// Worker threads of the client's runtime.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Log filter of the server started by the benchmark.
+    #[arg(long, default_value = "warn")]
+    log: String,
+    /// A running server to measure instead of starting one.
+    #[arg(long)]
+    target: Option<SocketAddr>,
+    /// With `--target`: the server's pid, for CPU time and memory.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Internal: run the server (the benchmark's child process).
+    #[arg(long, hide = true)]
+    serve: bool,
+    #[arg(long, hide = true)]
+    data_dir: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.serve {
+        let result = serve::data_dir_arg(args.data_dir.clone())
+            .and_then(|dir| serve::serve(&dir, &args.log));
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("fanout server: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let nofile = stats::raise_nofile_limit();
+    let needed = args.subscribers + args.pollers + args.posters + 64;
+    if nofile < needed as u64 {
+        eprintln!("warning: open-file limit {nofile} < {needed} connections; raise `ulimit -n`");
+    }
+    if args.in_process {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.threads.max(1))
+            .enable_all()
+            .build();
+        let result = match runtime {
+            Ok(runtime) => runtime.block_on(inproc::writer(args.posters, args.duration)),
+            Err(e) => Err(e.into()),
+        };
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("fanout: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let (server, addr) = match args.target {
+        Some(addr) => (None, addr),
+        None => match Server::start(&args.log) {
+            Ok(server) => {
+                let addr = server.addr;
+                (Some(server), addr)
+            }
+            Err(e) => {
+                eprintln!("fanout: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let pid = args.server_pid.or(server.as_ref().map(|s| s.pid));
+    if let Some(pid) = pid {
+        println!("server pid {pid} on {addr}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("fanout: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        if args.writer {
+            writer(&args, addr, pid).await
+        } else {
+            fanout(&args, addr, pid).await
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    if let Some(server) = server {
+        server.stop(Duration::from_secs(30));
+    }
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fanout: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, gifchat::BoxError>;
+
+/// CPU time of the server and of this client since `self` was taken.
+struct CpuMark {
+    server: Option<Duration>,
+    client: Option<Duration>,
+    at: Instant,
+}
+
+impl CpuMark {
+    fn now(pid: Option<u32>) -> CpuMark {
+        CpuMark {
+            server: pid.and_then(cpu_time),
+            client: cpu_time(std::process::id()),
+            at: Instant::now(),
+        }
+    }
+
+    /// (server CPU, client CPU, wall time) since `self`.
+    fn since(&self, pid: Option<u32>) -> (Option<Duration>, Option<Duration>, Duration) {
+        let later = CpuMark::now(pid);
+        let diff = |a: Option<Duration>, b: Option<Duration>| Some(b?.saturating_sub(a?));
+        (
+            diff(self.server, later.server),
+            diff(self.client, later.client),
+            later.at - self.at,
+        )
+    }
+}
+
+fn cpu_line(what: &str, cpu: Option<Duration>, wall: Duration, per: u64, unit: &str) -> String {
+    match cpu {
+        Some(cpu) => format!(
+            "{what} CPU {:.2} s over {:.1} s ({:.0}% of one core) = {:.2} µs per {unit}",
+            cpu.as_secs_f64(),
+            wall.as_secs_f64(),
+            100.0 * cpu.as_secs_f64() / wall.as_secs_f64().max(1e-9),
+            cpu.as_secs_f64() * 1e6 / per.max(1) as f64
+        ),
+        None => format!("{what} CPU: unknown (no pid)"),
+    }
+}
+
+async fn open_posters(addr: SocketAddr, n: usize) -> Result<Vec<post::Session>> {
+    let mut set = JoinSet::new();
+    for _ in 0..n.max(1) {
+        set.spawn(post::Session::open(addr));
+    }
+    let mut sessions = Vec::new();
+    while let Some(session) = set.join_next().await {
+        sessions.push(session??);
+    }
+    Ok(sessions)
+}
+
+async fn fanout(args: &Args, addr: SocketAddr, pid: Option<u32>) -> Result<()> {
+    let viewers = args.subscribers + args.pollers;
+    if viewers > ROOM_MAX {
+        return Err(format!("subscribers + pollers must be at most {ROOM_MAX}").into());
+    }
+    println!(
+        "fan-out: {} SSE subscribers, {} long-poll clients, {} messages at {}/s from {} poster connections",
+        args.subscribers, args.pollers, args.messages, args.rate, args.posters
+    );
+    let epoch = Instant::now();
+    let mut posters = open_posters(addr, args.posters).await?;
+    let room: Arc<str> = posters[0].create_room(ROOM_MAX).await?.into();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_before = pid.and_then(rss_bytes);
+
+    // Viewers: each task opens its connection (a bounded number at once),
+    // then reads until told to stop, and hands back what it saw.
+    let stop = CancellationToken::new();
+    let sse_shared = Arc::new(Shared::new(epoch, args.messages, stop.clone()));
+    let poll_shared = Arc::new(Shared::new(epoch, args.messages, stop.clone()));
+    let gate = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
+    let connecting = Instant::now();
+    let mut sse_tasks = JoinSet::new();
+    for _ in 0..args.subscribers {
+        let (gate, shared, room) = (gate.clone(), sse_shared.clone(), room.clone());
+        sse_tasks.spawn(async move {
+            let permit = gate.acquire_owned().await.ok()?;
+            let opened = sse::open(addr, &room).await;
+            drop(permit);
+            match opened {
+                Ok(reader) => {
+                    shared.connected.fetch_add(1, Relaxed);
+                    Some(sse::read(reader, shared).await)
+                }
+                Err(e) => {
+                    if shared.failed.fetch_add(1, Relaxed) < 3 {
+                        eprintln!("subscriber failed: {e}");
+                    }
+                    None
+                }
+            }
+        });
+    }
+    let mut poll_tasks = JoinSet::new();
+    for _ in 0..args.pollers {
+        let (gate, shared, room) = (gate.clone(), poll_shared.clone(), room.clone());
+        let timeout = args.poll_timeout;
+        poll_tasks.spawn(async move {
+            let permit = gate.acquire_owned().await.ok()?;
+            let opened = poll::open(addr, room, timeout).await;
+            drop(permit);
+            match opened {
+                Ok(poller) => {
+                    shared.connected.fetch_add(1, Relaxed);
+                    Some(poll::run(poller, shared).await)
+                }
+                Err(e) => {
+                    if shared.failed.fetch_add(1, Relaxed) < 3 {
+                        eprintln!("poller failed: {e}");
+                    }
+                    None
+                }
+            }
+        });
+    }
+    let all_in = tokio::time::Instant::now() + Duration::from_secs(300);
+    loop {
+        let done = |s: &Shared| s.connected.load(Relaxed) + s.failed.load(Relaxed);
+        if done(&sse_shared) >= args.subscribers && done(&poll_shared) >= args.pollers {
+            break;
+        }
+        if tokio::time::Instant::now() > all_in {
+            eprintln!("not every viewer connected within 300 s; going on");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let connected_sse = sse_shared.connected.load(Relaxed);
+    let connected_poll = poll_shared.connected.load(Relaxed);
+    println!(
+        "connected: {connected_sse}/{} SSE, {connected_poll}/{} long-poll in {:.1} s",
+        args.subscribers,
+        args.pollers,
+        connecting.elapsed().as_secs_f64()
+    );
+    tokio::time::sleep(args.settle).await;
+    let rss_idle = pid.and_then(rss_bytes);
+    if let (Some(before), Some(idle)) = (rss_before, rss_idle) {
+        let n = (connected_sse + connected_poll).max(1);
+        println!(
+            "server memory: RSS {:.1} MiB before, {:.1} MiB with {n} idle viewers = {:.2} KiB per idle viewer",
+            before as f64 / 1048576.0,
+            idle as f64 / 1048576.0,
+            (idle as f64 - before as f64) / n as f64 / 1024.0
+        );
+    }
+
+    let mark = CpuMark::now(pid);
+    let posted = post::scheduled(
+        std::mem::take(&mut posters),
+        room.clone(),
+        args.messages,
+        args.rate,
+        epoch,
+    )
+    .await;
+    let ok_count = posted.ok.iter().filter(|b| **b).count() as u64;
+    println!(
+        "posted: {ok_count}/{} answered 201 ({} errors) in {:.1} s, worst schedule lag {}; answers {}",
+        args.messages,
+        posted.errors,
+        mark.at.elapsed().as_secs_f64(),
+        ms(posted.worst_lag),
+        posted.answers.summary()
+    );
+
+    // Wait for every viewer to have every message, or the drain limit.
+    let expect_sse = connected_sse as u64 * ok_count;
+    let expect_poll = connected_poll as u64 * ok_count;
+    let drain_until = tokio::time::Instant::now() + args.drain;
+    while tokio::time::Instant::now() < drain_until
+        && (sse_shared.delivered.load(Relaxed) < expect_sse
+            || poll_shared.delivered.load(Relaxed) < expect_poll)
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (server_cpu, client_cpu, wall) = mark.since(pid);
+    let rss_end = pid.and_then(rss_bytes);
+    stop.cancel();
+
+    let deliveries = sse_shared.delivered.load(Relaxed) + poll_shared.delivered.load(Relaxed);
+    for (name, shared, mut tasks, expected) in [
+        ("SSE", &sse_shared, sse_tasks, expect_sse),
+        ("long-poll", &poll_shared, poll_tasks, expect_poll),
+    ] {
+        if expected == 0 && shared.connected.load(Relaxed) == 0 {
+            continue;
+        }
+        let mut missing = 0u64;
+        let collect = async {
+            while let Some(joined) = tasks.join_next().await {
+                if let Ok(Some(seen)) = joined {
+                    missing += posted
+                        .ok
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, ok)| **ok && !seen.has(*i))
+                        .count() as u64;
+                }
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(30), collect)
+            .await
+            .is_err()
+        {
+            eprintln!("{name}: some viewers did not stop within 30 s");
+        }
+        println!(
+            "{name}: deliveries {} of {expected} expected | missing {missing} | duplicates {} | ids out of order {} | viewer errors {} | ended early {}",
+            shared.delivered.load(Relaxed),
+            shared.duplicates.load(Relaxed),
+            shared.out_of_order.load(Relaxed),
+            shared.failed.load(Relaxed),
+            shared.ended.load(Relaxed),
+        );
+        println!(
+            "{name}: latency post → receipt {}",
+            shared.latency.summary()
+        );
+    }
+    println!(
+        "{}",
+        cpu_line("server", server_cpu, wall, deliveries, "delivery")
+    );
+    println!(
+        "{}",
+        cpu_line("client", client_cpu, wall, deliveries, "delivery")
+    );
+    if let Some(end) = rss_end {
+        println!("server RSS at the end: {:.1} MiB", end as f64 / 1048576.0);
+    }
+    Ok(())
+}
+
+async fn writer(args: &Args, addr: SocketAddr, pid: Option<u32>) -> Result<()> {
+    println!(
+        "writer: {} concurrent posters (one session and connection each) for {:.0} s",
+        args.posters,
+        args.duration.as_secs_f64()
+    );
+    let mut posters = open_posters(addr, args.posters).await?;
+    let room: Arc<str> = posters[0].create_room(ROOM_MAX).await?.into();
+    let mark = CpuMark::now(pid);
+    let flood = post::flood(std::mem::take(&mut posters), room, args.duration).await;
+    let (server_cpu, client_cpu, _) = mark.since(pid);
+    let rate = flood.stored as f64 / flood.elapsed.as_secs_f64();
+    println!(
+        "stored: {} messages in {:.2} s = {rate:.0} msgs/s (answers by status {:?}, broken connections {})",
+        flood.stored,
+        flood.elapsed.as_secs_f64(),
+        flood.by_status,
+        flood.failures
+    );
+    println!(
+        "answer latency (post → 201 after commit): {}",
+        flood.answers.summary()
+    );
+    println!(
+        "{}",
+        cpu_line(
+            "server",
+            server_cpu,
+            flood.elapsed,
+            flood.stored,
+            "stored message"
+        )
+    );
+    println!(
+        "{}",
+        cpu_line(
+            "client",
+            client_cpu,
+            flood.elapsed,
+            flood.stored,
+            "stored message"
+        )
+    );
+    Ok(())
+}
