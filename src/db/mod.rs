@@ -5,10 +5,12 @@
 //!   [`Db::read`], which runs them on the blocking thread pool, never on the
 //!   async executor.
 //! - `writer`: the single writer thread that owns the write connection and
-//!   commits every change (see its docs for group commit and publishing).
+//!   commits every change (see its docs for group commit and publishing);
+//!   `changes`: what each change does in SQL.
 //!
 //! The database runs in WAL mode, so readers never wait for the writer.
 
+mod changes;
 pub mod events;
 pub mod rooms;
 pub mod schema;

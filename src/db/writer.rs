@@ -15,16 +15,18 @@ use std::{
 };
 
 use prometheus::IntCounter;
-use rusqlite::{Connection, params};
-use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+// The vocabulary of changes lives in `changes.rs`; handlers name it
+// through the writer they send it to.
+use super::changes::apply;
+pub use super::changes::{Change, Done, NewEvent, SessionRow, now};
 use crate::{
     db::{self, rooms::RoomRow},
     error::{AppError, AppResult},
-    events::{EventRecord, GifInfo, Kind},
+    events::{EventRecord, Kind},
     hub::Hub,
-    identity::User,
     uploads,
 };
 
@@ -32,93 +34,6 @@ use crate::{
 const MAX_BATCH: usize = 1024;
 /// Changes that may wait for the writer before senders are slowed down.
 const QUEUE: usize = 8192;
-
-/// A new event to store.
-#[derive(Debug, Clone)]
-pub struct NewEvent {
-    pub room_id: String,
-    pub kind: Kind,
-    pub user: Option<User>,
-    pub chat: Option<String>,
-    pub gif: Option<String>,
-    pub gif_info: Option<GifInfo>,
-    pub to: Option<User>,
-}
-
-impl NewEvent {
-    /// A `system` notice: no user, the text in `chat`.
-    pub fn system(room_id: &str, text: String) -> Self {
-        Self {
-            room_id: room_id.to_owned(),
-            kind: Kind::System,
-            user: None,
-            chat: Some(text),
-            gif: None,
-            gif_info: None,
-            to: None,
-        }
-    }
-}
-
-/// Everything that changes the database.
-#[derive(Debug)]
-pub enum Change {
-    CreateRoom(RoomRow),
-    Append(NewEvent),
-    /// Remember that a user gave a private room's password.
-    Admit {
-        room_id: String,
-        user_id: String,
-    },
-    /// Ban a user from a room, with the notice saying so.
-    Ban {
-        user: User,
-        notice: NewEvent,
-    },
-    /// Hand the room to a new owner, with the notice saying so.
-    SetOwner {
-        owner: User,
-        notice: NewEvent,
-    },
-    DeleteRoom {
-        room_id: String,
-    },
-    /// A user set their display name: rooms they own show it.
-    Rename {
-        user: User,
-    },
-    /// Insert a new session; fails (as `Invalid`) if the id is taken.
-    CreateSession(SessionRow),
-    SaveSession(SessionRow),
-    DeleteSession {
-        id: String,
-    },
-    DeleteExpiredSessions {
-        now: i64,
-    },
-}
-
-/// A session record as stored.
-#[derive(Debug, Clone)]
-pub struct SessionRow {
-    pub id: String,
-    pub data: String,
-    pub expiry: i64,
-}
-
-/// What a change did.
-#[derive(Debug)]
-pub enum Done {
-    Room(RoomRow),
-    Event(EventRecord),
-    /// For `DeleteRoom`: whether the room existed, and the uploaded files
-    /// its events referred to (removed from disk after the commit).
-    Deleted {
-        existed: bool,
-        gifs: Vec<String>,
-    },
-    Nothing,
-}
 
 enum Job {
     Apply {
@@ -340,145 +255,6 @@ fn commit<'a>(
     }
 }
 
-impl Change {
-    /// Whether the change writes with at most one statement, which SQLite
-    /// applies entirely or not at all.
-    fn writes_once(&self) -> bool {
-        !matches!(self, Change::Ban { .. } | Change::SetOwner { .. })
-    }
-}
-
-fn apply(tx: &Connection, change: &Change) -> AppResult<Done> {
-    match change {
-        Change::CreateRoom(room) => {
-            tx.prepare_cached(
-                "INSERT INTO rooms (id, title, max_members, password_hash, owner_id, owner_name, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                room.id,
-                room.title,
-                room.max,
-                room.password_hash,
-                room.owner.id,
-                room.owner.name,
-                room.created_at
-            ])?;
-            Ok(Done::Room(room.clone()))
-        }
-        Change::Append(event) => insert_event(tx, event).map(Done::Event),
-        Change::Admit { room_id, user_id } => {
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO admissions (room_id, user_id) VALUES (?1, ?2)",
-            )?
-            .execute(params![room_id, user_id])?;
-            Ok(Done::Nothing)
-        }
-        Change::Ban { user, notice } => {
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO bans (room_id, user_id, created_at) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![notice.room_id, user.id, now()])?;
-            insert_event(tx, notice).map(Done::Event)
-        }
-        Change::SetOwner { owner, notice } => {
-            let updated = tx
-                .prepare_cached("UPDATE rooms SET owner_id = ?2, owner_name = ?3 WHERE id = ?1")?
-                .execute(params![notice.room_id, owner.id, owner.name])?;
-            if updated == 0 {
-                return Err(AppError::not_found("room"));
-            }
-            insert_event(tx, notice).map(Done::Event)
-        }
-        Change::DeleteRoom { room_id } => {
-            let gifs = tx
-                .prepare_cached("SELECT gif FROM events WHERE room_id = ?1 AND gif IS NOT NULL")?
-                .query_map([room_id], |row| row.get(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()?;
-            let deleted = tx
-                .prepare_cached("DELETE FROM rooms WHERE id = ?1")?
-                .execute([room_id])?;
-            Ok(Done::Deleted {
-                existed: deleted > 0,
-                gifs,
-            })
-        }
-        Change::Rename { user } => {
-            tx.prepare_cached("UPDATE rooms SET owner_name = ?2 WHERE owner_id = ?1")?
-                .execute(params![user.id, user.name])?;
-            Ok(Done::Nothing)
-        }
-        Change::CreateSession(row) => {
-            let inserted = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO sessions (id, data, expiry) VALUES (?1, ?2, ?3)",
-                )?
-                .execute(params![row.id, row.data, row.expiry])?;
-            if inserted == 0 {
-                return Err(AppError::invalid("session id taken"));
-            }
-            Ok(Done::Nothing)
-        }
-        Change::SaveSession(row) => {
-            tx.prepare_cached(
-                "INSERT INTO sessions (id, data, expiry) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(id) DO UPDATE SET data = excluded.data, expiry = excluded.expiry",
-            )?
-            .execute(params![row.id, row.data, row.expiry])?;
-            Ok(Done::Nothing)
-        }
-        Change::DeleteSession { id } => {
-            tx.prepare_cached("DELETE FROM sessions WHERE id = ?1")?
-                .execute([id])?;
-            Ok(Done::Nothing)
-        }
-        Change::DeleteExpiredSessions { now } => {
-            tx.prepare_cached("DELETE FROM sessions WHERE expiry < ?1")?
-                .execute([now])?;
-            Ok(Done::Nothing)
-        }
-    }
-}
-
-fn insert_event(tx: &Connection, event: &NewEvent) -> AppResult<EventRecord> {
-    let created_at = now();
-    let inserted = tx
-        .prepare_cached(
-            "INSERT INTO events (room_id, kind, user_id, user_name, chat, gif, to_id, to_name,
-                                 created_at, gif_width, gif_height, gif_frames)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
-             WHERE EXISTS (SELECT 1 FROM rooms WHERE id = ?1)",
-        )?
-        .execute(params![
-            event.room_id,
-            event.kind.as_str(),
-            event.user.as_ref().map(|u| &u.id),
-            event.user.as_ref().and_then(|u| u.name.as_ref()),
-            event.chat,
-            event.gif,
-            event.to.as_ref().map(|u| &u.id),
-            event.to.as_ref().and_then(|u| u.name.as_ref()),
-            created_at,
-            event.gif_info.map(|g| g.width),
-            event.gif_info.map(|g| g.height),
-            event.gif_info.map(|g| g.frames),
-        ])?;
-    if inserted == 0 {
-        return Err(AppError::not_found("room"));
-    }
-    Ok(EventRecord {
-        id: tx.last_insert_rowid(),
-        kind: event.kind,
-        room: event.room_id.clone(),
-        user: event.user.clone(),
-        chat: event.chat.clone(),
-        gif: event.gif.clone(),
-        gif_info: event.gif_info,
-        to: event.to.clone(),
-        created_at,
-    })
-}
-
 /// Tells the hub what a committed change means for the people watching.
 fn publish(hub: &Hub, uploads_dir: &Path, change: &Change, done: &Done) {
     match (change, done) {
@@ -501,13 +277,4 @@ fn publish(hub: &Hub, uploads_dir: &Path, change: &Change, done: &Done) {
         (Change::Rename { user }, _) => hub.renamed(user),
         _ => {}
     }
-}
-
-/// Now, as stored: RFC 3339 in UTC with millisecond precision.
-pub fn now() -> String {
-    let now = OffsetDateTime::now_utc();
-    let now = now
-        .replace_nanosecond(now.millisecond() as u32 * 1_000_000)
-        .unwrap_or(now);
-    now.format(&Rfc3339).unwrap_or_default()
 }

@@ -10,10 +10,14 @@
 //! `.await`: every critical section is a few map operations, so a blocking
 //! lock is cheaper than an async one.
 //!
-//! - `presence`: members per room, join/leave with a grace period, notices
-//!   folded per second, ownership passing on, empty rooms deleted.
+//! - `presence`: who is in each room: entering (capacity), leaving after a
+//!   grace period, kicks, snapshots, rooms nobody enters.
+//! - `roster`: one room's members in arrival order, the snapshot list cached.
+//! - `folding`: a room's changes of each second become one round of
+//!   notices, snapshot and lobby update.
 //! - `lobby`: the lobby channel and its version counter for long-polls.
 
+mod folding;
 mod lobby;
 mod presence;
 mod roster;

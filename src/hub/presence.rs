@@ -5,16 +5,10 @@
 //! drops, a leave is scheduled after the grace period and cancelled if the
 //! user comes back first, so reloads do not flap.
 //!
-//! Changes are folded per room: the first change schedules a flush, at most
-//! one per second, which stores one join notice and one leave notice naming
-//! up to three users, passes ownership on if the owner left, sends one
-//! `members` snapshot and one lobby `room-updated`, or deletes the room when
-//! its last member has gone.
+//! Every change is handed to `folding.rs`, which turns the changes of each
+//! second into one round of notices, snapshot and lobby update.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Instant};
 
 use bytes::{BufMut, BytesMut};
 use serde::Serialize;
@@ -25,40 +19,32 @@ use super::{
     roster::{Roster, SNAPSHOT_LIST_CAP},
 };
 use crate::{
-    db::{
-        rooms::RoomRow,
-        writer::{Change, NewEvent},
-    },
+    db::{rooms::RoomRow, writer::Change},
     error::{AppError, AppResult},
     events::{Audience, Event, Kind},
     identity::User,
 };
 
-/// At most one folded flush per room per this interval.
-const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
-/// Notices name at most this many users and count the rest.
-const NAMED_IN_NOTICE: usize = 3;
-
 pub(super) struct RoomState {
     pub(super) tx: broadcast::Sender<Arc<Event>>,
-    room: RoomRow,
+    pub(super) room: RoomRow,
     /// Present users in arrival order: the first inherits ownership.
     pub(super) members: Roster,
     /// Whether anybody has ever been present (since this process started).
-    entered: bool,
+    pub(super) entered: bool,
     /// The room is being deleted: nobody may enter any more.
-    closing: bool,
-    joins: Vec<User>,
-    leaves: Vec<User>,
-    flush_scheduled: bool,
-    last_flush: Option<Instant>,
+    pub(super) closing: bool,
+    pub(super) joins: Vec<User>,
+    pub(super) leaves: Vec<User>,
+    pub(super) flush_scheduled: bool,
+    pub(super) last_flush: Option<Instant>,
     /// The current `members` snapshot, rendered once, dropped on change.
-    snapshot: Option<Arc<Event>>,
+    pub(super) snapshot: Option<Arc<Event>>,
     /// Bumped whenever a snapshot goes out to the room (at most once per
-    /// [`FLUSH_INTERVAL`]), so a poll that missed it gets it next time. Not
+    /// the folding interval), so a poll that missed it gets it next time. Not
     /// on every change: in a room that thousands are joining, every poll
     /// would otherwise answer at once with a new snapshot.
-    snapshot_version: u64,
+    pub(super) snapshot_version: u64,
 }
 
 /// `members` snapshot body, also the answer of `GET /rooms/{id}/members`.
@@ -125,7 +111,7 @@ impl RoomState {
     /// [`MembersSnapshot`] JSON, put together from the roster's cached
     /// list: every arrival in a big room needs a new one (the count
     /// changed), and the list is most of its bytes.
-    fn snapshot(&mut self) -> Arc<Event> {
+    pub(super) fn snapshot(&mut self) -> Arc<Event> {
         if let Some(snapshot) = &self.snapshot {
             return snapshot.clone();
         }
@@ -283,107 +269,6 @@ impl Hub {
         }
     }
 
-    /// Records a change and makes sure a flush is scheduled, at most one per
-    /// [`FLUSH_INTERVAL`].
-    fn changed(&self, room_id: &str, room: &mut RoomState) {
-        room.snapshot = None;
-        if room.flush_scheduled {
-            return;
-        }
-        room.flush_scheduled = true;
-        let delay = room
-            .last_flush
-            .map(|last| (last + FLUSH_INTERVAL).saturating_duration_since(Instant::now()))
-            .unwrap_or_default();
-        let hub = self.clone();
-        let room_id = room_id.to_owned();
-        self.shared.runtime.spawn(async move {
-            tokio::time::sleep(delay).await;
-            hub.flush(&room_id).await;
-        });
-    }
-
-    /// Stores the folded notices and tells viewers and the lobby.
-    async fn flush(&self, room_id: &str) {
-        let plan = {
-            let mut state = self.state();
-            let Some(room) = state.rooms.get_mut(room_id) else {
-                return;
-            };
-            room.flush_scheduled = false;
-            room.last_flush = Some(Instant::now());
-            let joins = std::mem::take(&mut room.joins);
-            let leaves = std::mem::take(&mut room.leaves);
-            let owner_left = leaves.iter().any(|u| u.id == room.room.owner.id)
-                && !room.members.contains(&room.room.owner.id);
-            let heir = owner_left
-                .then(|| room.members.by_arrival().next().map(|m| m.user.clone()))
-                .flatten();
-            let empty = room.members.is_empty() && room.entered;
-            room.closing = empty;
-            room.snapshot_version += 1;
-            FlushPlan {
-                joins,
-                leaves,
-                heir,
-                empty,
-                snapshot: room.snapshot(),
-                tx: room.tx.clone(),
-            }
-        };
-        if let Err(e) = self.store_flush(room_id, &plan).await {
-            tracing::warn!(room = room_id, error = %e, "storing presence notices failed");
-        }
-        if !plan.empty {
-            let _ = plan.tx.send(plan.snapshot);
-            self.announce_room(room_id);
-        }
-    }
-
-    async fn store_flush(&self, room_id: &str, plan: &FlushPlan) -> AppResult<()> {
-        let Some(writer) = self.shared.writer.get() else {
-            return Ok(());
-        };
-        if !plan.joins.is_empty() {
-            let text = notice(&plan.joins, "joined");
-            writer.append(NewEvent::system(room_id, text)).await?;
-        }
-        if !plan.leaves.is_empty() {
-            let text = notice(&plan.leaves, "left");
-            writer.append(NewEvent::system(room_id, text)).await?;
-        }
-        if let Some(heir) = &plan.heir {
-            let text = format!("{} is now the owner", heir.label());
-            let notice = NewEvent::system(room_id, text);
-            writer
-                .apply(Change::SetOwner {
-                    owner: heir.clone(),
-                    notice,
-                })
-                .await?;
-        }
-        if plan.empty {
-            writer
-                .apply(Change::DeleteRoom {
-                    room_id: room_id.to_owned(),
-                })
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Sends the lobby the room as it is now.
-    fn announce_room(&self, room_id: &str) {
-        let state = self.state();
-        if let Some(room) = state.rooms.get(room_id) {
-            let body = room.room.public(room.members.len());
-            drop(state);
-            self.shared
-                .lobby
-                .send(Event::transient(Kind::RoomUpdated, Audience::Room, &body));
-        }
-    }
-
     /// Ends one connection of a user; the last one schedules the leave.
     fn release(&self, room_id: &str, user_id: &str) {
         let mut state = self.state();
@@ -458,62 +343,8 @@ impl Hub {
 
 use super::State;
 
-struct FlushPlan {
-    joins: Vec<User>,
-    leaves: Vec<User>,
-    heir: Option<User>,
-    empty: bool,
-    snapshot: Arc<Event>,
-    tx: broadcast::Sender<Arc<Event>>,
-}
-
 impl Drop for Presence {
     fn drop(&mut self) {
         self.hub.release(&self.room_id, &self.user_id);
-    }
-}
-
-/// "alice joined", "alice and bob left", "alice, bob, carol and 12 others
-/// joined".
-fn notice(users: &[User], verb: &str) -> String {
-    let names: Vec<&str> = users
-        .iter()
-        .take(NAMED_IN_NOTICE)
-        .map(User::label)
-        .collect();
-    let rest = users.len() - names.len();
-    let listed = match (names.as_slice(), rest) {
-        ([], _) => String::new(),
-        ([one], 0) => (*one).to_owned(),
-        ([first @ .., last], 0) => format!("{} and {last}", first.join(", ")),
-        (all, 1) => format!("{} and 1 other", all.join(", ")),
-        (all, n) => format!("{} and {n} others", all.join(", ")),
-    };
-    format!("{listed} {verb}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn users(n: usize) -> Vec<User> {
-        (0..n)
-            .map(|i| User::new(format!("u{i}"), Some(format!("user{i}"))))
-            .collect()
-    }
-
-    #[test]
-    fn notices_name_up_to_three_users_and_count_the_rest() {
-        assert_eq!(notice(&users(1), "joined"), "user0 joined");
-        assert_eq!(notice(&users(2), "left"), "user0 and user1 left");
-        assert_eq!(notice(&users(3), "joined"), "user0, user1 and user2 joined");
-        assert_eq!(
-            notice(&users(4), "joined"),
-            "user0, user1, user2 and 1 other joined"
-        );
-        assert_eq!(
-            notice(&users(15), "joined"),
-            "user0, user1, user2 and 12 others joined"
-        );
     }
 }
