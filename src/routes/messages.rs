@@ -24,7 +24,7 @@ use crate::{
 
 pub const MAX_CHAT_CHARS: usize = 2000;
 const DEFAULT_HISTORY: usize = 50;
-const MAX_HISTORY: usize = 200;
+pub const MAX_HISTORY: usize = 200;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -32,9 +32,17 @@ pub fn routes() -> Router<AppState> {
         .route("/rooms/{id}/whispers", post(whisper))
 }
 
+/// The body of `POST /rooms/{id}/messages`.
 #[derive(Deserialize)]
-struct ChatForm {
+pub struct ChatForm {
     chat: Option<String>,
+}
+
+impl ChatForm {
+    /// The message, trimmed; 422 when empty or over [`MAX_CHAT_CHARS`].
+    pub fn check(&self) -> AppResult<String> {
+        bounded_text("chat", self.chat.as_deref().unwrap_or(""), MAX_CHAT_CHARS)
+    }
 }
 
 /// POST /rooms/{id}/messages: stores a chat message; 201 once committed.
@@ -45,7 +53,7 @@ async fn post_message(
     visitor: Visitor,
     Input(form): Input<ChatForm>,
 ) -> AppResult<Response> {
-    let chat = bounded_text("chat", form.chat.as_deref().unwrap_or(""), MAX_CHAT_CHARS)?;
+    let chat = form.check()?;
     let room = admitted_room(&state, &room_id, &visitor.user).await?;
     let record = state
         .writer
@@ -62,10 +70,27 @@ async fn post_message(
     Ok(format.created(StatusCode::CREATED, &record, &format!("/rooms/{}", room.id)))
 }
 
+/// The body of `POST /rooms/{id}/whispers`.
 #[derive(Deserialize)]
-struct WhisperForm {
+pub struct WhisperForm {
     to: Option<String>,
     chat: Option<String>,
+}
+
+impl WhisperForm {
+    /// The message (as [`ChatForm::check`]) and the id of whom it goes to:
+    /// 422 when `to` is missing or is the sender, `me`.
+    pub fn check(&self, me: &str) -> AppResult<(String, &str)> {
+        let chat = bounded_text("chat", self.chat.as_deref().unwrap_or(""), MAX_CHAT_CHARS)?;
+        let to = self.to.as_deref().map(str::trim).unwrap_or("");
+        if to.is_empty() {
+            return Err(AppError::invalid("to is required: whom to whisper to"));
+        }
+        if to == me {
+            return Err(AppError::invalid("you cannot whisper to yourself"));
+        }
+        Ok((chat, to))
+    }
 }
 
 /// POST /rooms/{id}/whispers: a private message to one present member,
@@ -77,14 +102,7 @@ async fn whisper(
     visitor: Visitor,
     Input(form): Input<WhisperForm>,
 ) -> AppResult<Response> {
-    let chat = bounded_text("chat", form.chat.as_deref().unwrap_or(""), MAX_CHAT_CHARS)?;
-    let to_id = form.to.as_deref().map(str::trim).unwrap_or("");
-    if to_id.is_empty() {
-        return Err(AppError::invalid("to is required: whom to whisper to"));
-    }
-    if to_id == visitor.user.id {
-        return Err(AppError::invalid("you cannot whisper to yourself"));
-    }
+    let (chat, to_id) = form.check(&visitor.user.id)?;
     let room = admitted_room(&state, &room_id, &visitor.user).await?;
     let to = state
         .hub
@@ -105,10 +123,27 @@ async fn whisper(
     Ok(format.created(StatusCode::CREATED, &record, &format!("/rooms/{}", room.id)))
 }
 
+/// The query of `GET /rooms/{id}/messages`.
 #[derive(Deserialize)]
-struct HistoryQuery {
+pub struct HistoryQuery {
     before: Option<String>,
     limit: Option<String>,
+}
+
+impl HistoryQuery {
+    /// `before` (any id, `None` for the newest page) and `limit` (default
+    /// 50): 400 when not numbers, 422 when `limit` is not within 1 to 200.
+    pub fn check(&self) -> AppResult<(Option<i64>, usize)> {
+        let before = parse_param::<i64>("before", self.before.as_deref())?;
+        let limit =
+            parse_param::<usize>("limit", self.limit.as_deref())?.unwrap_or(DEFAULT_HISTORY);
+        if !(1..=MAX_HISTORY).contains(&limit) {
+            return Err(AppError::invalid(format!(
+                "limit must be between 1 and {MAX_HISTORY}"
+            )));
+        }
+        Ok((before, limit))
+    }
 }
 
 /// GET /rooms/{id}/messages?before=&limit=: a page of visible history,
@@ -119,13 +154,7 @@ async fn history(
     Query(query): Query<HistoryQuery>,
     visitor: Visitor,
 ) -> AppResult<Json<serde_json::Value>> {
-    let before = parse_param::<i64>("before", query.before.as_deref())?;
-    let limit = parse_param::<usize>("limit", query.limit.as_deref())?.unwrap_or(DEFAULT_HISTORY);
-    if !(1..=MAX_HISTORY).contains(&limit) {
-        return Err(AppError::invalid(format!(
-            "limit must be between 1 and {MAX_HISTORY}"
-        )));
-    }
+    let (before, limit) = query.check()?;
     let room = admitted_room(&state, &room_id, &visitor.user).await?;
     let user_id = visitor.user.id;
     let (events, has_more) = state

@@ -25,14 +25,14 @@ pub mod limits;
 mod lobby;
 mod logging;
 mod me;
-mod messages;
+pub mod messages;
 mod moderation;
 pub mod negotiate;
 mod ops;
 mod poll;
-mod rooms;
+pub mod rooms;
 mod stream;
-mod uploads;
+pub mod uploads;
 
 use axum::{Router, extract::DefaultBodyLimit, middleware};
 

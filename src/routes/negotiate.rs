@@ -86,17 +86,22 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
                 AppError::bad_request(format!("unreadable body: {e}"))
             }
         })?;
-        let mime = content_type.split(';').next().unwrap_or("").trim();
-        let parsed = match mime {
-            "application/json" => serde_json::from_slice(&body)
-                .map_err(|e| AppError::bad_request(format!("malformed JSON: {e}"))),
-            "" | "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(&body)
-                .map_err(|e| AppError::bad_request(format!("malformed form: {e}"))),
-            other => Err(AppError::UnsupportedMediaType(format!(
-                "send a form or JSON, not {other}"
-            ))),
-        };
-        parsed.map(Input)
+        parse_body(&content_type, &body).map(Input)
+    }
+}
+
+/// Parses a form or JSON body by its `Content-Type` (`""` when absent), as
+/// [`Input`] does: 400 when it does not parse, 415 for another type.
+pub fn parse_body<T: DeserializeOwned>(content_type: &str, body: &[u8]) -> Result<T, AppError> {
+    let mime = content_type.split(';').next().unwrap_or("").trim();
+    match mime {
+        "application/json" => serde_json::from_slice(body)
+            .map_err(|e| AppError::bad_request(format!("malformed JSON: {e}"))),
+        "" | "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(body)
+            .map_err(|e| AppError::bad_request(format!("malformed form: {e}"))),
+        other => Err(AppError::UnsupportedMediaType(format!(
+            "send a form or JSON, not {other}"
+        ))),
     }
 }
 

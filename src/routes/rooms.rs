@@ -35,7 +35,7 @@ use crate::{
 pub const MAX_TITLE_CHARS: usize = 100;
 pub const DEFAULT_MAX_MEMBERS: i64 = 10;
 pub const MEMBERS_RANGE: std::ops::RangeInclusive<i64> = 2..=10_000;
-const MAX_PASSWORD_CHARS: usize = 200;
+pub const MAX_PASSWORD_CHARS: usize = 200;
 /// Messages a room page shows before the live ones.
 const PAGE_MESSAGES: usize = 50;
 
@@ -55,11 +55,58 @@ async fn new_form(visitor: Visitor) -> AppResult<Response> {
     Ok(views::lobby::new_room(&page).into_response())
 }
 
+/// The body of `POST /rooms`, as sent.
 #[derive(Deserialize)]
-struct NewRoom {
+pub struct NewRoom {
     title: Option<String>,
     max: Option<Loose>,
     password: Option<String>,
+}
+
+/// A [`NewRoom`] within its bounds.
+#[derive(Debug)]
+pub struct RoomSpec {
+    /// Trimmed, 1 to [`MAX_TITLE_CHARS`] characters.
+    pub title: String,
+    /// Within [`MEMBERS_RANGE`].
+    pub max: u32,
+    /// Not empty, at most [`MAX_PASSWORD_CHARS`] characters; `None` for a
+    /// public room.
+    pub password: Option<String>,
+}
+
+impl NewRoom {
+    /// Checks the bounds: 422 for the first field out of them.
+    pub fn check(self) -> AppResult<RoomSpec> {
+        let title = bounded_text(
+            "title",
+            self.title.as_deref().unwrap_or(""),
+            MAX_TITLE_CHARS,
+        )?;
+        let max = Loose::whole("max", self.max.as_ref())?.unwrap_or(DEFAULT_MAX_MEMBERS);
+        if !MEMBERS_RANGE.contains(&max) {
+            return Err(AppError::invalid(format!(
+                "max must be between {} and {}",
+                MEMBERS_RANGE.start(),
+                MEMBERS_RANGE.end()
+            )));
+        }
+        let password = self.password.filter(|p| !p.is_empty());
+        if password
+            .as_ref()
+            .is_some_and(|p| p.chars().count() > MAX_PASSWORD_CHARS)
+        {
+            return Err(AppError::invalid(format!(
+                "password must be at most {MAX_PASSWORD_CHARS} characters"
+            )));
+        }
+        Ok(RoomSpec {
+            title,
+            // In the range, so it fits.
+            max: max as u32,
+            password,
+        })
+    }
 }
 
 /// POST /rooms: creates a room owned by (and admitting) the caller.
@@ -69,27 +116,19 @@ async fn create(
     visitor: Visitor,
     Input(form): Input<NewRoom>,
 ) -> AppResult<Response> {
-    let title = bounded_text(
-        "title",
-        form.title.as_deref().unwrap_or(""),
-        MAX_TITLE_CHARS,
-    )?;
-    let max = Loose::whole("max", form.max.as_ref())?.unwrap_or(DEFAULT_MAX_MEMBERS);
-    if !MEMBERS_RANGE.contains(&max) {
-        return Err(AppError::invalid(format!(
-            "max must be between {} and {}",
-            MEMBERS_RANGE.start(),
-            MEMBERS_RANGE.end()
-        )));
-    }
-    let password_hash = match form.password.as_deref().filter(|p| !p.is_empty()) {
+    let RoomSpec {
+        title,
+        max,
+        password,
+    } = form.check()?;
+    let password_hash = match password {
         Some(password) => Some(hash_password(password).await?),
         None => None,
     };
     let room = RoomRow {
         id: new_room_id(),
         title,
-        max: max as u32,
+        max,
         password_hash,
         owner: visitor.user.clone(),
         created_at: now(),
@@ -220,14 +259,9 @@ fn new_room_id() -> String {
         .collect()
 }
 
-/// Argon2 is deliberately slow: it runs on the blocking pool.
-async fn hash_password(password: &str) -> AppResult<String> {
-    if password.chars().count() > MAX_PASSWORD_CHARS {
-        return Err(AppError::invalid(format!(
-            "password must be at most {MAX_PASSWORD_CHARS} characters"
-        )));
-    }
-    let password = password.to_owned();
+/// Argon2 is deliberately slow: it runs on the blocking pool. The length
+/// was bounded by [`NewRoom::check`].
+async fn hash_password(password: String) -> AppResult<String> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -247,4 +281,42 @@ async fn verify_password(given: String, hash: String) -> AppResult<bool> {
             .is_ok())
     })
     .await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::negotiate::parse_body;
+
+    fn check(content_type: &str, body: &str) -> AppResult<RoomSpec> {
+        parse_body::<NewRoom>(content_type, body.as_bytes())?.check()
+    }
+
+    #[test]
+    fn a_new_room_is_held_to_its_bounds() {
+        let spec = check("", "title=+Cats+&max=12&password=").unwrap();
+        assert_eq!(
+            (spec.title.as_str(), spec.max, spec.password),
+            ("Cats", 12, None)
+        );
+        let json = r#"{"title":"x","max":"3","password":"pw"}"#;
+        let spec = check("application/json", json).unwrap();
+        assert_eq!((spec.max, spec.password.as_deref()), (3, Some("pw")));
+        assert_eq!(check("", "title=x").unwrap().max, 10);
+        let long_password = format!("title=x&password={}", "p".repeat(MAX_PASSWORD_CHARS + 1));
+        for body in [
+            "title=",
+            "title=x&max=1",
+            "title=x&max=10001",
+            "title=x&max=two",
+        ] {
+            assert_eq!(check("", body).unwrap_err().code(), "invalid", "{body}");
+        }
+        assert_eq!(check("", &long_password).unwrap_err().code(), "invalid");
+        let fractional = r#"{"title":"x","max":2.5}"#;
+        assert_eq!(
+            check("application/json", fractional).unwrap_err().code(),
+            "bad_request"
+        );
+    }
 }

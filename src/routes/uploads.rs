@@ -4,7 +4,7 @@
 
 use axum::{
     Router,
-    body::Body,
+    body::{Body, Bytes},
     extract::{DefaultBodyLimit, Path, Request, State, rejection::PathRejection},
     http::{HeaderValue, StatusCode, header},
     response::Response,
@@ -95,7 +95,7 @@ async fn post_gif(
 /// The request body as a multipart stream, bounded as a whole. 415 when it
 /// is not `multipart/form-data`; 413 at once when its declared length
 /// already exceeds what any acceptable upload needs.
-fn multipart(request: Request, max: u64) -> AppResult<multer::Multipart<'static>> {
+pub fn multipart(request: Request, max: u64) -> AppResult<multer::Multipart<'static>> {
     let headers = request.headers();
     let boundary = headers
         .get(header::CONTENT_TYPE)
@@ -124,28 +124,38 @@ fn multipart(request: Request, max: u64) -> AppResult<multer::Multipart<'static>
 }
 
 /// Finds the `gif` field and streams it into a temporary file, chunk by
-/// chunk; other fields are skipped (and count against the whole-body
-/// limit). 422 when the form has no `gif` field.
+/// chunk.
 async fn receive(
     form: &mut multer::Multipart<'static>,
     dir: &std::path::Path,
     max: u64,
 ) -> AppResult<Incoming> {
-    while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
+    let mut field = gif_field(form).await?;
+    let mut incoming = Incoming::create(dir, max).await?;
+    while let Some(chunk) = next_chunk(&mut field).await? {
+        incoming.write(&chunk).await?;
+    }
+    Ok(incoming)
+}
+
+/// The `gif` field of the form; fields before it are skipped (and count
+/// against the whole-body limit). 422 when the form has no `gif` field.
+pub async fn gif_field(form: &mut multer::Multipart<'static>) -> AppResult<multer::Field<'static>> {
+    while let Some(field) = form.next_field().await.map_err(multipart_error)? {
         // The client's file name and content type are ignored: the bytes
         // decide what the file is, and the server names it.
-        if field.name() != Some(FIELD) {
-            continue;
+        if field.name() == Some(FIELD) {
+            return Ok(field);
         }
-        let mut incoming = Incoming::create(dir, max).await?;
-        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-            incoming.write(&chunk).await?;
-        }
-        return Ok(incoming);
     }
     Err(AppError::invalid(format!(
         "the form has no `{FIELD}` file field"
     )))
+}
+
+/// The next chunk of a field's bytes, `None` after the last.
+pub async fn next_chunk(field: &mut multer::Field<'static>) -> AppResult<Option<Bytes>> {
+    field.chunk().await.map_err(multipart_error)
 }
 
 fn multipart_error(error: multer::Error) -> AppError {

@@ -29,12 +29,63 @@ pub struct Incoming {
     file: File,
     guard: Guard,
     dir: PathBuf,
+    intake: Intake,
+}
+
+/// The checks made on the bytes of a file as they arrive, apart from the
+/// disk: the GIF signature (also when split across chunks) and the size
+/// limit. [`Incoming`] runs every chunk through one before writing it.
+#[derive(Debug, Clone)]
+pub struct Intake {
     /// Largest accepted size, in bytes.
     max: u64,
     received: u64,
     /// The first bytes, kept to check the signature when it arrives split
     /// across chunks.
     head: [u8; MAGIC_LEN],
+}
+
+impl Intake {
+    pub fn new(max: u64) -> Intake {
+        Intake {
+            max,
+            received: 0,
+            head: [0; MAGIC_LEN],
+        }
+    }
+
+    /// Counts a chunk in. Refuses with 415 as soon as the first bytes differ
+    /// from a GIF signature, and with 413 as soon as the total passes the
+    /// limit.
+    pub fn accept(&mut self, chunk: &[u8]) -> AppResult<()> {
+        let before = self.received;
+        if before < MAGIC_LEN as u64 {
+            let start = before as usize;
+            let taken = (MAGIC_LEN - start).min(chunk.len());
+            self.head[start..start + taken].copy_from_slice(&chunk[..taken]);
+            let known = &self.head[..start + taken];
+            if !MAGICS.iter().any(|magic| magic.starts_with(known)) {
+                return Err(not_a_gif());
+            }
+        }
+        self.received = before.saturating_add(chunk.len() as u64);
+        if self.received > self.max {
+            return Err(too_large(self.max));
+        }
+        Ok(())
+    }
+
+    /// The last chunk has arrived: the size received, or 422 when nothing
+    /// came and 415 when too little came to hold a signature.
+    pub fn complete(&self) -> AppResult<u64> {
+        if self.received == 0 {
+            return Err(AppError::invalid("choose a GIF file to upload"));
+        }
+        if self.received < MAGIC_LEN as u64 {
+            return Err(not_a_gif());
+        }
+        Ok(self.received)
+    }
 }
 
 impl Incoming {
@@ -51,9 +102,7 @@ impl Incoming {
             file,
             guard: Guard::new(path),
             dir: dir.to_owned(),
-            max,
-            received: 0,
-            head: [0; MAGIC_LEN],
+            intake: Intake::new(max),
         })
     }
 
@@ -61,20 +110,7 @@ impl Incoming {
     /// from a GIF signature, and with 413 as soon as the total passes the
     /// limit: the rest of the body is never read, let alone stored.
     pub async fn write(&mut self, chunk: &[u8]) -> AppResult<()> {
-        let before = self.received;
-        if before < MAGIC_LEN as u64 {
-            let start = before as usize;
-            let taken = (MAGIC_LEN - start).min(chunk.len());
-            self.head[start..start + taken].copy_from_slice(&chunk[..taken]);
-            let known = &self.head[..start + taken];
-            if !MAGICS.iter().any(|magic| magic.starts_with(known)) {
-                return Err(not_a_gif());
-            }
-        }
-        self.received = before.saturating_add(chunk.len() as u64);
-        if self.received > self.max {
-            return Err(too_large(self.max));
-        }
+        self.intake.accept(chunk)?;
         self.file.write_all(chunk).await?;
         Ok(())
     }
@@ -84,20 +120,11 @@ impl Incoming {
     /// fresh server-made name and fsyncs the folder, so that a committed
     /// event never refers to a file a power cut could lose.
     pub async fn finish(self) -> AppResult<Upload> {
-        if self.received == 0 {
-            return Err(AppError::invalid("choose a GIF file to upload"));
-        }
-        if self.received < MAGIC_LEN as u64 {
-            return Err(not_a_gif());
-        }
+        let received = self.intake.complete()?;
         // tokio's `sync_all` first waits for the writes still in flight.
         self.file.sync_all().await?;
         let Incoming {
-            file,
-            guard,
-            dir,
-            received,
-            ..
+            file, guard, dir, ..
         } = self;
         drop(file);
         // The guard moves into the blocking task: if the task fails, or its
@@ -227,6 +254,23 @@ mod tests {
         assert_eq!(human_size(5 << 20), "5 MiB");
         assert_eq!(human_size(512 << 10), "512 KiB");
         assert_eq!(human_size(1000), "1000 bytes");
+    }
+
+    #[test]
+    fn an_intake_checks_the_signature_then_the_size() {
+        let mut intake = Intake::new(8);
+        assert_eq!(intake.complete().unwrap_err().code(), "invalid");
+        intake.accept(b"GIF8").unwrap();
+        assert_eq!(
+            intake.complete().unwrap_err().code(),
+            "unsupported_media_type"
+        );
+        intake.accept(b"7a").unwrap();
+        assert_eq!(intake.complete().unwrap(), 6);
+        let refused = intake.accept(b"...").unwrap_err();
+        assert_eq!(refused.code(), "too_large");
+        let refused = Intake::new(8).accept(b"GIF87b").unwrap_err();
+        assert_eq!(refused.code(), "unsupported_media_type");
     }
 
     #[tokio::test]

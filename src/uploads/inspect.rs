@@ -6,7 +6,11 @@
 //! size claims, and a budget of decoded pixels stops LZW "bombs" (a few
 //! megabytes that expand to billions of pixels) early.
 
-use std::{fs::File, io::BufReader, path::Path};
+use std::{
+    fs::File,
+    io::{BufReader, Read},
+    path::Path,
+};
 
 use gif::{ColorOutput, DecodeOptions, DecodingError};
 
@@ -25,12 +29,21 @@ const MAX_PIXELS: u64 = 1 << 28;
 /// decode (its signature was already checked, so it claims to be a GIF:
 /// the type is right, the content is broken); 500 for a disk error.
 pub fn inspect(path: &Path) -> AppResult<GifInfo> {
+    decode(BufReader::new(File::open(path)?))
+}
+
+/// [`inspect`] for a GIF already in memory: the same decoding and the same
+/// answers, and never a 500 (there is no disk to fail). The fuzz targets
+/// call this.
+pub fn inspect_bytes(bytes: &[u8]) -> AppResult<GifInfo> {
+    decode(bytes)
+}
+
+fn decode(reader: impl Read) -> AppResult<GifInfo> {
     let mut options = DecodeOptions::new();
     // Indexed output: no palette expansion, a pixel is one byte.
     options.set_color_output(ColorOutput::Indexed);
-    let mut decoder = options
-        .read_info(BufReader::new(File::open(path)?))
-        .map_err(refused)?;
+    let mut decoder = options.read_info(reader).map_err(refused)?;
     let (mut width, mut height) = (u32::from(decoder.width()), u32::from(decoder.height()));
     let mut frames: u32 = 0;
     let mut budget = MAX_PIXELS;
@@ -46,11 +59,24 @@ pub fn inspect(path: &Path) -> AppResult<GifInfo> {
             (width, height) = (frame_width.into(), frame_height.into());
         }
         frames = frames.saturating_add(1);
-        // `true` means the buffer was filled and more data follows.
-        while decoder.fill_buffer(&mut pixels).map_err(refused)? {
-            budget = budget
-                .checked_sub(CHUNK as u64)
-                .ok_or_else(|| AppError::invalid("this GIF decodes to too many pixels"))?;
+        // A frame holds exactly width x height pixels, at least one (as the
+        // gif crate's own decoding requires), charged to the budget before
+        // they are decoded: a frame too big for it would be refused anyway.
+        // Data past them is skipped undecoded, as decoders do.
+        let mut left = u64::from(frame_width) * u64::from(frame_height);
+        if left == 0 {
+            return Err(AppError::invalid("this GIF is damaged: a frame is empty"));
+        }
+        budget = budget
+            .checked_sub(left)
+            .ok_or_else(|| AppError::invalid("this GIF decodes to too many pixels"))?;
+        while left > 0 {
+            let step = left.min(CHUNK as u64) as usize;
+            // `false`: the frame's data ended before the step was filled.
+            if !decoder.fill_buffer(&mut pixels[..step]).map_err(refused)? {
+                return Err(AppError::invalid("this GIF is damaged: a frame ends early"));
+            }
+            left -= step as u64;
         }
     }
     if frames == 0 {
@@ -100,7 +126,7 @@ mod tests {
         out
     }
 
-    fn inspect_bytes(bytes: &[u8]) -> AppResult<GifInfo> {
+    fn inspect_file(bytes: &[u8]) -> AppResult<GifInfo> {
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(file.path(), bytes).unwrap();
         inspect(file.path())
@@ -108,7 +134,8 @@ mod tests {
 
     #[test]
     fn a_whole_gif_tells_its_size_and_frames() {
-        let info = inspect_bytes(&gif(40, 30, 3)).unwrap();
+        let info = inspect_file(&gif(40, 30, 3)).unwrap();
+        assert_eq!(inspect_bytes(&gif(40, 30, 3)).unwrap(), info);
         assert_eq!(
             info,
             GifInfo {
@@ -123,13 +150,62 @@ mod tests {
     fn a_gif_cut_anywhere_is_refused() {
         let whole = gif(40, 30, 2);
         for cut in [13, whole.len() / 2, whole.len() - 1] {
-            let error = inspect_bytes(&whole[..cut]).unwrap_err();
+            let error = inspect_file(&whole[..cut]).unwrap_err();
             assert_eq!(error.code(), "invalid", "cut at {cut}: {error}");
+            assert_eq!(inspect_bytes(&whole[..cut]).unwrap_err().code(), "invalid");
         }
+    }
+
+    /// `gif` with its (first) frame's descriptor claiming another size.
+    fn resized_frame(mut gif: Vec<u8>, width: u16, height: u16) -> Vec<u8> {
+        // The header and the global palette, then extensions (label, then
+        // sub-blocks up to an empty one), then the descriptor.
+        let mut at = 13 + 3 * (2 << (gif[10] & 7));
+        while gif[at] == 0x21 {
+            at += 2;
+            while gif[at] != 0 {
+                at += 1 + usize::from(gif[at]);
+            }
+            at += 1;
+        }
+        assert_eq!(gif[at], b',', "an image descriptor");
+        gif[at + 5..at + 7].copy_from_slice(&width.to_le_bytes());
+        gif[at + 7..at + 9].copy_from_slice(&height.to_le_bytes());
+        gif
+    }
+
+    /// Found by `fuzz/fuzz_targets/gif_inspect.rs`: a frame whose data ended
+    /// before its last pixel passed as a whole GIF.
+    #[test]
+    fn a_frame_whose_data_ends_early_is_refused() {
+        let short = resized_frame(gif(4, 4, 1), 4, 5);
+        let error = inspect_bytes(&short).unwrap_err();
+        assert_eq!(error.code(), "invalid");
+        assert!(error.to_string().contains("a frame ends early"), "{error}");
+        // The fuzzer's own find (fuzz/corpus/gif_inspect/regression-*).
+        let found = b"GIF89a\0\0\0\0\x91\0\0\0\0\0\xff\xff\xf9\x04\x04\0\0\0\0\x2c\0\0\0\0\
+                      \x03\0\x03\0\0\x02\x04\x44\x38\x86\x50\0\x3b";
+        assert_eq!(inspect_bytes(found).unwrap_err().code(), "invalid");
+        // Whole frames, with the data of a frame that ends late ignored.
+        assert!(inspect_bytes(&resized_frame(gif(4, 4, 1), 4, 3)).is_ok());
+    }
+
+    #[test]
+    fn an_empty_frame_is_refused() {
+        let empty = resized_frame(gif(4, 4, 1), 0, 0);
+        let error = inspect_bytes(&empty).unwrap_err();
+        assert!(error.to_string().contains("a frame is empty"), "{error}");
+    }
+
+    #[test]
+    fn a_frame_over_the_budget_is_refused_before_decoding() {
+        let huge = resized_frame(gif(4, 4, 1), u16::MAX, u16::MAX);
+        let error = inspect_bytes(&huge).unwrap_err();
+        assert!(error.to_string().contains("too many pixels"), "{error}");
     }
 
     #[test]
     fn a_gif_without_frames_is_refused() {
-        assert_eq!(inspect_bytes(&gif(4, 4, 0)).unwrap_err().code(), "invalid");
+        assert_eq!(inspect_file(&gif(4, 4, 0)).unwrap_err().code(), "invalid");
     }
 }

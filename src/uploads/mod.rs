@@ -8,7 +8,9 @@
 //!   (`inspect.rs`, on the blocking pool) and renamed to its server-made
 //!   name. Until the event that refers to it is committed, a drop guard
 //!   removes the file on every way out: refusal, error, or a client that
-//!   went away mid-upload.
+//!   went away mid-upload. The checks themselves need no disk: [`Intake`]
+//!   (signature and size, chunk by chunk) and [`inspect_bytes`] (the
+//!   decoding) are what the fuzz targets in `fuzz/` exercise.
 //! - [`sweep`] (`sweep.rs`): at start-up, removes temporary files left by a
 //!   crash and files no stored event refers to.
 //!
@@ -25,8 +27,9 @@ use std::path::Path;
 
 use rand::Rng;
 
-pub use incoming::{Incoming, Upload, too_large};
+pub use incoming::{Incoming, Intake, Upload, too_large};
 use inspect::inspect;
+pub use inspect::inspect_bytes;
 pub use sweep::{Swept, sweep};
 
 /// URL path under which uploaded files are served.
