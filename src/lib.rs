@@ -73,13 +73,12 @@ pub async fn run(
         room_channel_capacity: config.room_channel_capacity.max(1),
     });
     let metrics = Arc::new(metrics::Metrics::new()?);
-    let (writer, writer_thread) =
-        Writer::start(
-            &config.data_dir,
-            &config.uploads_dir,
-            hub.clone(),
-            metrics.events_stored.clone(),
-        )?;
+    let (writer, writer_thread) = Writer::start(
+        &config.data_dir,
+        &config.uploads_dir,
+        hub.clone(),
+        metrics.events_stored.clone(),
+    )?;
     hub.attach_writer(writer.clone());
     for room in db.read(db::rooms::list).await? {
         hub.adopt_existing_room(room.id);

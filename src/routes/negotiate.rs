@@ -22,9 +22,9 @@ pub enum Format {
 
 impl Format {
     pub fn of(headers: &HeaderMap) -> Format {
-        let accept = header_text(headers, header::ACCEPT);
-        let content_type = header_text(headers, header::CONTENT_TYPE);
-        if accept.contains("application/json") || content_type.starts_with("application/json") {
+        let accept = header_text(headers, header::ACCEPT).to_ascii_lowercase();
+        let content_type = media_type(header_text(headers, header::CONTENT_TYPE));
+        if accept.contains("application/json") || content_type == "application/json" {
             Format::Json
         } else {
             Format::Html
@@ -93,8 +93,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
 /// Parses a form or JSON body by its `Content-Type` (`""` when absent), as
 /// [`Input`] does: 400 when it does not parse, 415 for another type.
 pub fn parse_body<T: DeserializeOwned>(content_type: &str, body: &[u8]) -> Result<T, AppError> {
-    let mime = content_type.split(';').next().unwrap_or("").trim();
-    match mime {
+    // Media types are case-insensitive (RFC 9110 §8.3.1).
+    let mime = media_type(content_type);
+    match mime.as_str() {
         "application/json" => serde_json::from_slice(body)
             .map_err(|e| AppError::bad_request(format!("malformed JSON: {e}"))),
         "" | "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(body)
@@ -103,6 +104,22 @@ pub fn parse_body<T: DeserializeOwned>(content_type: &str, body: &[u8]) -> Resul
             "send a form or JSON, not {other}"
         ))),
     }
+}
+
+/// A resume cursor (`after`, `last_event_id`): absent, or an event id,
+/// which is never negative.
+pub fn cursor_param(name: &str, raw: Option<&str>) -> Result<Option<i64>, AppError> {
+    let cursor = parse_param::<i64>(name, raw)?;
+    if cursor.is_some_and(|c| c < 0) {
+        return Err(AppError::invalid(format!("{name} must not be negative")));
+    }
+    Ok(cursor)
+}
+
+/// The media type of a `Content-Type` value, lowercased, without parameters.
+fn media_type(content_type: &str) -> String {
+    let mime = content_type.split(';').next().unwrap_or("");
+    mime.trim().to_ascii_lowercase()
 }
 
 /// A number field that forms send as text and JSON as a number.
@@ -162,6 +179,14 @@ pub fn parse_param<T: std::str::FromStr>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn media_types_are_case_insensitive() {
+        let parsed: serde_json::Value =
+            parse_body("Application/JSON; charset=UTF-8", b"{\"a\": 1}").unwrap();
+        assert_eq!(parsed["a"], 1);
+        assert!(parse_body::<serde_json::Value>("text/plain", b"x").is_err());
+    }
 
     #[test]
     fn text_is_trimmed_and_bounded_in_characters() {

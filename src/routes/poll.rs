@@ -20,7 +20,11 @@ use crate::{
     events::{Event, Kind, json_array},
     feed::Feed,
     identity::Visitor,
-    routes::{access::admitted_room, lobby::rooms_now, negotiate::parse_param},
+    routes::{
+        access::admitted_room,
+        lobby::rooms_now,
+        negotiate::{cursor_param, parse_param},
+    },
     state::AppState,
 };
 
@@ -50,10 +54,7 @@ async fn room_poll(
     Query(query): Query<RoomPollQuery>,
     visitor: Visitor,
 ) -> AppResult<Response> {
-    let after = parse_param::<i64>("after", query.after.as_deref())?;
-    if after.is_some_and(|a| a < 0) {
-        return Err(AppError::invalid("after must not be negative"));
-    }
+    let after = cursor_param("after", query.after.as_deref())?;
     let timeout = poll_timeout(query.timeout.as_deref())?;
     let room = admitted_room(&state, &room_id, &visitor.user).await?;
     // Enter (and so subscribe) before reading anything: see feed.rs.

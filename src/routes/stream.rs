@@ -25,11 +25,11 @@ use serde::Deserialize;
 use tokio::{sync::broadcast::error::RecvError, time::Instant};
 
 use crate::{
-    error::{AppError, AppResult},
+    error::AppResult,
     events::{Audience, Event, Kind},
     feed::Feed,
     identity::Visitor,
-    routes::{access::admitted_room, lobby::rooms_now, negotiate::parse_param},
+    routes::{access::admitted_room, lobby::rooms_now, negotiate::cursor_param},
     state::AppState,
 };
 
@@ -228,9 +228,5 @@ fn event_stream(body: impl Stream<Item = Result<Bytes, Infallible>> + Send + 'st
 fn resume_cursor(headers: &HeaderMap, query: Option<&str>) -> AppResult<Option<i64>> {
     let header = headers.get("last-event-id").and_then(|v| v.to_str().ok());
     let raw = header.filter(|v| !v.trim().is_empty()).or(query);
-    let cursor = parse_param::<i64>("last_event_id", raw)?;
-    if cursor.is_some_and(|c| c < 0) {
-        return Err(AppError::invalid("last_event_id must not be negative"));
-    }
-    Ok(cursor)
+    cursor_param("last_event_id", raw)
 }
