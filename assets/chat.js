@@ -50,24 +50,7 @@
 
   // ---- rendering -------------------------------------------------------
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text != null) node.textContent = text;
-    return node;
-  }
-
-  function label(user) {
-    return user.name || user.color;
-  }
-
-  // `views::user_badge()`: the user's label in the user's color.
-  function badge(user) {
-    const span = el("span", "who", label(user));
-    span.style.color = user.color;
-    span.title = user.color;
-    return span;
-  }
+  const { el, label, badge } = window.gifchat; // from site.js
 
   // `views::room::message()`, node for node: keep the two in step.
   function message(ev) {

@@ -13,19 +13,7 @@
 
   // ---- rendering: `views::lobby::room_row()`, node for node ----------------
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text != null) node.textContent = text;
-    return node;
-  }
-
-  function badge(user) {
-    const span = el("span", "who", user.name || user.color);
-    span.style.color = user.color;
-    span.title = user.color;
-    return span;
-  }
+  const { el, badge } = window.gifchat; // from site.js
 
   function row(room) {
     const tr = el("tr");

@@ -1,7 +1,31 @@
-// Every page loads this script (views::layout): it marks the page as
-// scripted (CSS hides script-only controls under `html.no-js`) and sends
-// the header's name form without a reload.
+// Every page loads this script first (views::layout): it holds the DOM
+// helpers the page scripts share, marks the page as scripted (CSS hides
+// script-only controls under `html.no-js`) and sends the header's name form
+// without a reload.
 "use strict";
+
+// Rendering helpers shared by the page scripts (chat.js, lobby.js), which
+// run after this one. User text only ever goes in through textContent.
+window.gifchat = {
+  el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text != null) node.textContent = text;
+    return node;
+  },
+
+  label(user) {
+    return user.name || user.color;
+  },
+
+  // `views::user_badge()`: the user's label in the user's color.
+  badge(user) {
+    const span = window.gifchat.el("span", "who", window.gifchat.label(user));
+    span.style.color = user.color;
+    span.title = user.color;
+    return span;
+  },
+};
 
 (() => {
   document.documentElement.classList.remove("no-js");
