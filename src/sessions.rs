@@ -7,7 +7,13 @@
 //! `COOKIE_SECRET`, or from a secret generated on first run and kept in the
 //! data dir, so sessions (and so identities) survive restarts either way.
 
-use std::{fs, io::Write, path::Path};
+use std::{
+    collections::HashMap,
+    fs,
+    io::Write,
+    path::Path,
+    sync::{Arc, Mutex},
+};
 
 use argon2::Argon2;
 use async_trait::async_trait;
@@ -62,7 +68,12 @@ pub fn layer(
             }
         }
     });
-    let layer = SessionManagerLayer::new(SqliteStore { db, writer })
+    let store = SqliteStore {
+        db,
+        writer,
+        cache: Arc::default(),
+    };
+    let layer = SessionManagerLayer::new(store)
         .with_name(COOKIE_NAME)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
@@ -77,6 +88,65 @@ pub fn layer(
 pub struct SqliteStore {
     db: Db,
     writer: Writer,
+    /// Records as last written or read. This process is the database's
+    /// only writer, so the cache can be kept exact; it saves a
+    /// blocking-pool read on nearly every request (most requests load their
+    /// session).
+    cache: Arc<Mutex<Cache>>,
+}
+
+#[derive(Default)]
+struct Cache {
+    records: HashMap<Id, Record>,
+    /// Bumped by every write, before and after it: a load that raced a
+    /// write (and may have read the old row) does not cache what it read.
+    epoch: u64,
+}
+
+/// Cached records kept before the cache starts over (a few hundred bytes
+/// each).
+const CACHED_SESSIONS: usize = 100_000;
+
+impl SqliteStore {
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A live cached record, or the epoch to hand to [`Self::loaded`].
+    fn cached(&self, id: &Id) -> Result<Record, u64> {
+        let cache = self.cache();
+        match cache.records.get(id) {
+            Some(record) if record.expiry_date > OffsetDateTime::now_utc() => Ok(record.clone()),
+            _ => Err(cache.epoch),
+        }
+    }
+
+    /// Caches a record read from SQLite, unless a write ran meanwhile.
+    fn loaded(&self, record: &Record, epoch: u64) {
+        let mut cache = self.cache();
+        if cache.epoch == epoch {
+            cache.insert(record);
+        }
+    }
+
+    /// Around every write: drop (before) or store (after) the record.
+    fn written(&self, id: &Id, record: Option<&Record>) {
+        let mut cache = self.cache();
+        cache.epoch += 1;
+        cache.records.remove(id);
+        if let Some(record) = record {
+            cache.insert(record);
+        }
+    }
+}
+
+impl Cache {
+    fn insert(&mut self, record: &Record) {
+        if self.records.len() >= CACHED_SESSIONS {
+            self.records.clear();
+        }
+        self.records.insert(record.id, record.clone());
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -109,7 +179,10 @@ impl SessionStore for SqliteStore {
                 .apply(Change::CreateSession(row_of(record)?))
                 .await
             {
-                Ok(_) => return Ok(()),
+                Ok(_) => {
+                    self.written(&record.id, Some(record));
+                    return Ok(());
+                }
                 Err(AppError::Invalid(_)) => record.id = Id::default(),
                 Err(e) => return Err(backend(e)),
             }
@@ -117,14 +190,21 @@ impl SessionStore for SqliteStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
+        // Dropped first: if the write fails, the next load reads SQLite.
+        self.written(&record.id, None);
         self.writer
             .apply(Change::SaveSession(row_of(record)?))
             .await
-            .map(|_| ())
-            .map_err(backend)
+            .map_err(backend)?;
+        self.written(&record.id, Some(record));
+        Ok(())
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
+        let epoch = match self.cached(session_id) {
+            Ok(record) => return Ok(Some(record)),
+            Err(epoch) => epoch,
+        };
         let id = session_id.to_string();
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let found = self
@@ -150,15 +230,19 @@ impl SessionStore for SqliteStore {
             expiry_date: OffsetDateTime::from_unix_timestamp(expiry)
                 .map_err(|e| session_store::Error::Decode(e.to_string()))?,
         };
+        self.loaded(&record, epoch);
         Ok(Some(record))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        self.writer
+        self.written(id, None);
+        let deleted = self
+            .writer
             .apply(Change::DeleteSession { id: id.to_string() })
-            .await
-            .map(|_| ())
-            .map_err(backend)
+            .await;
+        // Again after: a load that read the row meanwhile must not keep it.
+        self.written(id, None);
+        deleted.map(|_| ()).map_err(backend)
     }
 }
 
