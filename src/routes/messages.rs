@@ -67,7 +67,7 @@ async fn post_message(
             to: None,
         })
         .await?;
-    Ok(format.created(StatusCode::CREATED, &record, &format!("/rooms/{}", room.id)))
+    Ok(format.done_in_room(StatusCode::CREATED, &record, &room.id))
 }
 
 /// The body of `POST /rooms/{id}/whispers`.
@@ -120,7 +120,7 @@ async fn whisper(
             to: Some(to),
         })
         .await?;
-    Ok(format.created(StatusCode::CREATED, &record, &format!("/rooms/{}", room.id)))
+    Ok(format.done_in_room(StatusCode::CREATED, &record, &room.id))
 }
 
 /// The query of `GET /rooms/{id}/messages`.

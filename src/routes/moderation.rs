@@ -74,7 +74,7 @@ async fn kick(
     };
     let notice = NewEvent::system(&room.id, format!("{} was kicked out", user.label()));
     let record = state.writer.event(Change::Ban { user, notice }).await?;
-    Ok(format.created(StatusCode::OK, &record, &format!("/rooms/{}", room.id)))
+    Ok(format.done_in_room(StatusCode::OK, &record, &room.id))
 }
 
 /// POST /rooms/{id}/owner: the owner hands the room to a present member.
@@ -104,5 +104,5 @@ async fn hand_over(
         .writer
         .event(Change::SetOwner { owner, notice })
         .await?;
-    Ok(format.created(StatusCode::OK, &record, &format!("/rooms/{}", room.id)))
+    Ok(format.done_in_room(StatusCode::OK, &record, &room.id))
 }

@@ -52,6 +52,17 @@ impl Format {
             Format::Html => Redirect::to(location).into_response(),
         }
     }
+
+    /// The answer to a successful POST about a room: the JSON body, or a
+    /// 303 back to the room's page for an HTML form.
+    pub fn done_in_room(
+        self,
+        status: axum::http::StatusCode,
+        body: &impl Serialize,
+        room_id: &str,
+    ) -> Response {
+        self.created(status, body, &format!("/rooms/{room_id}"))
+    }
 }
 
 fn header_text(headers: &HeaderMap, name: header::HeaderName) -> &str {

@@ -134,8 +134,7 @@ async fn create(
         created_at: now(),
     };
     let room = state.writer.create_room(room).await?;
-    let location = format!("/rooms/{}", room.id);
-    Ok(format.created(StatusCode::CREATED, &room.public(0), &location))
+    Ok(format.done_in_room(StatusCode::CREATED, &room.public(0), &room.id))
 }
 
 /// GET /rooms/{id}: the chat page with the latest messages, or the password
@@ -224,7 +223,7 @@ async fn join(
         state.writer.apply(change).await?;
     }
     let public = room.public(state.hub.member_count(&room.id));
-    Ok(format.created(StatusCode::OK, &public, &format!("/rooms/{}", room.id)))
+    Ok(format.done_in_room(StatusCode::OK, &public, &room.id))
 }
 
 /// GET /rooms/{id}/members: who is present now.

@@ -85,11 +85,7 @@ async fn post_gif(
         Ok::<_, AppError>(record)
     })
     .await??;
-    Ok(format.created(
-        StatusCode::CREATED,
-        &record,
-        &format!("/rooms/{}", record.room),
-    ))
+    Ok(format.done_in_room(StatusCode::CREATED, &record, &record.room))
 }
 
 /// The request body as a multipart stream, bounded as a whole. 415 when it
