@@ -7,7 +7,7 @@ use rusqlite::{Connection, params};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 use crate::{
-    db::rooms::RoomRow,
+    db::rooms::{self, RoomRow},
     error::{AppError, AppResult},
     events::{EventRecord, GifInfo, Kind},
     identity::User,
@@ -44,7 +44,12 @@ impl NewEvent {
 #[derive(Debug)]
 pub enum Change {
     CreateRoom(RoomRow),
+    /// Store an event as it is (system notices).
     Append(NewEvent),
+    /// Store a member's message, whisper or GIF, if its sender may post in
+    /// the room: checked in the same transaction, so a post racing a kick
+    /// is either stored before the ban or refused after it.
+    Post(NewEvent),
     /// Remember that a user gave a private room's password.
     Admit {
         room_id: String,
@@ -128,6 +133,13 @@ pub(super) fn apply(tx: &Connection, change: &Change) -> AppResult<Done> {
             Ok(Done::Room(room.clone()))
         }
         Change::Append(event) => insert_event(tx, event).map(Done::Event),
+        Change::Post(event) => {
+            let poster = event.user.as_ref().map(|u| u.id.as_str()).unwrap_or("");
+            rooms::access(tx, &event.room_id, poster)?
+                .ok_or(AppError::not_found("room"))?
+                .require()?;
+            insert_event(tx, event).map(Done::Event)
+        }
         Change::Admit { room_id, user_id } => {
             tx.prepare_cached(
                 "INSERT OR IGNORE INTO admissions (room_id, user_id) VALUES (?1, ?2)",

@@ -3,7 +3,10 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
-use crate::identity::User;
+use crate::{
+    error::{AppError, AppResult},
+    identity::User,
+};
 
 /// A room as stored. The password hash stays on the server: [`RoomRow`] is
 /// not `Serialize`; what clients see is [`Room`].
@@ -59,6 +62,20 @@ pub enum Access {
     Banned,
 }
 
+impl Access {
+    /// Ok when admitted: 403 `kicked` for a banned user, 403 `forbidden`
+    /// before a private room's password was given.
+    pub fn require(self) -> AppResult<()> {
+        match self {
+            Access::Admitted => Ok(()),
+            Access::Banned => Err(AppError::Kicked),
+            Access::NeedsPassword => Err(AppError::forbidden(
+                "this room is private: enter its password first",
+            )),
+        }
+    }
+}
+
 const COLUMNS: &str = "id, title, max_members, password_hash, owner_id, owner_name, created_at";
 
 fn from_row(row: &Row) -> rusqlite::Result<RoomRow> {
@@ -87,7 +104,7 @@ pub fn list(conn: &Connection) -> rusqlite::Result<Vec<RoomRow>> {
     .collect()
 }
 
-/// The room and what `user_id` may do in it, in one read.
+/// The room and what `user_id` may do in it.
 pub fn with_access(
     conn: &Connection,
     room_id: &str,
@@ -96,20 +113,28 @@ pub fn with_access(
     let Some(room) = get(conn, room_id)? else {
         return Ok(None);
     };
-    let (banned, admitted): (bool, bool) = conn
-        .prepare_cached(
-            "SELECT EXISTS(SELECT 1 FROM bans WHERE room_id = ?1 AND user_id = ?2),
-                    EXISTS(SELECT 1 FROM admissions WHERE room_id = ?1 AND user_id = ?2)",
-        )?
-        .query_row(params![room_id, user_id], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })?;
-    let access = if banned {
-        Access::Banned
-    } else if !room.is_private() || admitted || room.owner.id == user_id {
-        Access::Admitted
-    } else {
-        Access::NeedsPassword
-    };
+    let access = access(conn, room_id, user_id)?.unwrap_or(Access::NeedsPassword);
     Ok(Some((room, access)))
+}
+
+/// What `user_id` may do in the room, in one statement; `None` when there
+/// is no such room.
+pub fn access(conn: &Connection, room_id: &str, user_id: &str) -> rusqlite::Result<Option<Access>> {
+    conn.prepare_cached(
+        "SELECT EXISTS(SELECT 1 FROM bans WHERE room_id = ?1 AND user_id = ?2),
+                password_hash IS NULL OR owner_id = ?2
+                OR EXISTS(SELECT 1 FROM admissions WHERE room_id = ?1 AND user_id = ?2)
+         FROM rooms WHERE id = ?1",
+    )?
+    .query_row(params![room_id, user_id], |row| {
+        let (banned, admitted): (bool, bool) = (row.get(0)?, row.get(1)?);
+        Ok(if banned {
+            Access::Banned
+        } else if admitted {
+            Access::Admitted
+        } else {
+            Access::NeedsPassword
+        })
+    })
+    .optional()
 }

@@ -25,7 +25,7 @@ pub use super::changes::{Change, Done, NewEvent, SessionRow, now};
 use crate::{
     db::{self, rooms::RoomRow},
     error::{AppError, AppResult},
-    events::{EventRecord, Kind},
+    events::EventRecord,
     hub::Hub,
     uploads,
 };
@@ -112,6 +112,12 @@ impl Writer {
         self.event(Change::Append(event)).await
     }
 
+    /// Stores a member's post, once the writer has checked that its sender
+    /// may post in the room (see [`Change::Post`]).
+    pub async fn post(&self, event: NewEvent) -> AppResult<EventRecord> {
+        self.event(Change::Post(event)).await
+    }
+
     pub async fn create_room(&self, room: RoomRow) -> AppResult<RoomRow> {
         match self.apply(Change::CreateRoom(room)).await? {
             Done::Room(room) => Ok(room),
@@ -172,7 +178,7 @@ fn run(
         let mut messages = Vec::new();
         for ((change, reply), result) in batch.into_iter().zip(results) {
             match (&*change, result) {
-                (Change::Append(event), Ok(Done::Event(record))) if event.kind != Kind::System => {
+                (Change::Post(_), Ok(Done::Event(record))) => {
                     let _ = reply.send(Ok(Done::Event(record.clone())));
                     messages.push(record);
                 }

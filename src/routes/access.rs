@@ -28,18 +28,8 @@ pub async fn room_access(
 /// 403 `forbidden` before a private room's password was given.
 pub async fn admitted_room(state: &AppState, room_id: &str, user: &User) -> AppResult<RoomRow> {
     let (room, access) = room_access(state, room_id, user).await?;
-    admit(access)?;
+    access.require()?;
     Ok(room)
-}
-
-pub fn admit(access: Access) -> AppResult<()> {
-    match access {
-        Access::Admitted => Ok(()),
-        Access::Banned => Err(AppError::Kicked),
-        Access::NeedsPassword => Err(AppError::forbidden(
-            "this room is private: enter its password first",
-        )),
-    }
 }
 
 /// The room, when `user` owns it: 403 `forbidden` otherwise.

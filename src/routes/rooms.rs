@@ -25,7 +25,7 @@ use crate::{
     flash,
     identity::Visitor,
     routes::{
-        access::{admit, admitted_room, owned_room, room_access},
+        access::{admitted_room, owned_room, room_access},
         negotiate::{Format, Input, Loose, bounded_text},
     },
     state::AppState,
@@ -152,7 +152,7 @@ async fn open(
         let public = room.public(state.hub.member_count(&room.id));
         return Ok(views::room::password(&page, &public).into_response());
     }
-    admit(access)?;
+    access.require()?;
     if state.hub.is_full_for(&room, &visitor.user) {
         return Err(AppError::RoomFull);
     }

@@ -68,7 +68,7 @@ async fn post_gif(
     let record = tokio::spawn(async move {
         let upload = incoming.finish().await?;
         let record = writer
-            .append(NewEvent {
+            .post(NewEvent {
                 room_id: room.id,
                 kind: Kind::Gif,
                 user: Some(user),
