@@ -108,14 +108,13 @@ pub async fn open(addr: SocketAddr, room: &str) -> std::io::Result<Reader> {
     if head.status != 200 {
         return Err(err(format!("stream answered {}", head.status)));
     }
-    if !head.chunked {
-        return Err(err("stream is not chunked"));
-    }
     let (stream, leftover) = conn.into_parts();
     Ok(Reader {
         stream,
         leftover,
-        decoder: Chunked::default(),
+        // gifchat ends a stream by closing it; a chunked one (through a
+        // proxy, say) is decoded.
+        decoder: head.chunked.then(Chunked::default),
         line: Vec::with_capacity(256),
         overlong: false,
         last_id: -1,
@@ -125,7 +124,7 @@ pub async fn open(addr: SocketAddr, room: &str) -> std::io::Result<Reader> {
 pub struct Reader {
     stream: tokio::net::TcpStream,
     leftover: Vec<u8>,
-    decoder: Chunked,
+    decoder: Option<Chunked>,
     line: Vec<u8>,
     overlong: bool,
     last_id: i64,
@@ -194,7 +193,7 @@ impl Reader {
             last_id,
             ..
         } = self;
-        let (_, done) = decoder.feed(input, |mut data| {
+        let mut on_data = |mut data: &[u8]| {
             while !data.is_empty() {
                 match memchr::memchr(b'\n', data) {
                     Some(end) => {
@@ -223,7 +222,14 @@ impl Reader {
                     }
                 }
             }
-        })?;
+        };
+        let done = match decoder {
+            Some(chunked) => chunked.feed(input, on_data)?.1,
+            None => {
+                on_data(input);
+                false
+            }
+        };
         if done {
             return Err(err("stream ended"));
         }

@@ -132,6 +132,11 @@ async fn bind(addr: SocketAddr) -> TcpListener {
 #[derive(Clone)]
 pub struct Client {
     pub http: reqwest::Client,
+    /// The same visitor (same cookie jar), opening every stream on a new
+    /// connection, as curl or a proxy does: those are the connections the
+    /// server answers without hyper. A stream on a kept-alive connection
+    /// is tested on its own (streams.rs).
+    streams: reqwest::Client,
     pub base: String,
 }
 
@@ -164,13 +169,21 @@ impl Answer {
 
 impl Client {
     pub fn new(base: &str) -> Client {
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(redirect::Policy::none())
-            .build()
-            .expect("http client");
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let build = |pooled: bool| {
+            let builder = reqwest::Client::builder()
+                .cookie_provider(jar.clone())
+                .redirect(redirect::Policy::none());
+            let builder = if pooled {
+                builder
+            } else {
+                builder.pool_max_idle_per_host(0)
+            };
+            builder.build().expect("http client")
+        };
         Client {
-            http,
+            http: build(true),
+            streams: build(false),
             base: base.to_owned(),
         }
     }
@@ -301,7 +314,7 @@ impl Client {
     /// Like `sse`, but a refused connection (a restarting server) is `None`.
     pub async fn try_sse(&self, path: &str, last_event_id: Option<i64>) -> Option<Sse> {
         let mut request = self
-            .http
+            .streams
             .get(self.url(path))
             .header("accept", "text/event-stream");
         if let Some(id) = last_event_id {

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod connections;
 mod crash;
 mod exactness;
 mod hardening;

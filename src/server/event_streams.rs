@@ -1,0 +1,263 @@
+//! Connections that open with an event-stream request (`GET /events`,
+//! `GET /rooms/{id}/events`): answered here, without hyper.
+//!
+//! hyper keeps two 8 KiB buffers for the whole life of a connection: the
+//! one it writes response heads into (allocated up front) and the read
+//! buffer it refills to notice a client hanging up mid-response. A viewer's
+//! stream uses neither after its first second, and with thousands of
+//! viewers those buffers were most of the server's memory. So the accept
+//! loop peeks at a new connection's first request ([`sniff`]); when it is
+//! a stream request whose head has fully arrived, the request still goes
+//! through the whole router (sessions, limits, logging, the handler), and
+//! [`serve`] writes the answer: the head, then every frame as the body
+//! yields it, the body ending when the connection closes. An answer that
+//! is not a stream (an error, a redirect) is written whole, with its
+//! length. Everything else, including a stream request on a connection
+//! already used for something else, is hyper's.
+
+use std::{io, net::SocketAddr, time::SystemTime};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::ConnectInfo,
+    http::{HeaderName, HeaderValue, Method, Request, Response, Uri, Version, header},
+};
+use http_body_util::BodyExt;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpStream, tcp::ReadHalf},
+};
+use tower::ServiceExt;
+
+/// Most bytes of a first request looked at: a browser's stream request,
+/// cookies included, is well under this; a longer one goes to hyper.
+const SNIFF_BYTES: usize = 4096;
+/// Most headers in a stream request taken here.
+const MAX_HEADERS: usize = 48;
+/// Largest answer that is not a stream (error pages) collected to send.
+const MAX_PLAIN_ANSWER: usize = 1024 * 1024;
+
+/// A stream request read off the front of a connection.
+pub struct StreamRequest {
+    request: Request<Body>,
+    /// Length of its head on the wire, still unread in the socket.
+    head_len: usize,
+}
+
+/// Waits for the connection's first bytes and looks at them without
+/// consuming them: `Some` when they are a whole stream request that can
+/// be answered here, `None` to leave the connection to hyper.
+pub async fn sniff(stream: &TcpStream) -> io::Result<Option<StreamRequest>> {
+    // On the heap: this future must stay small, and the buffer is gone
+    // before the stream starts.
+    let mut buf = vec![0u8; SNIFF_BYTES];
+    let n = stream.peek(&mut buf).await?;
+    Ok(parse(&buf[..n]))
+}
+
+fn parse(bytes: &[u8]) -> Option<StreamRequest> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut head = httparse::Request::new(&mut headers);
+    let httparse::Status::Complete(head_len) = head.parse(bytes).ok()? else {
+        return None;
+    };
+    if head.method != Some("GET") {
+        return None;
+    }
+    let uri = Uri::try_from(head.path?).ok()?;
+    if !is_stream_path(uri.path()) {
+        return None;
+    }
+    let version = match head.version? {
+        0 => Version::HTTP_10,
+        _ => Version::HTTP_11,
+    };
+    let mut request = Request::builder()
+        .method(Method::GET)
+        .uri(uri)
+        .version(version);
+    for h in head.headers.iter() {
+        let name = HeaderName::from_bytes(h.name.as_bytes()).ok()?;
+        // A request with a body (or an upgrade) is not a plain stream
+        // request: hyper knows what to do with those.
+        if name == header::CONTENT_LENGTH && h.value != b"0"
+            || name == header::TRANSFER_ENCODING
+            || name == header::UPGRADE
+        {
+            return None;
+        }
+        request = request.header(name, HeaderValue::from_bytes(h.value).ok()?);
+    }
+    Some(StreamRequest {
+        request: request.body(Body::empty()).ok()?,
+        head_len,
+    })
+}
+
+/// The paths of `routes::stream`.
+fn is_stream_path(path: &str) -> bool {
+    path == "/events"
+        || path
+            .strip_prefix("/rooms/")
+            .and_then(|rest| rest.strip_suffix("/events"))
+            .is_some_and(|id| !id.is_empty() && !id.contains('/'))
+}
+
+/// Answers `first` through `app` and writes the answer on `stream`, then
+/// closes it.
+pub async fn serve(mut stream: TcpStream, peer: SocketAddr, first: StreamRequest, app: Router) {
+    if let Err(e) = answer(&mut stream, peer, first, app).await {
+        tracing::debug!(%peer, error = %e, "stream connection ended with an error");
+    }
+}
+
+async fn answer(
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    first: StreamRequest,
+    app: Router,
+) -> io::Result<()> {
+    // Take the head off the socket: it was only peeked at.
+    let mut head = vec![0u8; first.head_len];
+    stream.read_exact(&mut head).await?;
+    drop(head);
+
+    let mut request = first.request;
+    request.extensions_mut().insert(ConnectInfo(peer));
+    let response = match app.oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    if !is_event_stream(&response) {
+        let (parts, body) = response.into_parts();
+        let body = axum::body::to_bytes(body, MAX_PLAIN_ANSWER)
+            .await
+            .map_err(io::Error::other)?;
+        let head = write_head(&Response::from_parts(parts, ()), Some(body.len()));
+        stream.write_all(&head).await?;
+        stream.write_all(&body).await?;
+        return stream.shutdown().await;
+    }
+
+    let (parts, mut body) = response.into_parts();
+    stream
+        .write_all(&write_head(&Response::from_parts(parts, ()), None))
+        .await?;
+    let (mut reader, mut writer) = stream.split();
+    let hung_up = hung_up(&mut reader);
+    tokio::pin!(hung_up);
+    loop {
+        let frame = tokio::select! {
+            biased;
+            () = &mut hung_up => return Ok(()),
+            frame = body.frame() => frame,
+        };
+        match frame {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    writer.write_all(data).await?;
+                }
+            }
+            // The stream ended (kicked, room deleted, shutdown).
+            None => break,
+            Some(Err(e)) => return Err(io::Error::other(e)),
+        }
+    }
+    writer.shutdown().await
+}
+
+fn is_event_stream(response: &Response<Body>) -> bool {
+    response.status().is_success()
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|value| value.as_bytes().starts_with(b"text/event-stream"))
+}
+
+/// The answer's head. Without a length the body runs until the connection
+/// closes, which HTTP/1.0 and 1.1 clients (and proxies) all understand.
+fn write_head(response: &Response<()>, length: Option<usize>) -> Vec<u8> {
+    let status = response.status();
+    let mut head = Vec::with_capacity(512);
+    head.extend_from_slice(b"HTTP/1.1 ");
+    head.extend_from_slice(status.as_str().as_bytes());
+    head.push(b' ');
+    head.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    head.extend_from_slice(b"\r\n");
+    for (name, value) in response.headers() {
+        if name == header::CONNECTION || name == header::CONTENT_LENGTH {
+            continue;
+        }
+        head.extend_from_slice(name.as_str().as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value.as_bytes());
+        head.extend_from_slice(b"\r\n");
+    }
+    if let Some(length) = length {
+        head.extend_from_slice(format!("content-length: {length}\r\n").as_bytes());
+    }
+    head.extend_from_slice(b"date: ");
+    head.extend_from_slice(httpdate::fmt_http_date(SystemTime::now()).as_bytes());
+    head.extend_from_slice(b"\r\nconnection: close\r\n\r\n");
+    head
+}
+
+/// Resolves when the client closes its side or the connection breaks.
+/// Bytes a client sends after its request are read and ignored.
+async fn hung_up(reader: &mut ReadHalf<'_>) {
+    let mut scratch = [0u8; 64];
+    loop {
+        match reader.read(&mut scratch).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => continue,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn takes_whole_stream_requests_only() {
+        let room =
+            b"GET /rooms/abc/events?last_event_id=4 HTTP/1.1\r\nHost: x\r\nCookie: id=1\r\n\r\n";
+        let taken = parse(room).expect("a room stream request");
+        assert_eq!(taken.head_len, room.len());
+        assert_eq!(taken.request.uri().query(), Some("last_event_id=4"));
+        assert_eq!(taken.request.headers()["cookie"], "id=1");
+        assert!(parse(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n").is_some());
+
+        // Not whole yet, not a stream, not a GET, or with a body: hyper's.
+        assert!(parse(b"GET /rooms/abc/events HTTP/1.1\r\nHost: x\r\n").is_none());
+        assert!(parse(b"GET /rooms/abc HTTP/1.1\r\n\r\n").is_none());
+        assert!(parse(b"GET /rooms/a/b/events HTTP/1.1\r\n\r\n").is_none());
+        assert!(parse(b"GET /rooms//events HTTP/1.1\r\n\r\n").is_none());
+        assert!(parse(b"POST /events HTTP/1.1\r\n\r\n").is_none());
+        assert!(parse(b"GET /events HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc").is_none());
+        assert!(parse(b"GET /events HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").is_none());
+        assert!(parse(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").is_none());
+    }
+
+    #[test]
+    fn heads_close_delimit_streams_and_size_the_rest() {
+        let stream = Response::builder()
+            .header("content-type", "text/event-stream")
+            .header("set-cookie", "a=1")
+            .header("set-cookie", "b=2")
+            .body(())
+            .unwrap();
+        let head = String::from_utf8(write_head(&stream, None)).unwrap();
+        assert!(head.starts_with("HTTP/1.1 200 OK\r\n"));
+        assert!(head.contains("set-cookie: a=1\r\nset-cookie: b=2\r\n"));
+        assert!(head.contains("connection: close\r\n"));
+        assert!(!head.contains("content-length"));
+        assert!(head.ends_with("\r\n\r\n"));
+
+        let error = Response::builder().status(403).body(()).unwrap();
+        let head = String::from_utf8(write_head(&error, Some(12))).unwrap();
+        assert!(head.starts_with("HTTP/1.1 403 Forbidden\r\n"));
+        assert!(head.contains("content-length: 12\r\n"));
+    }
+}
