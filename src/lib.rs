@@ -16,7 +16,8 @@
 //! - `identity.rs`, `sessions.rs`, `flash.rs`: who is asking.
 //! - `views/`: maud pages, pure functions of plain data.
 //! - `metrics.rs`: the counters behind `GET /metrics`.
-//! - `server.rs`: the accept loop, with timeouts for slow clients.
+//! - `server/`: the accept loop, with timeouts for slow clients; streams that
+//!   open their connection are answered without hyper (`event_streams.rs`).
 //! - `config.rs`, `error.rs`, `state.rs`, `client_addr.rs`: the plumbing.
 //!
 //! [`run`] serves on an already-bound listener until `shutdown` resolves,
