@@ -13,6 +13,12 @@ const COLUMNS: &str = "id, room_id, kind, user_id, user_name, chat, gif, to_id, 
 /// Rows visible to `?2`: everything but other people's whispers.
 const VISIBLE: &str = "(kind <> 'whisper' OR user_id = ?2 OR to_id = ?2)";
 
+/// `LIMIT ?4`, written so that SQLite's planner does not read the bound
+/// value: when it does (a bare `LIMIT ?4`), binding the parameter again
+/// marks the statement stale, and every run re-parses and re-plans the
+/// query, cached statement or not: most of a long-poll's CPU time once.
+const LIMIT_PARAM: &str = "LIMIT ?4 + 0";
+
 pub fn from_row(row: &Row) -> rusqlite::Result<EventRecord> {
     let kind: String = row.get(2)?;
     let user_id: Option<String> = row.get(3)?;
@@ -44,6 +50,22 @@ pub fn from_row(row: &Row) -> rusqlite::Result<EventRecord> {
     })
 }
 
+fn after_sql() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM events
+         WHERE room_id = ?1 AND {VISIBLE} AND id > ?3
+         ORDER BY id {LIMIT_PARAM}"
+    )
+}
+
+fn page_sql() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM events
+         WHERE room_id = ?1 AND {VISIBLE} AND id < ?3
+         ORDER BY id DESC {LIMIT_PARAM}"
+    )
+}
+
 /// Up to `limit` events of a room visible to `user_id` with id > `after`,
 /// oldest first: one step of a replay.
 pub fn after(
@@ -53,13 +75,9 @@ pub fn after(
     after: i64,
     limit: usize,
 ) -> rusqlite::Result<Vec<EventRecord>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM events
-         WHERE room_id = ?1 AND {VISIBLE} AND id > ?3
-         ORDER BY id LIMIT ?4"
-    ))?
-    .query_map(params![room_id, user_id, after, limit as i64], from_row)?
-    .collect()
+    conn.prepare_cached(&after_sql())?
+        .query_map(params![room_id, user_id, after, limit as i64], from_row)?
+        .collect()
 }
 
 /// The newest `limit` visible events before `before` (all when `None`),
@@ -72,11 +90,7 @@ pub fn page(
     limit: usize,
 ) -> rusqlite::Result<(Vec<EventRecord>, bool)> {
     let mut rows: Vec<EventRecord> = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM events
-             WHERE room_id = ?1 AND {VISIBLE} AND id < ?3
-             ORDER BY id DESC LIMIT ?4"
-        ))?
+        .prepare_cached(&page_sql())?
         .query_map(
             params![
                 room_id,
@@ -119,4 +133,29 @@ pub fn newest_id(conn: &Connection) -> rusqlite::Result<i64> {
         "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
     )?
     .query_row([], |row| row.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::StatementStatus;
+
+    use super::*;
+
+    #[test]
+    fn replay_and_history_reuse_their_plans() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        crate::db::schema::migrate(&mut conn).unwrap();
+        for n in 0..5 {
+            after(&conn, "room", "user", n, 256).unwrap();
+            page(&conn, "room", "user", Some(n), 50 + n as usize).unwrap();
+        }
+        for sql in [after_sql(), page_sql()] {
+            let statement = conn.prepare_cached(&sql).unwrap();
+            assert_eq!(
+                statement.get_status(StatementStatus::RePrepare),
+                0,
+                "re-planned on every run: {sql}"
+            );
+        }
+    }
 }
