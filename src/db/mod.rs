@@ -55,6 +55,10 @@ pub fn open_pool(data_dir: &Path) -> Result<Pool, Box<dyn std::error::Error + Se
         .with_init(|conn| configure(conn));
     let pool = r2d2::Pool::builder()
         .max_size(16)
+        // r2d2 would run `SELECT 1` (parsed anew each time) before every
+        // read to check the connection; a local SQLite file does not drop
+        // connections the way a server does, and a read that fails says so.
+        .test_on_check_out(false)
         .connection_timeout(Duration::from_secs(10))
         .build(manager)?;
     Ok(pool)
