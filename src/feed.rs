@@ -10,6 +10,10 @@
 //! committed in between is in the channel); the id check removes the
 //! overlap. Ids only grow, so a viewer never sees one twice or out of order.
 //!
+//! Step 2 reads from memory instead when the room's recent events reach
+//! back to the cursor (`hub/recent.rs`): a poll or a reconnecting stream
+//! usually resumes from a few events back.
+//!
 //! Lag policy: when a receiver falls behind the channel's capacity, it does
 //! not drop events and does not buffer them either: it goes back to step 2
 //! from its last delivered id and catches up from SQLite. A slow reader
@@ -69,7 +73,7 @@ impl Feed {
         // A cursor beyond anything ever published (a client of a database
         // that was replaced) would skip every new event: start live instead.
         let start = cursor.map_or(published, |cursor| cursor.min(published));
-        Feed {
+        let mut feed = Feed {
             db: state.db.clone(),
             hub: state.hub.clone(),
             lag_recoveries: state.metrics.lag_recoveries.clone(),
@@ -81,7 +85,20 @@ impl Feed {
             resync_members: false,
             backlog: VecDeque::new(),
             finished: false,
+        };
+        if feed.catching_up {
+            let source = match state.hub.recent_after(&feed.room_id, start) {
+                Some(missed) => {
+                    let news: Vec<_> = missed.into_iter().filter(|e| feed.is_news(e)).collect();
+                    feed.backlog.extend(news);
+                    feed.catching_up = false;
+                    "memory"
+                }
+                None => "sqlite",
+            };
+            state.metrics.resumes.with_label_values(&[source]).inc();
         }
+        feed
     }
 
     /// The next event for this viewer; `None` once the feed has ended
@@ -172,11 +189,13 @@ impl Feed {
 
     /// Filters a live event: already delivered, or not for this viewer.
     fn admit(&mut self, event: Arc<Event>) -> Option<Arc<Event>> {
+        self.is_news(&event).then(|| self.deliver(event))
+    }
+
+    /// For this viewer, and not delivered yet.
+    fn is_news(&self, event: &Event) -> bool {
         let seen = event.id.is_some_and(|id| id <= self.last);
-        if seen || !event.audience.admits(&self.user_id) {
-            return None;
-        }
-        Some(self.deliver(event))
+        !seen && event.audience.admits(&self.user_id)
     }
 
     fn deliver(&mut self, event: Arc<Event>) -> Arc<Event> {

@@ -5,7 +5,8 @@
 //! are plain atomics: cheap enough for the per-delivery hot path.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 pub struct Metrics {
@@ -17,6 +18,9 @@ pub struct Metrics {
     pub events_delivered: IntCounter,
     /// Times a viewer fell behind its room channel and caught up from SQLite.
     pub lag_recoveries: IntCounter,
+    /// Viewers that resumed from a cursor, by where the missed events came
+    /// from: `memory` (the room's recent events) or `sqlite`.
+    pub resumes: IntCounterVec,
     pub upload_bytes: IntCounter,
     /// Time to the response head, by method and route.
     pub http_latency: HistogramVec,
@@ -58,6 +62,13 @@ impl Metrics {
             "lag_recoveries_total",
             "Viewers that fell behind their room channel and caught up from SQLite",
         )?;
+        let resumes = IntCounterVec::new(
+            Opts::new(
+                "resumes_total",
+                "Viewers that resumed from a cursor, by where the missed events came from",
+            ),
+            &["source"],
+        )?;
         let upload_bytes = IntCounter::new("upload_bytes_total", "Bytes of GIFs stored")?;
         let http_latency = HistogramVec::new(
             HistogramOpts::new("http_request_duration_seconds", "Time to the response head")
@@ -70,6 +81,7 @@ impl Metrics {
         registry.register(Box::new(events_stored.clone()))?;
         registry.register(Box::new(events_delivered.clone()))?;
         registry.register(Box::new(lag_recoveries.clone()))?;
+        registry.register(Box::new(resumes.clone()))?;
         registry.register(Box::new(upload_bytes.clone()))?;
         registry.register(Box::new(http_latency.clone()))?;
         Ok(Metrics {
@@ -78,6 +90,7 @@ impl Metrics {
             events_stored,
             events_delivered,
             lag_recoveries,
+            resumes,
             upload_bytes,
             http_latency,
         })

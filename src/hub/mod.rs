@@ -15,11 +15,13 @@
 //! - `roster`: one room's members in arrival order, the snapshot list cached.
 //! - `folding`: a room's changes of each second become one round of
 //!   notices, snapshot and lobby update.
+//! - `recent`: a room's recent stored events, for resuming without SQLite.
 //! - `lobby`: the lobby channel and its version counter for long-polls.
 
 mod folding;
 mod lobby;
 mod presence;
+mod recent;
 mod roster;
 
 use std::{
@@ -117,7 +119,10 @@ impl Hub {
         let tx = {
             let mut state = self.state();
             state.published = state.published.max(record.id);
-            state.rooms.get(&record.room).map(|room| room.tx.clone())
+            state.rooms.get_mut(&record.room).map(|room| {
+                room.recent.push(event.clone());
+                room.tx.clone()
+            })
         };
         // A viewer entering between the two sees `published` already
         // counting this event and the event in its channel: its id check
@@ -125,6 +130,13 @@ impl Hub {
         if let Some(tx) = tx {
             let _ = tx.send(event);
         }
+    }
+
+    /// Every stored event of the room after `cursor` that `user_id` may
+    /// see, from memory, when they are all there (`recent.rs`); `None`
+    /// when they must be read from SQLite.
+    pub fn recent_after(&self, room_id: &str, cursor: i64) -> Option<Vec<Arc<Event>>> {
+        self.state().rooms.get(room_id)?.recent.after(cursor)
     }
 
     /// At start-up, before any request: the newest id already stored.

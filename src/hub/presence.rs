@@ -16,6 +16,7 @@ use tokio::sync::broadcast;
 
 use super::{
     Hub,
+    recent::Recent,
     roster::{Roster, SNAPSHOT_LIST_CAP},
 };
 use crate::{
@@ -45,6 +46,8 @@ pub(super) struct RoomState {
     /// on every change: in a room that thousands are joining, every poll
     /// would otherwise answer at once with a new snapshot.
     pub(super) snapshot_version: u64,
+    /// The room's stored events since it was entered (`recent.rs`).
+    pub(super) recent: Recent,
 }
 
 /// `members` snapshot body, also the answer of `GET /rooms/{id}/members`.
@@ -77,7 +80,9 @@ pub struct Entry {
 }
 
 impl RoomState {
-    fn new(room: RoomRow, capacity: usize) -> Self {
+    /// `published`: the newest stored id so far; the room's events up to
+    /// it are in SQLite only.
+    fn new(room: RoomRow, capacity: usize, published: i64) -> Self {
         Self {
             tx: broadcast::channel(capacity).0,
             room,
@@ -90,6 +95,7 @@ impl RoomState {
             last_flush: None,
             snapshot: None,
             snapshot_version: 0,
+            recent: Recent::new(published),
         }
     }
 
@@ -153,7 +159,7 @@ impl Hub {
         let entry = state
             .rooms
             .entry(room.id.clone())
-            .or_insert_with(|| RoomState::new(room.clone(), capacity));
+            .or_insert_with(|| RoomState::new(room.clone(), capacity, published));
         if entry.closing {
             return Err(AppError::not_found("room"));
         }

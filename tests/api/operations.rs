@@ -6,7 +6,7 @@ use crate::helpers::TestApp;
 
 /// The value of one sample line of the Prometheus text, e.g.
 /// `gifchat_connections{transport="sse"}`.
-fn sample(metrics: &str, series: &str) -> Option<f64> {
+pub fn sample(metrics: &str, series: &str) -> Option<f64> {
     metrics
         .lines()
         .filter(|line| !line.starts_with('#'))

@@ -201,3 +201,62 @@ async fn the_lobby_poll_answers_when_the_lobby_changes() {
         "an unknown version answers at once"
     );
 }
+
+/// The stored ids in a poll answer (snapshots have none).
+fn stored_ids(answer: &serde_json::Value) -> Vec<i64> {
+    answer["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["id"].as_i64())
+        .collect()
+}
+
+#[tokio::test]
+async fn recent_resumes_are_answered_from_memory_and_older_ones_from_sqlite() {
+    use crate::operations::sample;
+
+    let app = TestApp::spawn().await;
+    let alice = app.client();
+    let room = alice.create_room("Memory", 5, None).await;
+    let id = room["id"].as_str().unwrap();
+    // Said before anybody was present: only SQLite has it.
+    let early = alice.say(id, "before anyone watched").await["id"]
+        .as_i64()
+        .unwrap();
+    let _watching = alice.sse(&format!("/rooms/{id}/events"), None).await;
+    let one = alice.say(id, "one").await["id"].as_i64().unwrap();
+    let two = alice.say(id, "two").await["id"].as_i64().unwrap();
+
+    let resumes = |source: &'static str| {
+        let alice = alice.clone();
+        async move {
+            let metrics = alice.get_json("/metrics").await.text;
+            sample(
+                &metrics,
+                &format!("gifchat_resumes_total{{source=\"{source}\"}}"),
+            )
+            .unwrap_or(0.0)
+        }
+    };
+    let recent = alice
+        .get_json(&format!("/rooms/{id}/poll?after={one}&timeout=0"))
+        .await
+        .json();
+    let ids = stored_ids(&recent);
+    assert!(ids.contains(&two) && !ids.contains(&one), "{recent}");
+    assert_eq!(resumes("memory").await, 1.0);
+    assert_eq!(resumes("sqlite").await, 0.0);
+
+    let older = alice
+        .get_json(&format!("/rooms/{id}/poll?after={}&timeout=0", early - 1))
+        .await
+        .json();
+    let ids = stored_ids(&older);
+    assert!(
+        [early, one, two].iter().all(|id| ids.contains(id)),
+        "{older}"
+    );
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order: {ids:?}");
+    assert_eq!(resumes("sqlite").await, 1.0);
+}
