@@ -281,6 +281,7 @@ fn publish(hub: &Hub, uploads_dir: &Path, change: &Change, done: &Done) {
             uploads::remove_files(uploads_dir, gifs);
         }
         (Change::Rename { user }, _) => hub.renamed(user),
+        (Change::Admit { room_id, user_id }, _) => hub.admitted(room_id, user_id),
         _ => {}
     }
 }

@@ -16,8 +16,10 @@
 //! - `folding`: a room's changes of each second become one round of
 //!   notices, snapshot and lobby update.
 //! - `recent`: a room's recent stored events, for resuming without SQLite.
+//! - `admission`: who may be in a room, remembered while it is in memory.
 //! - `lobby`: the lobby channel and its version counter for long-polls.
 
+mod admission;
 mod folding;
 mod lobby;
 mod presence;
@@ -32,6 +34,7 @@ use std::{
 
 use tokio::runtime::Handle;
 
+pub use admission::Known;
 pub use lobby::LobbyWatch;
 pub use presence::{Entry, MembersSnapshot, Presence};
 

@@ -16,6 +16,7 @@ use tokio::sync::broadcast;
 
 use super::{
     Hub,
+    admission::Admissions,
     recent::Recent,
     roster::{Roster, SNAPSHOT_LIST_CAP},
 };
@@ -48,6 +49,8 @@ pub(super) struct RoomState {
     pub(super) snapshot_version: u64,
     /// The room's stored events since it was entered (`recent.rs`).
     pub(super) recent: Recent,
+    /// Who may be here, as last read (`admission.rs`).
+    pub(super) admissions: Admissions,
 }
 
 /// `members` snapshot body, also the answer of `GET /rooms/{id}/members`.
@@ -96,6 +99,7 @@ impl RoomState {
             snapshot: None,
             snapshot_version: 0,
             recent: Recent::new(published),
+            admissions: Admissions::default(),
         }
     }
 
@@ -241,6 +245,7 @@ impl Hub {
         let mut state = self.state();
         if let Some(room) = state.rooms.get_mut(room_id) {
             room.room.owner = owner.clone();
+            room.forget_access(None);
             self.changed(room_id, room);
         }
     }
@@ -250,6 +255,7 @@ impl Hub {
     pub fn kicked(&self, room_id: &str, user_id: &str) {
         let mut state = self.state();
         if let Some(room) = state.rooms.get_mut(room_id) {
+            room.forget_access(Some(user_id));
             let body = serde_json::json!({ "type": "kicked", "room": room_id });
             let notice = Event::transient(Kind::Kicked, Audience::User(user_id.to_owned()), &body);
             let _ = room.tx.send(Arc::new(notice));

@@ -6,22 +6,33 @@ use crate::{
         rooms::{Access, RoomRow},
     },
     error::{AppError, AppResult},
+    hub::Known,
     identity::User,
     state::AppState,
 };
 
 /// The room and what `user` may do in it; 404 when there is no such room.
+/// Remembered by the hub while the room is in memory (`hub/admission.rs`),
+/// read from SQLite otherwise.
 pub async fn room_access(
     state: &AppState,
     room_id: &str,
     user: &User,
 ) -> AppResult<(RoomRow, Access)> {
-    let (room_id, user_id) = (room_id.to_owned(), user.id.clone());
-    state
+    let ticket = match state.hub.known_access(room_id, &user.id) {
+        Known::Access(room, access) => return Ok((room, access)),
+        Known::Unknown(ticket) => ticket,
+    };
+    let (id, user_id) = (room_id.to_owned(), user.id.clone());
+    let (room, access) = state
         .db
-        .read(move |conn| db::rooms::with_access(conn, &room_id, &user_id))
+        .read(move |conn| db::rooms::with_access(conn, &id, &user_id))
         .await?
-        .ok_or(AppError::not_found("room"))
+        .ok_or(AppError::not_found("room"))?;
+    if let Some(ticket) = ticket {
+        state.hub.remember_access(room_id, &user.id, ticket, access);
+    }
+    Ok((room, access))
 }
 
 /// The room, when `user` is admitted to it: 403 `kicked` for a banned user,

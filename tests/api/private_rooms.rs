@@ -114,3 +114,30 @@ async fn neither_the_password_nor_its_hash_ever_appears() {
     assert!(!seen.contains("argon2"));
     assert!(!seen.contains("password_hash"));
 }
+
+#[tokio::test]
+async fn giving_the_password_admits_at_once_while_the_room_is_busy() {
+    let app = TestApp::spawn().await;
+    let owner = app.client();
+    let room = owner.create_room("Busy secret", 5, Some("hunter2")).await;
+    let id = room["id"].as_str().unwrap();
+    // Someone inside keeps the room in memory, where refusals are
+    // remembered.
+    let _inside = owner.sse(&format!("/rooms/{id}/events"), None).await;
+    let guest = app.client();
+    for _ in 0..2 {
+        guest
+            .get_json(&format!("/rooms/{id}/poll?timeout=0"))
+            .await
+            .assert_error(403, "forbidden");
+    }
+    let joined = guest
+        .post_json(
+            &format!("/rooms/{id}/join"),
+            json!({ "password": "hunter2" }),
+        )
+        .await;
+    assert_eq!(joined.status.as_u16(), 200, "{}", joined.text);
+    let poll = guest.get_json(&format!("/rooms/{id}/poll?timeout=0")).await;
+    assert_eq!(poll.status.as_u16(), 200, "{}", poll.text);
+}
