@@ -149,3 +149,25 @@ async fn a_refused_stream_on_a_new_connection_gets_a_whole_error() {
     assert_eq!(error["error"], "not_found");
     assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
 }
+
+#[tokio::test]
+async fn a_stream_request_sent_in_pieces_is_served_as_well() {
+    let app = TestApp::spawn().await;
+    let alice = app.client();
+    let room = alice.create_room("Pieces", 10, None).await;
+    let id = room["id"].as_str().unwrap();
+
+    let mut viewer = TcpStream::connect(app.addr).await.unwrap();
+    let request = stream_request(&format!("/rooms/{id}/events"));
+    let (first, rest) = request.split_at(20);
+    viewer.write_all(first.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    viewer.write_all(rest.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    let text = read_until(&mut viewer, &mut seen, "event: members").await;
+    assert!(head_of(&text).starts_with("http/1.1 200 ok\r\n"), "{text}");
+
+    let said = alice.say(id, "in pieces").await;
+    let text = read_until(&mut viewer, &mut seen, "in pieces").await;
+    assert!(text.contains(&format!("id: {}\nevent: chat\ndata: ", said["id"])));
+}

@@ -131,6 +131,23 @@ async fn one_address_cannot_hold_too_many_streams() {
 }
 
 #[tokio::test]
+async fn a_connection_that_never_sends_a_request_is_closed() {
+    use tokio::io::AsyncReadExt;
+    let app =
+        TestApp::spawn_with(|c| c.header_timeout = std::time::Duration::from_millis(500)).await;
+    let mut silent = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut buffer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        silent.read_to_end(&mut buffer),
+    )
+    .await;
+    assert!(read.is_ok(), "the server closed the connection");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+}
+
+#[tokio::test]
 async fn a_client_too_slow_to_send_its_request_is_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app =
