@@ -584,6 +584,13 @@
     }
   }
 
+  // "812 KiB", "5 MiB": sizes as the server's limit is written.
+  function sizeText(bytes) {
+    if (bytes >= 1024 * 1024) return +(bytes / (1024 * 1024)).toFixed(1) + " MiB";
+    if (bytes >= 1024) return Math.ceil(bytes / 1024) + " KiB";
+    return bytes + " bytes";
+  }
+
   // Sends one file with XMLHttpRequest, which reports upload progress.
   function uploadGif(file) {
     if (stopped) return;
@@ -593,6 +600,14 @@
     if (file.type && file.type !== "image/gif") {
       const kind = KIND_NAMES[file.type] || "not a GIF";
       return showFormError("“" + (file.name || "That file") + "” is " + kind + ": only GIF images can be posted.");
+    }
+    // The server refuses a file over its limit as soon as it knows the
+    // size, and a browser still sending may then see only a broken
+    // connection: say it before sending anything.
+    const max = Number(gifForm.dataset.maxUpload);
+    if (max && file.size > max) {
+      return showFormError("“" + (file.name || "That GIF") + "” is " + sizeText(file.size) +
+        ": GIFs can be at most " + sizeText(max) + ".");
     }
     uploading = true;
     gifInput.disabled = true;

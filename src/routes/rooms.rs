@@ -183,6 +183,7 @@ async fn open(
         has_more,
         members: &members,
         cursor,
+        max_upload: state.config.max_upload,
     };
     Ok(views::room::room(&page, &view).into_response())
 }

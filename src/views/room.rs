@@ -19,6 +19,8 @@ pub struct RoomPage<'a> {
     pub members: &'a MembersSnapshot,
     /// Where the live stream resumes: the page shows everything up to here.
     pub cursor: i64,
+    /// Largest GIF the server takes, in bytes (chat.js checks before sending).
+    pub max_upload: u64,
 }
 
 pub fn room(page: &Page, view: &RoomPage) -> Markup {
@@ -56,7 +58,7 @@ pub fn room(page: &Page, view: &RoomPage) -> Markup {
                             @for event in view.events { (message(event, me)) }
                         }
                         button #new-below .new-below type="button" hidden { "New messages ↓" }
-                        (composer(&base))
+                        (composer(&base, view.max_upload))
                         // Shown by chat.js while a file is dragged over the chat.
                         div #drop-zone .drop-zone aria-hidden="true" hidden { "Drop a GIF to post it" }
                     }
@@ -69,7 +71,7 @@ pub fn room(page: &Page, view: &RoomPage) -> Markup {
 
 /// Below the messages: the whisper target (set by chat.js), the upload
 /// progress, the GIF form and the text form, and the line for errors.
-fn composer(base: &str) -> Markup {
+fn composer(base: &str, max_upload: u64) -> Markup {
     html! {
         div.composer {
             // Set by the members' whisper buttons; the cancel button's
@@ -83,7 +85,8 @@ fn composer(base: &str) -> Markup {
             div.composer-row {
                 // Works without JavaScript too (the server answers 303); with
                 // it, choosing a file uploads at once and the button hides.
-                form #gif-form method="post" enctype="multipart/form-data" action={ (base) "/gifs" } {
+                form #gif-form method="post" enctype="multipart/form-data" action={ (base) "/gifs" }
+                    data-max-upload=(max_upload) {
                     label.gif-pick for="gif-input" title="Post a GIF (you can also drop or paste one)" {
                         span.visually-hidden { "Post a " } "GIF"
                     }

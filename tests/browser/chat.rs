@@ -80,6 +80,54 @@ async fn a_gif_uploaded_in_one_session_appears_in_the_other() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gif_over_the_limit_is_refused_before_it_is_sent() {
+    run(
+        "a_gif_over_the_limit_is_refused_before_it_is_sent",
+        async |world| {
+            let alice = world.browser("alice").await;
+            let room = alice.create_room("Big GIFs", None).await;
+            alice.wait_state("live").await;
+
+            // A GIF header and 6 MiB of anything: over the default 5 MiB.
+            let mut big = tiny_gif();
+            big.resize(6 * 1024 * 1024, 0);
+            let file = world.write_file("big.gif", &big);
+            alice.choose_gif(&file).await;
+
+            let shown = alice
+                .until(
+                    "the size error",
+                    "const e = document.getElementById('chat-error');
+                     return !e.hidden && e.textContent;",
+                )
+                .await;
+            assert_eq!(shown, "“big.gif” is 6 MiB: GIFs can be at most 5 MiB.");
+            let (status, history) = alice
+                .fetch_json("GET", &format!("/rooms/{room}/messages"))
+                .await;
+            assert_eq!(status, 200);
+            let gifs = history["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["type"] == "gif")
+                .count();
+            assert_eq!(gifs, 0, "nothing was stored: {history}");
+            // The picker works again for a GIF that fits.
+            let small = world.write_file("small.gif", &tiny_gif());
+            alice.choose_gif(&small).await;
+            alice
+                .until(
+                    "the small GIF on the page",
+                    "return !!document.querySelector('#messages li.msg-gif img.gif');",
+                )
+                .await;
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_resumes_without_duplicate_or_missing_messages() {
     run(
         "a_reload_resumes_without_duplicate_or_missing_messages",
