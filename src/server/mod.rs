@@ -25,7 +25,7 @@ use hyper_util::{
     service::TowerToHyperService,
 };
 use tokio::net::{TcpListener, TcpStream};
-use tokio_util::task::TaskTracker;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
 /// Largest request head (and read buffer) per connection.
@@ -62,6 +62,7 @@ pub async fn serve(
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     let tracker = TaskTracker::new();
+    let closing = CancellationToken::new();
     let mut shutdown = pin!(shutdown);
 
     loop {
@@ -86,11 +87,13 @@ pub async fn serve(
             builder: builder.clone(),
             graceful: graceful.watcher(),
             timeouts,
+            closing: closing.clone(),
         };
         tracker.spawn(connection.run());
     }
 
     drop(listener);
+    closing.cancel();
     // hyper's connections finish their current answer; streams answered
     // by `event_streams` end with the shutdown token (see `lib.rs`).
     tracker.close();
@@ -114,37 +117,60 @@ struct Connection {
     builder: Arc<auto::Builder<TokioExecutor>>,
     graceful: Watcher,
     timeouts: Timeouts,
+    /// Cancelled at shutdown: a connection still waiting for its first
+    /// request is closed then, as hyper closes its idle ones.
+    closing: CancellationToken,
 }
 
 impl Connection {
     async fn run(self) {
+        let Connection {
+            stream,
+            peer,
+            app,
+            builder,
+            graceful,
+            timeouts,
+            closing,
+        } = self;
         // The same allowance hyper gives for a request head; a client that
         // sends nothing in time is dropped, as hyper would.
-        let sniff = event_streams::sniff(&self.stream);
-        let sniffed = match tokio::time::timeout(self.timeouts.header, sniff).await {
-            Ok(Ok(sniffed)) => sniffed,
-            Ok(Err(_)) | Err(_) => return,
+        let sniffed = tokio::select! {
+            sniffed = tokio::time::timeout(timeouts.header, event_streams::sniff(&stream)) => {
+                match sniffed {
+                    Ok(Ok(sniffed)) => sniffed,
+                    Ok(Err(_)) | Err(_) => return,
+                }
+            }
+            () = closing.cancelled() => return,
         };
         match sniffed {
-            Some(first) => event_streams::serve(self.stream, self.peer, first, self.app).await,
+            Some(first) => {
+                drop((builder, graceful, closing));
+                event_streams::serve(stream, peer, first, app).await;
+            }
             // Boxed: hyper's connection is a large future, and every
             // stream's task would otherwise be as large.
-            None => Box::pin(self.serve_http()).await,
+            None => Box::pin(serve_http(stream, peer, app, &builder, graceful)).await,
         }
     }
+}
 
-    async fn serve_http(self) {
-        let peer = self.peer;
-        let service = self.app.map_request(move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            request.map(Body::new)
-        });
-        let connection = self
-            .builder
-            .serve_connection(TokioIo::new(self.stream), TowerToHyperService::new(service))
-            .into_owned();
-        if let Err(e) = self.graceful.watch(connection).await {
-            tracing::debug!(%peer, error = %e, "connection ended with an error");
-        }
+async fn serve_http(
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: Router,
+    builder: &auto::Builder<TokioExecutor>,
+    graceful: Watcher,
+) {
+    let service = app.map_request(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request.map(Body::new)
+    });
+    let connection = builder
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+        .into_owned();
+    if let Err(e) = graceful.watch(connection).await {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
     }
 }

@@ -148,6 +148,21 @@ async fn a_connection_that_never_sends_a_request_is_closed() {
 }
 
 #[tokio::test]
+async fn shutdown_does_not_wait_for_a_connection_that_sent_nothing() {
+    let mut app =
+        TestApp::spawn_with(|c| c.header_timeout = std::time::Duration::from_secs(30)).await;
+    let _silent = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    app.stop().await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "stopped in {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn a_client_too_slow_to_send_its_request_is_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app =
