@@ -109,7 +109,10 @@ impl Change {
     /// Whether the change writes with at most one statement, which SQLite
     /// applies entirely or not at all.
     pub(super) fn writes_once(&self) -> bool {
-        !matches!(self, Change::Ban { .. } | Change::SetOwner { .. })
+        !matches!(
+            self,
+            Change::CreateRoom(_) | Change::Ban { .. } | Change::SetOwner { .. }
+        )
     }
 }
 
@@ -130,6 +133,10 @@ pub(super) fn apply(tx: &Connection, change: &Change) -> AppResult<Done> {
                 room.owner.name,
                 room.created_at
             ])?;
+            // The creator is admitted, not only as the owner: handing the
+            // room over does not lock them out of it (API.md).
+            tx.prepare_cached("INSERT INTO admissions (room_id, user_id) VALUES (?1, ?2)")?
+                .execute(params![room.id, room.owner.id])?;
             Ok(Done::Room(room.clone()))
         }
         Change::Append(event) => insert_event(tx, event).map(Done::Event),

@@ -141,3 +141,32 @@ async fn giving_the_password_admits_at_once_while_the_room_is_busy() {
     let poll = guest.get_json(&format!("/rooms/{id}/poll?timeout=0")).await;
     assert_eq!(poll.status.as_u16(), 200, "{}", poll.text);
 }
+
+#[tokio::test]
+async fn the_creator_stays_admitted_after_handing_the_room_over() {
+    let app = TestApp::spawn().await;
+    let alice = app.client();
+    let room = alice.create_room("Handed", 5, Some("hunter2")).await;
+    let id = room["id"].as_str().unwrap();
+    let bob = app.client();
+    let joined = bob
+        .post_json(
+            &format!("/rooms/{id}/join"),
+            json!({ "password": "hunter2" }),
+        )
+        .await;
+    assert_eq!(joined.status.as_u16(), 200, "{}", joined.text);
+    let _alice_in = alice.sse(&format!("/rooms/{id}/events"), None).await;
+    let _bob_in = bob.sse(&format!("/rooms/{id}/events"), None).await;
+    let bob_id = bob.me().await["id"].as_str().unwrap().to_owned();
+    let handed = alice
+        .post_json(&format!("/rooms/{id}/owner"), json!({ "user": bob_id }))
+        .await;
+    assert_eq!(handed.status.as_u16(), 200, "{}", handed.text);
+
+    // No longer the owner, still admitted: the creator was admitted.
+    let page = alice.get_json(&format!("/rooms/{id}")).await;
+    assert_eq!(page.status.as_u16(), 200, "{}", page.text);
+    assert_eq!(page.json()["room"]["owner"]["id"], bob_id);
+    alice.say(id, "still here").await;
+}
