@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use super::{Hub, presence::RoomState};
+use super::Hub;
 use crate::db::rooms::{Access, RoomRow};
 
 #[derive(Default)]
@@ -24,7 +24,9 @@ pub(super) struct Admissions {
 }
 
 impl Admissions {
-    fn forget(&mut self, user_id: Option<&str>) {
+    /// A ban or an admission (one user) or a new owner (everyone) was
+    /// committed.
+    pub(super) fn forget(&mut self, user_id: Option<&str>) {
         self.epoch += 1;
         match user_id {
             Some(user_id) => {
@@ -72,12 +74,5 @@ impl Hub {
         if let Some(room) = self.state().rooms.get_mut(room_id) {
             room.admissions.forget(Some(user_id));
         }
-    }
-}
-
-impl RoomState {
-    /// A ban (one user) or a new owner (everyone) was committed.
-    pub(super) fn forget_access(&mut self, user_id: Option<&str>) {
-        self.admissions.forget(user_id);
     }
 }

@@ -135,9 +135,9 @@ impl Hub {
         }
     }
 
-    /// Every stored event of the room after `cursor` that `user_id` may
-    /// see, from memory, when they are all there (`recent.rs`); `None`
-    /// when they must be read from SQLite.
+    /// Every stored event of the room after `cursor`, from memory, when
+    /// they are all there (`recent.rs`); `None` when they must be read from
+    /// SQLite. Whispers are in it: the feed filters for its viewer.
     pub fn recent_after(&self, room_id: &str, cursor: i64) -> Option<Vec<Arc<Event>>> {
         self.state().rooms.get(room_id)?.recent.after(cursor)
     }

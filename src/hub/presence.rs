@@ -245,7 +245,7 @@ impl Hub {
         let mut state = self.state();
         if let Some(room) = state.rooms.get_mut(room_id) {
             room.room.owner = owner.clone();
-            room.forget_access(None);
+            room.admissions.forget(None);
             self.changed(room_id, room);
         }
     }
@@ -255,7 +255,7 @@ impl Hub {
     pub fn kicked(&self, room_id: &str, user_id: &str) {
         let mut state = self.state();
         if let Some(room) = state.rooms.get_mut(room_id) {
-            room.forget_access(Some(user_id));
+            room.admissions.forget(Some(user_id));
             let body = serde_json::json!({ "type": "kicked", "room": room_id });
             let notice = Event::transient(Kind::Kicked, Audience::User(user_id.to_owned()), &body);
             let _ = room.tx.send(Arc::new(notice));

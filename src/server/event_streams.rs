@@ -21,7 +21,7 @@ use axum::{
     Router,
     body::Body,
     extract::ConnectInfo,
-    http::{HeaderName, HeaderValue, Method, Request, Response, Uri, Version, header},
+    http::{HeaderName, HeaderValue, Method, Request, Uri, Version, header, response::Parts},
 };
 use http_body_util::BodyExt;
 use tokio::{
@@ -125,25 +125,22 @@ async fn answer(
 
     let mut request = first.request;
     request.extensions_mut().insert(ConnectInfo(peer));
-    let response = match app.oneshot(request).await {
-        Ok(response) => response,
+    let (answer, mut body) = match app.oneshot(request).await {
+        Ok(response) => response.into_parts(),
         Err(never) => match never {},
     };
-    if !is_event_stream(&response) {
-        let (parts, body) = response.into_parts();
+    if !is_event_stream(&answer) {
         let body = axum::body::to_bytes(body, MAX_PLAIN_ANSWER)
             .await
             .map_err(io::Error::other)?;
-        let head = write_head(&Response::from_parts(parts, ()), Some(body.len()));
-        stream.write_all(&head).await?;
+        stream
+            .write_all(&write_head(&answer, Some(body.len())))
+            .await?;
         stream.write_all(&body).await?;
         return stream.shutdown().await;
     }
 
-    let (parts, mut body) = response.into_parts();
-    stream
-        .write_all(&write_head(&Response::from_parts(parts, ()), None))
-        .await?;
+    stream.write_all(&write_head(&answer, None)).await?;
     let (mut reader, mut writer) = stream.split();
     let hung_up = hung_up(&mut reader);
     tokio::pin!(hung_up);
@@ -167,25 +164,25 @@ async fn answer(
     writer.shutdown().await
 }
 
-fn is_event_stream(response: &Response<Body>) -> bool {
-    response.status().is_success()
-        && response
-            .headers()
+fn is_event_stream(answer: &Parts) -> bool {
+    answer.status.is_success()
+        && answer
+            .headers
             .get(header::CONTENT_TYPE)
             .is_some_and(|value| value.as_bytes().starts_with(b"text/event-stream"))
 }
 
 /// The answer's head. Without a length the body runs until the connection
 /// closes, which HTTP/1.0 and 1.1 clients (and proxies) all understand.
-fn write_head(response: &Response<()>, length: Option<usize>) -> Vec<u8> {
-    let status = response.status();
+fn write_head(answer: &Parts, length: Option<usize>) -> Vec<u8> {
+    let status = answer.status;
     let mut head = Vec::with_capacity(512);
     head.extend_from_slice(b"HTTP/1.1 ");
     head.extend_from_slice(status.as_str().as_bytes());
     head.push(b' ');
     head.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     head.extend_from_slice(b"\r\n");
-    for (name, value) in response.headers() {
+    for (name, value) in &answer.headers {
         if name == header::CONNECTION || name == header::CONTENT_LENGTH {
             continue;
         }
@@ -240,6 +237,8 @@ mod tests {
         assert!(parse(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").is_none());
     }
 
+    use axum::http::Response;
+
     #[test]
     fn heads_close_delimit_streams_and_size_the_rest() {
         let stream = Response::builder()
@@ -247,7 +246,9 @@ mod tests {
             .header("set-cookie", "a=1")
             .header("set-cookie", "b=2")
             .body(())
-            .unwrap();
+            .unwrap()
+            .into_parts()
+            .0;
         let head = String::from_utf8(write_head(&stream, None)).unwrap();
         assert!(head.starts_with("HTTP/1.1 200 OK\r\n"));
         assert!(head.contains("set-cookie: a=1\r\nset-cookie: b=2\r\n"));
@@ -255,7 +256,12 @@ mod tests {
         assert!(!head.contains("content-length"));
         assert!(head.ends_with("\r\n\r\n"));
 
-        let error = Response::builder().status(403).body(()).unwrap();
+        let error = Response::builder()
+            .status(403)
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
         let head = String::from_utf8(write_head(&error, Some(12))).unwrap();
         assert!(head.starts_with("HTTP/1.1 403 Forbidden\r\n"));
         assert!(head.contains("content-length: 12\r\n"));
