@@ -32,6 +32,7 @@ mod ops;
 mod poll;
 pub mod rooms;
 mod stream;
+mod unread_body;
 pub mod uploads;
 
 use axum::{Router, extract::DefaultBodyLimit, middleware};
@@ -87,10 +88,14 @@ pub fn router(state: AppState, sessions: SessionLayer) -> Router {
         .layer(sessions)
         // 2. cross-site state changes are refused before any session work;
         .layer(middleware::from_fn(cross_site::refuse_cross_site))
-        // 1. every request is logged with its client address and latency.
+        // 1. every request is logged with its client address and latency;
         .layer(middleware::from_fn_with_state(
             state.clone(),
             logging::log_requests,
         ))
+        // 0. a body left unread by a refusal is read and discarded (or the
+        //    answer closes the connection), so the next request on a
+        //    kept-alive connection is not lost.
+        .layer(middleware::from_fn(unread_body::finish_unread_bodies))
         .with_state(state)
 }

@@ -8,6 +8,7 @@ mod crash;
 mod exactness;
 mod hardening;
 mod identity;
+mod keep_alive;
 mod lobby;
 mod messages;
 mod operations;
