@@ -154,14 +154,6 @@
 
   // ---- events ----------------------------------------------------------
 
-  // Poll answers carry no SSE event name: every element says its `type`,
-  // except the members snapshot (the same body as GET /members).
-  function kindOf(ev) {
-    if (ev.type) return ev.type;
-    if ("members" in ev && "count" in ev) return "members";
-    return null;
-  }
-
   function handle(kind, ev) {
     switch (kind) {
       case "members": return showMembers(ev);
@@ -435,7 +427,7 @@
         if (!response.ok) throw new Error("poll: HTTP " + response.status);
         const answer = await response.json();
         for (const ev of answer.events) {
-          handle(kindOf(ev), ev);
+          handle(ev.type, ev); // poll answers carry no event name: every element says its type
           if (stopped) return;
         }
         if (polling && !streaming) setState("polling");

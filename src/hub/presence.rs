@@ -118,9 +118,10 @@ impl RoomState {
     }
 
     /// The `members` event, rendered at most once per change. It is the
-    /// [`MembersSnapshot`] JSON, put together from the roster's cached
-    /// list: every arrival in a big room needs a new one (the count
-    /// changed), and the list is most of its bytes.
+    /// [`MembersSnapshot`] JSON with `"type": "members"` in front (so a
+    /// poll answer's elements all say their type), put together from the
+    /// roster's cached list: every arrival in a big room needs a new one
+    /// (the count changed), and the list is most of its bytes.
     pub(super) fn snapshot(&mut self) -> Arc<Event> {
         if let Some(snapshot) = &self.snapshot {
             return snapshot.clone();
@@ -130,7 +131,7 @@ impl RoomState {
         let mut json = BytesMut::with_capacity(list.len() + owner.len() + 64);
         json.put_slice(
             format!(
-                "{{\"count\":{},\"max\":{},\"owner\":",
+                "{{\"type\":\"members\",\"count\":{},\"max\":{},\"owner\":",
                 self.members.len(),
                 self.room.max
             )
