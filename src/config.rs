@@ -89,6 +89,12 @@ pub struct Config {
     )]
     pub room_channel_capacity: usize,
 
+    /// Serve `GET /metrics` on this address only, not on `--addr`: keeps
+    /// the metrics off the public port (e.g. `127.0.0.1:9105`). Unset,
+    /// `/metrics` is served on `--addr` with everything else.
+    #[arg(long, env = "GIFCHAT_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// Log filter, in `tracing_subscriber::EnvFilter` syntax.
     #[arg(long, env = "GIFCHAT_LOG", default_value = "info")]
     pub log: String,

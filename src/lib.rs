@@ -102,6 +102,10 @@ pub async fn run(
         config: Arc::new(config),
         shutdown: token.clone(),
     };
+    let metrics_server = match state.config.metrics_addr {
+        Some(addr) => Some(serve_metrics(addr, &state, header_timeout).await?),
+        None => None,
+    };
     let app = routes::router(state, session_layer);
 
     tracing::info!(addr = %listener.local_addr()?, "gifchat is listening");
@@ -115,9 +119,35 @@ pub async fn run(
     })
     .await;
 
+    if let Some(metrics_server) = metrics_server {
+        let _ = metrics_server.await;
+    }
     session_sweeper.abort();
     writer.shutdown().await;
     tokio::task::spawn_blocking(move || writer_thread.join()).await?;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Serves `GET /metrics` alone on `addr` until shutdown.
+async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    state: &AppState,
+    header_timeout: std::time::Duration,
+) -> Result<tokio::task::JoinHandle<()>, BoxError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on --metrics-addr {addr}: {e}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "metrics are served here only");
+    let app = routes::ops::metrics_only(state.clone());
+    let stop = state.shutdown.clone();
+    let timeouts = server::Timeouts {
+        header: header_timeout,
+    };
+    Ok(tokio::spawn(server::serve(
+        listener,
+        app,
+        timeouts,
+        stop.cancelled_owned(),
+    )))
 }

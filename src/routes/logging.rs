@@ -1,11 +1,17 @@
 //! One log line per request: method, path, status, latency, client address
 //! (through trusted proxies, see `client_addr.rs`); and the latency
-//! histogram by route.
+//! histogram by method and route.
+//!
+//! The histogram's labels come from fixed sets, never from what a client
+//! sends: a method outside the standard ones is `other`, and a path that
+//! matched no route is `unmatched`. Otherwise every invented method or path
+//! would add a series to `/metrics` for good.
 
 use std::{net::SocketAddr, time::Instant};
 
 use axum::{
     extract::{ConnectInfo, MatchedPath, Request, State},
+    http::Method,
     middleware::Next,
     response::Response,
 };
@@ -30,7 +36,7 @@ pub async fn log_requests(State(state): State<AppState>, request: Request, next:
     state
         .metrics
         .http_latency
-        .with_label_values(&[method.as_str(), &route])
+        .with_label_values(&[method_label(&method), &route])
         .observe(elapsed.as_secs_f64());
     tracing::info!(
         %method,
@@ -41,4 +47,32 @@ pub async fn log_requests(State(state): State<AppState>, request: Request, next:
         "request"
     );
     response
+}
+
+/// The method as the histogram labels it.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        for invented in ["FOO", "GETT", "get", "CONNECT", "TRACE"] {
+            let method = Method::from_bytes(invented.as_bytes()).unwrap();
+            assert_eq!(method_label(&method), "other", "{invented}");
+        }
+    }
 }

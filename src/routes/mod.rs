@@ -28,7 +28,7 @@ mod me;
 pub mod messages;
 mod moderation;
 pub mod negotiate;
-mod ops;
+pub mod ops;
 mod poll;
 pub mod rooms;
 mod stream;
@@ -53,7 +53,7 @@ pub fn router(state: AppState, sessions: SessionLayer) -> Router {
         .merge(messages::routes())
         .merge(moderation::routes())
         .merge(me::routes())
-        .merge(ops::routes())
+        .merge(ops::routes(state.config.metrics_addr.is_none()))
         .merge(assets::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

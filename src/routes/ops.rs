@@ -10,10 +10,22 @@ use axum::{
 
 use crate::{error::AppError, state::AppState};
 
-pub fn routes() -> Router<AppState> {
+/// The health check, and the metrics unless they have an address of their
+/// own (`--metrics-addr`, served by [`metrics_only`]).
+pub fn routes(metrics_here: bool) -> Router<AppState> {
+    let routes = Router::new().route("/healthz", get(healthz));
+    if metrics_here {
+        routes.route("/metrics", get(metrics))
+    } else {
+        routes
+    }
+}
+
+/// The router of the `--metrics-addr` listener: `GET /metrics` only.
+pub fn metrics_only(state: AppState) -> Router {
     Router::new()
-        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .with_state(state)
 }
 
 /// GET /healthz: 200 `ok` while the database answers.

@@ -65,3 +65,58 @@ async fn metrics_count_connections_events_uploads_and_latency() {
     .await;
     assert!(closed, "the gauge follows closed streams");
 }
+
+#[tokio::test]
+async fn invented_methods_and_paths_cannot_grow_the_metrics() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    let before = app.client().get_json("/metrics").await.text.len();
+    for i in 0..300 {
+        let mut conn = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        let request = format!(
+            "INVENTED{i} /no/such/path/{i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        );
+        conn.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let _ = conn.read_to_end(&mut answer).await;
+        assert!(!answer.is_empty(), "an invented method is answered");
+    }
+    let text = app.client().get_json("/metrics").await.text;
+    assert!(!text.contains("INVENTED"), "methods come from a fixed set");
+    assert!(!text.contains("/no/such/path"), "paths are route templates");
+    assert!(
+        text.contains("method=\"other\",route=\"unmatched\""),
+        "{text}"
+    );
+    assert!(
+        text.len() < before + 4096,
+        "300 invented requests add one series, not 300: {} -> {} bytes",
+        before,
+        text.len()
+    );
+}
+
+#[tokio::test]
+async fn metrics_can_be_kept_off_the_public_port() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics_addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let app = TestApp::spawn_with(|c| c.metrics_addr = Some(metrics_addr)).await;
+    let public = app.client().get_json("/metrics").await;
+    public.assert_error(404, "not_found");
+    let private = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(private.status().as_u16(), 200);
+    let text = private.text().await.unwrap();
+    assert!(text.contains("gifchat_events_stored_total"), "{text}");
+    // Nothing else is served there.
+    let other = reqwest::get(format!("http://{metrics_addr}/rooms"))
+        .await
+        .unwrap();
+    assert_eq!(other.status().as_u16(), 404);
+    assert_eq!(app.client().get_json("/healthz").await.status.as_u16(), 200);
+}
