@@ -79,6 +79,26 @@ pub struct Config {
     #[arg(long, env = "GIFCHAT_MAX_STREAMS_PER_ADDR", default_value_t = 256)]
     pub max_streams_per_addr: usize,
 
+    /// Wrong room passwords one client address may try per minute (a room
+    /// takes four times as many from everyone together); then 429 until
+    /// the minute has refilled. 0 disables the limit.
+    #[arg(long, env = "GIFCHAT_PASSWORD_GUESSES", default_value_t = 10)]
+    pub password_guesses: u32,
+
+    /// Sessions one client address may store per hour (a session is stored
+    /// once it posts, names itself or is admitted somewhere). 0: no limit.
+    #[arg(long, env = "GIFCHAT_NEW_SESSIONS_PER_ADDR", default_value_t = 100)]
+    pub new_sessions_per_addr: u32,
+
+    /// GIF uploads one client address may send at once (0: no cap).
+    #[arg(long, env = "GIFCHAT_MAX_UPLOADS_PER_ADDR", default_value_t = 4)]
+    pub max_uploads_per_addr: usize,
+
+    /// Longest a GIF upload may take to arrive; a slower or stalled one is
+    /// cut (408) and its partial file removed.
+    #[arg(long, env = "GIFCHAT_UPLOAD_TIMEOUT", default_value = "2m", value_parser = parse_duration)]
+    pub upload_timeout: Duration,
+
     /// Events a room's broadcast channel buffers; a subscriber further
     /// behind catches up from the database instead.
     #[arg(

@@ -57,6 +57,10 @@ pub enum AppError {
     /// 503 `unavailable`: the server is shutting down.
     #[error("the server is shutting down")]
     Unavailable,
+    /// 503 `unavailable`, with `Retry-After`: too much of one kind of work
+    /// at once (the message says which); trying again shortly will do.
+    #[error("{0}")]
+    Busy(&'static str),
     /// 500 `internal`: the cause goes to the log only.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -72,6 +76,9 @@ pub struct ErrorInfo {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+/// What a busy server asks a client to wait, in seconds.
+const BUSY_RETRY_AFTER_SECS: u64 = 2;
 
 impl AppError {
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -101,7 +108,7 @@ impl AppError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Timeout => StatusCode::REQUEST_TIMEOUT,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -119,7 +126,7 @@ impl AppError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::RateLimited { .. } => "rate_limited",
             Self::Timeout => "timeout",
-            Self::Unavailable => "unavailable",
+            Self::Unavailable | Self::Busy(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -137,10 +144,15 @@ impl IntoResponse for AppError {
         };
         let body = Json(json!({ "error": info.code, "message": info.message }));
         let mut response = (self.status(), body).into_response();
-        if let Self::RateLimited { retry_after_secs } = self {
+        let retry_after_secs = match self {
+            Self::RateLimited { retry_after_secs } => Some(retry_after_secs),
+            Self::Busy(_) => Some(BUSY_RETRY_AFTER_SECS),
+            _ => None,
+        };
+        if let Some(secs) = retry_after_secs {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response.extensions_mut().insert(info);
         response
@@ -156,6 +168,17 @@ macro_rules! internal_from {
             }
         }
     )*};
+}
+
+impl From<crate::passwords::PasswordError> for AppError {
+    fn from(error: crate::passwords::PasswordError) -> Self {
+        match error {
+            crate::passwords::PasswordError::Busy => {
+                Self::Busy("too many password checks at once; try again in a moment")
+            }
+            failed => Self::internal(failed),
+        }
+    }
 }
 
 internal_from!(

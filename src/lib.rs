@@ -33,6 +33,7 @@ pub mod flash;
 pub mod hub;
 pub mod identity;
 pub mod metrics;
+pub mod passwords;
 pub mod routes;
 pub mod server;
 pub mod sessions;
@@ -88,16 +89,13 @@ pub async fn run(
 
     let token = CancellationToken::new();
     let header_timeout = config.header_timeout;
-    let limits = routes::limits::Limits::new(
-        config.post_rate,
-        config.post_burst,
-        config.max_streams_per_addr,
-    );
+    let limits = routes::limits::Limits::new(&config);
     let state = AppState {
         db,
         writer: writer.clone(),
         hub,
         limits: Arc::new(limits),
+        passwords: passwords::Passwords::new(hashing_slots(), passwords::MAX_WAITING),
         metrics,
         config: Arc::new(config),
         shutdown: token.clone(),
@@ -150,4 +148,11 @@ async fn serve_metrics(
         timeouts,
         stop.cancelled_owned(),
     )))
+}
+
+/// Password hashes that run at once: one per core, so checking passwords
+/// never takes more than the machine has (nor more than one Argon2 memory
+/// area per core).
+fn hashing_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
 }

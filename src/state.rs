@@ -5,7 +5,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::Config, db::Db, db::writer::Writer, hub::Hub, metrics::Metrics, routes::limits::Limits,
+    config::Config, db::Db, db::writer::Writer, hub::Hub, metrics::Metrics, passwords::Passwords,
+    routes::limits::Limits,
 };
 
 #[derive(Clone)]
@@ -21,6 +22,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Post rate buckets and stream slots per client.
     pub limits: Arc<Limits>,
+    /// Room passwords, hashed and checked a few at a time.
+    pub passwords: Passwords,
     /// Cancelled at shutdown: streams and polls end, so that graceful
     /// shutdown does not wait forever on open connections.
     pub shutdown: CancellationToken,

@@ -1,9 +1,5 @@
 //! Rooms: create, open, join with a password, list members, delete.
 
-use argon2::{
-    Argon2, PasswordHash, PasswordVerifier,
-    password_hash::{PasswordHasher, SaltString, rand_core::OsRng},
-};
 use axum::{
     Json, Router,
     extract::{Path, State},
@@ -26,6 +22,7 @@ use crate::{
     identity::Visitor,
     routes::{
         access::{admitted_room, owned_room, room_access},
+        limits::{ClientAddr, rate_limited},
         negotiate::{Format, Input, Loose, bounded_text},
     },
     state::AppState,
@@ -122,7 +119,7 @@ async fn create(
         password,
     } = form.check()?;
     let password_hash = match password {
-        Some(password) => Some(hash_password(password).await?),
+        Some(password) => Some(state.passwords.hash(password).await?),
         None => None,
     };
     let room = RoomRow {
@@ -194,11 +191,14 @@ struct JoinForm {
 }
 
 /// POST /rooms/{id}/join: admits the caller (checking a private room's
-/// password).
+/// password). Wrong guesses are throttled per address and per room, and
+/// checked before any hashing; a password that admits gets the session a
+/// new id, so an id seen before the admission is worth nothing after it.
 async fn join(
     State(state): State<AppState>,
     Path(room_id): Path<String>,
     format: Format,
+    ClientAddr(addr): ClientAddr,
     visitor: Visitor,
     Input(form): Input<JoinForm>,
 ) -> AppResult<Response> {
@@ -207,11 +207,7 @@ async fn join(
         return Err(AppError::Kicked);
     }
     if access == Access::NeedsPassword {
-        let given = form.password.unwrap_or_default();
-        let hash = room.password_hash.clone().unwrap_or_default();
-        if !verify_password(given, hash).await? {
-            return Err(AppError::WrongPassword);
-        }
+        check_password(&state, &room, addr, form.password.unwrap_or_default()).await?;
     }
     if state.hub.is_full_for(&room, &visitor.user) {
         return Err(AppError::RoomFull);
@@ -222,9 +218,31 @@ async fn join(
             user_id: visitor.user.id.clone(),
         };
         state.writer.apply(change).await?;
+        visitor.session.cycle_id().await?;
     }
     let public = room.public(state.hub.member_count(&room.id));
     Ok(format.done_in_room(StatusCode::OK, &public, &room.id))
+}
+
+/// 403 `wrong_password` unless `given` is the room's password; 429 while
+/// `addr` or the room has used up its wrong guesses (logged).
+async fn check_password(
+    state: &AppState,
+    room: &RoomRow,
+    addr: std::net::IpAddr,
+    given: String,
+) -> AppResult<()> {
+    let wait = state.limits.guess_wait(&room.id, addr);
+    if wait > std::time::Duration::ZERO {
+        tracing::warn!(room = %room.id, client = %addr, "password guesses throttled");
+        return Err(rate_limited(wait));
+    }
+    let hash = room.password_hash.clone().unwrap_or_default();
+    if state.passwords.verify(given, hash).await? {
+        return Ok(());
+    }
+    state.limits.wrong_guess(&room.id, addr);
+    Err(AppError::WrongPassword)
 }
 
 /// GET /rooms/{id}/members: who is present now.
@@ -257,30 +275,6 @@ fn new_room_id() -> String {
         .take(12)
         .map(char::from)
         .collect()
-}
-
-/// Argon2 is deliberately slow: it runs on the blocking pool. The length
-/// was bounded by [`NewRoom::check`].
-async fn hash_password(password: String) -> AppResult<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|e| AppError::Internal(format!("hashing a password: {e}").into()))
-    })
-    .await?
-}
-
-async fn verify_password(given: String, hash: String) -> AppResult<bool> {
-    tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&hash)
-            .map_err(|e| AppError::Internal(format!("stored password hash: {e}").into()))?;
-        Ok(Argon2::default()
-            .verify_password(given.as_bytes(), &parsed)
-            .is_ok())
-    })
-    .await?
 }
 
 #[cfg(test)]

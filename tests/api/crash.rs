@@ -3,7 +3,6 @@
 //! ids must continue upwards, and the database must be intact.
 
 use std::{
-    process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -11,62 +10,12 @@ use std::{
 use serde_json::json;
 use tempfile::TempDir;
 
-use crate::helpers::{Client, eventually, history_ids};
-
-/// The `gifchat` binary on a fresh port of this machine.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    async fn start(dir: &TempDir) -> Server {
-        // Bind port 0 to find a free port, then hand it to the binary.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(env!("CARGO_BIN_EXE_gifchat"))
-            .arg("--addr")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .arg("--uploads-dir")
-            .arg(dir.path().join("uploads"))
-            .args(["--post-rate", "0", "--log", "warn"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("gifchat starts");
-        let base = format!("http://127.0.0.1:{port}");
-        let probe = Client::new(&base);
-        let up = eventually(Duration::from_secs(20), || async {
-            probe.http.get(probe.url("/healthz")).send().await.is_ok()
-        })
-        .await;
-        assert!(up, "the server answered /healthz");
-        Server { child, base }
-    }
-
-    fn kill(mut self) {
-        // Child::kill is SIGKILL on Unix: no shutdown code runs.
-        self.child.kill().expect("killed");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::helpers::{Binary, Client, history_ids};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_message_survives_a_sigkill() {
     let dir = TempDir::new().unwrap();
-    let server = Server::start(&dir).await;
+    let server = Binary::start(&dir, &["--post-rate", "0"]).await;
     let owner = Client::new(&server.base);
     let room = owner.create_room("Crash", 50, None).await["id"]
         .as_str()
@@ -119,7 +68,7 @@ async fn every_acknowledged_message_survives_a_sigkill() {
     assert_eq!(integrity, "ok");
     drop(db);
 
-    let server = Server::start(&dir).await;
+    let server = Binary::start(&dir, &["--post-rate", "0"]).await;
     let reader = Client::new(&server.base);
     let stored = history_ids(&reader, &room).await;
     assert!(stored.windows(2).all(|w| w[0] < w[1]));

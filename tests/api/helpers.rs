@@ -486,3 +486,69 @@ pub async fn history_ids(client: &Client, room: &str) -> Vec<i64> {
         before = ids.first().copied();
     }
 }
+
+/// The real `gifchat` binary as a child process on a fresh port, for what
+/// only a process of its own shows: a SIGKILL, its memory.
+pub struct Binary {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl Binary {
+    /// Starts the binary on `dir` with `args` after the data flags, and
+    /// waits until it answers `/healthz`.
+    pub async fn start(dir: &TempDir, args: &[&str]) -> Binary {
+        // Bind port 0 to find a free port, then hand it to the binary.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_gifchat"))
+            .arg("--addr")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--uploads-dir")
+            .arg(dir.path().join("uploads"))
+            .args(["--log", "warn"])
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("gifchat starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let probe = Client::new(&base);
+        let up = eventually(Duration::from_secs(20), || async {
+            probe.http.get(probe.url("/healthz")).send().await.is_ok()
+        })
+        .await;
+        assert!(up, "the server answered /healthz");
+        Binary { child, base }
+    }
+
+    /// A line of `/proc/<pid>/status` in KiB, e.g. `VmHWM` (peak resident
+    /// memory) or `VmRSS`.
+    pub fn memory_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc status"))
+    }
+
+    /// SIGKILL: no shutdown code runs.
+    pub fn kill(mut self) {
+        self.child.kill().expect("killed");
+        self.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

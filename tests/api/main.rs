@@ -12,6 +12,7 @@ mod keep_alive;
 mod lobby;
 mod messages;
 mod operations;
+mod passwords;
 mod poll;
 mod presence;
 mod private_rooms;
