@@ -1,7 +1,11 @@
 //! Who is talking: the public identity of a session.
 //!
 //! Every session gets a random user id the first time it is seen (kept in the
-//! session, never the session id itself). The color is a pure function of the
+//! session, never the session id itself). The session is marked to be
+//! stored the first time its client comes back with the cookie, within a
+//! budget of stored sessions per address (see `sessions.rs` for why);
+//! past the budget it keeps working from memory, and is marked on a later
+//! request. The color is a pure function of the
 //! id, computed the way the `color-hash` package does, so the same user has
 //! the same color in every page, event and process. An optional display name
 //! travels with the user from the moment it is set.
@@ -9,12 +13,21 @@
 use axum::{extract::FromRequestParts, http::request::Parts};
 use rand::{Rng, distr::Alphanumeric};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tower_sessions::Session;
 
-use crate::error::AppError;
+use crate::{error::AppError, routes::limits::ClientAddr, state::AppState};
 
 /// Session key holding the [`SessionUser`].
 const USER_KEY: &str = "user";
+/// Session key marking a session worth storing (its client came back).
+const KEPT_KEY: &str = "kept";
+
+/// Whether a session's data says it is to be stored (see [`KEPT_KEY`]).
+pub fn is_kept(data: &std::collections::HashMap<String, Value>) -> bool {
+    data.get(KEPT_KEY)
+        .is_some_and(|kept| kept == &Value::Bool(true))
+}
 
 /// Longest display name, in characters.
 pub const MAX_NAME_CHARS: usize = 32;
@@ -54,15 +67,21 @@ pub struct Visitor {
     pub session: Session,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Visitor {
+impl FromRequestParts<AppState> for Visitor {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|(_, message)| AppError::Internal(message.into()))?;
         let stored = match session.get::<SessionUser>(USER_KEY).await? {
-            Some(stored) => stored,
+            Some(stored) => {
+                keep_if_allowed(&session, parts, state).await?;
+                stored
+            }
             None => {
                 let fresh = SessionUser {
                     id: new_user_id(),
@@ -77,6 +96,23 @@ impl<S: Send + Sync> FromRequestParts<S> for Visitor {
             session,
         })
     }
+}
+
+/// The client came back with its cookie: the session is worth storing,
+/// if its address may store another one now.
+async fn keep_if_allowed(
+    session: &Session,
+    parts: &mut Parts,
+    state: &AppState,
+) -> Result<(), AppError> {
+    if session.get::<bool>(KEPT_KEY).await? == Some(true) {
+        return Ok(());
+    }
+    let Ok(ClientAddr(addr)) = ClientAddr::from_request_parts(parts, state).await;
+    if state.limits.new_session(addr).is_ok() {
+        session.insert(KEPT_KEY, true).await?;
+    }
+    Ok(())
 }
 
 impl Visitor {

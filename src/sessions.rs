@@ -1,6 +1,14 @@
 //! Sessions: tower-sessions over our own SQLite database, behind a signed
 //! cookie.
 //!
+//! A session is stored only once it is worth keeping: when its client
+//! comes back with the cookie (`identity.rs` marks it, within a budget per
+//! address). Until then it lives in memory only ([`Pending`]): every
+//! cookie-less request (curl, a scanner, a crawler) makes a new session
+//! that nobody will ever present again, and storing each for 30 days would
+//! let anyone grow the database without bound. A browser comes back within
+//! milliseconds (its page opens a stream), so its session is stored at once.
+//!
 //! The store writes through the single writer thread (so a burst of new
 //! visitors is group-committed like everything else and never contends for
 //! the write lock) and reads from the pool. The signing key comes from
@@ -8,11 +16,12 @@
 //! data dir, so sessions (and so identities) survive restarts either way.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     fs,
     io::Write,
     path::Path,
     sync::{Arc, Mutex},
+    time::{Duration, Instant},
 };
 
 use argon2::Argon2;
@@ -35,6 +44,7 @@ use crate::{
         writer::{Change, SessionRow, Writer},
     },
     error::AppError,
+    identity,
 };
 
 pub type SessionLayer = SessionManagerLayer<SqliteStore, SignedCookie>;
@@ -44,8 +54,13 @@ const SECRET_FILE: &str = "cookie_secret";
 const COOKIE_NAME: &str = "gifchat.sid";
 /// Sessions idle this long expire.
 const IDLE_EXPIRY: time::Duration = time::Duration::days(30);
-/// How often expired sessions are swept from the database.
-const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+/// How often expired sessions are swept from the database (and idle ones
+/// from memory).
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+/// Sessions kept in memory only, at most; past it the oldest go first.
+const PENDING_SESSIONS: usize = 100_000;
+/// A session in memory only that nobody used for this long is forgotten.
+const PENDING_IDLE: Duration = Duration::from_secs(24 * 3600);
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -55,12 +70,19 @@ pub fn layer(
     db: Db,
     writer: Writer,
 ) -> Result<(SessionLayer, tokio::task::JoinHandle<()>), BoxError> {
+    let store = SqliteStore {
+        db,
+        writer: writer.clone(),
+        cache: Arc::default(),
+        pending: Arc::default(),
+    };
     let sweeper = tokio::spawn({
-        let writer = writer.clone();
+        let pending = store.pending.clone();
         async move {
             let mut every = tokio::time::interval(SWEEP_EVERY);
             loop {
                 every.tick().await;
+                lock(&pending).forget_idle(PENDING_IDLE);
                 let now = OffsetDateTime::now_utc().unix_timestamp();
                 if let Err(e) = writer.apply(Change::DeleteExpiredSessions { now }).await {
                     tracing::warn!(error = %e, "sweeping expired sessions failed");
@@ -68,11 +90,6 @@ pub fn layer(
             }
         }
     });
-    let store = SqliteStore {
-        db,
-        writer,
-        cache: Arc::default(),
-    };
     let layer = SessionManagerLayer::new(store)
         .with_name(COOKIE_NAME)
         .with_http_only(true)
@@ -93,6 +110,62 @@ pub struct SqliteStore {
     /// blocking-pool read on nearly every request (most requests load their
     /// session).
     cache: Arc<Mutex<Cache>>,
+    /// Sessions not stored (yet): see the module docs.
+    pending: Arc<Mutex<Pending>>,
+}
+
+/// Sessions in memory only, oldest first.
+#[derive(Default)]
+struct Pending {
+    records: HashMap<Id, (Record, Instant)>,
+    /// Ids in the order they came; some may have been stored or deleted
+    /// since (they are skipped).
+    order: VecDeque<Id>,
+}
+
+impl Pending {
+    fn get(&mut self, id: &Id) -> Option<Record> {
+        let (record, used) = self.records.get_mut(id)?;
+        if record.expiry_date <= OffsetDateTime::now_utc() {
+            return None;
+        }
+        *used = Instant::now();
+        Some(record.clone())
+    }
+
+    fn put(&mut self, record: &Record) {
+        let fresh = self
+            .records
+            .insert(record.id, (record.clone(), Instant::now()))
+            .is_none();
+        if fresh {
+            self.order.push_back(record.id);
+        }
+        while self.records.len() > PENDING_SESSIONS {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            self.records.remove(&oldest);
+        }
+        if self.order.len() > 2 * PENDING_SESSIONS {
+            let records = &self.records;
+            self.order.retain(|id| records.contains_key(id));
+        }
+    }
+
+    fn remove(&mut self, id: &Id) -> bool {
+        self.records.remove(id).is_some()
+    }
+
+    fn forget_idle(&mut self, idle: Duration) {
+        self.records.retain(|_, (_, used)| used.elapsed() < idle);
+        let records = &self.records;
+        self.order.retain(|id| records.contains_key(id));
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[derive(Default)]
@@ -109,7 +182,11 @@ const CACHED_SESSIONS: usize = 100_000;
 
 impl SqliteStore {
     fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
-        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.cache)
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        lock(&self.pending)
     }
 
     /// A live cached record, or the epoch to hand to [`Self::loaded`].
@@ -171,8 +248,17 @@ fn backend(e: AppError) -> session_store::Error {
 #[async_trait]
 impl SessionStore for SqliteStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        // Ids are 128 random bits; a collision is theoretical, but the
-        // contract is to pick another id rather than overwrite.
+        if !identity::is_kept(&record.data) {
+            // Ids are 128 random bits; a collision is theoretical, but the
+            // contract is to pick another id rather than overwrite.
+            let mut pending = self.pending();
+            while pending.records.contains_key(&record.id) {
+                record.id = Id::default();
+            }
+            pending.put(record);
+            return Ok(());
+        }
+        self.pending().remove(&record.id);
         loop {
             match self
                 .writer
@@ -190,6 +276,12 @@ impl SessionStore for SqliteStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
+        if !identity::is_kept(&record.data) {
+            // In memory still (or again, if it was pushed out meanwhile).
+            self.pending().put(record);
+            return Ok(());
+        }
+        self.pending().remove(&record.id);
         // Dropped first: if the write fails, the next load reads SQLite.
         self.written(&record.id, None);
         self.writer
@@ -201,6 +293,9 @@ impl SessionStore for SqliteStore {
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
+        if let Some(record) = self.pending().get(session_id) {
+            return Ok(Some(record));
+        }
         let epoch = match self.cached(session_id) {
             Ok(record) => return Ok(Some(record)),
             Err(epoch) => epoch,
@@ -235,6 +330,9 @@ impl SessionStore for SqliteStore {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        if self.pending().remove(id) {
+            return Ok(());
+        }
         self.written(id, None);
         let deleted = self
             .writer

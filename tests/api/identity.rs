@@ -52,7 +52,10 @@ async fn the_session_cookie_is_http_only_and_same_site_lax() {
 async fn identity_survives_a_restart_with_the_same_cookie() {
     let app = TestApp::spawn().await;
     let alice = app.client();
+    // A browser comes back with its cookie at once (its page opens a
+    // stream): that is when its session is stored.
     let before = alice.me().await;
+    assert_eq!(alice.me().await, before);
     let app = app.restart().await;
     let after = alice.me().await;
     assert_eq!(before, after);

@@ -18,5 +18,6 @@ mod presence;
 mod private_rooms;
 mod room_life;
 mod rooms;
+mod sessions;
 mod streams;
 mod uploads;
