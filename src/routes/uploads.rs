@@ -18,7 +18,11 @@ use crate::{
     error::{AppError, AppResult},
     events::Kind,
     identity::Visitor,
-    routes::{access::admitted_room, negotiate::Format},
+    routes::{
+        access::admitted_room,
+        limits::{ClientAddr, rate_limited},
+        negotiate::Format,
+    },
     state::AppState,
     uploads::{self, Incoming},
 };
@@ -28,6 +32,8 @@ const FIELD: &str = "gif";
 /// Room the form may take beyond the file itself: part headers,
 /// boundaries, and any small fields a browser form sends along.
 const FORM_OVERHEAD: u64 = 64 * 1024;
+/// What a client with all its uploads in progress is asked to wait.
+const UPLOAD_BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -44,19 +50,30 @@ pub fn routes() -> Router<AppState> {
 /// POST /rooms/{id}/gifs: streams the multipart field `gif` to disk, checks
 /// it is a whole GIF within the size limit, and stores a `gif` event; 201 +
 /// the event once committed (303 back to the room for a browser form).
+/// One address sends at most `--max-uploads-per-addr` at once (429), each
+/// within `--upload-timeout` (408; the partial file is removed).
 async fn post_gif(
     State(state): State<AppState>,
     Path(room_id): Path<String>,
     format: Format,
+    ClientAddr(addr): ClientAddr,
     visitor: Visitor,
     request: Request,
 ) -> AppResult<Response> {
     // Admission first: a visitor who may not post never gets to make the
     // server write a byte.
     let room = admitted_room(&state, &room_id, &visitor.user).await?;
+    let Some(_slot) = state.limits.open_upload(addr) else {
+        return Err(rate_limited(UPLOAD_BUSY_WAIT));
+    };
     let max = state.config.max_upload;
     let mut form = multipart(request, max)?;
-    let incoming = receive(&mut form, &state.config.uploads_dir, max).await?;
+    let receiving = receive(&mut form, &state.config.uploads_dir, max);
+    // On time out the receiving future is dropped, and the temporary
+    // file's guard with it.
+    let incoming = tokio::time::timeout(state.config.upload_timeout, receiving)
+        .await
+        .map_err(|_| AppError::Timeout)??;
 
     // From here on the file is whole. The rest runs in its own task, so a
     // client that hangs up now cannot cancel it halfway: had the handler's

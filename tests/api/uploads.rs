@@ -307,7 +307,9 @@ async fn client_file_names_never_reach_the_disk() {
 
 #[tokio::test]
 async fn concurrent_uploads_are_all_stored_under_distinct_names() {
-    let app = TestApp::spawn().await;
+    // Eight at once from one address: more than one client is allowed by
+    // default (that cap is tested below).
+    let app = TestApp::spawn_with(|c| c.max_uploads_per_addr = 8).await;
     let alice = app.client();
     let room = public_room(&alice).await;
     let files: Vec<Vec<u8>> = (0..8).map(|i| gif(16 + i, 16, 2, u32::from(i))).collect();
@@ -672,4 +674,53 @@ async fn a_room_deleted_during_an_upload_keeps_neither_event_nor_file() {
         "left behind: {:?}",
         files_in(&dir)
     );
+}
+
+#[tokio::test]
+async fn a_stalled_upload_is_cut_at_the_deadline_and_leaves_nothing() {
+    let app = TestApp::spawn_with(|c| c.upload_timeout = Duration::from_secs(1)).await;
+    let alice = app.client();
+    let room = public_room(&alice).await;
+    let dir = app.uploads_dir();
+    let bytes = gif(64, 64, 2, 90);
+    // Half the file, then nothing more: the connection stays open.
+    let mut stream = start_raw_upload(&app, &room, &bytes[..bytes.len() / 2]).await;
+    assert!(temporary_file_appears(&dir).await);
+    let started = std::time::Instant::now();
+    let answer = read_answer_head(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert!(
+        files_in(&dir).is_empty(),
+        "the partial file is removed: {:?}",
+        files_in(&dir)
+    );
+    assert!(history_ids(&alice, &room).await.is_empty());
+}
+
+#[tokio::test]
+async fn one_address_may_send_only_so_many_uploads_at_once() {
+    let app = TestApp::spawn_with(|c| c.max_uploads_per_addr = 2).await;
+    let alice = app.client();
+    let room = public_room(&alice).await;
+    let bytes = gif(64, 64, 2, 91);
+    let (first, rest) = bytes.split_at(bytes.len() / 2);
+    let one = start_raw_upload(&app, &room, first).await;
+    let two = start_raw_upload(&app, &room, first).await;
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            files_in(&app.uploads_dir()).len() == 2
+        })
+        .await
+    );
+    let third = alice.post_gif(&room, "c.gif", gif(8, 8, 1, 92)).await;
+    third.assert_error(429, "rate_limited");
+    assert!(third.headers.contains_key("retry-after"));
+
+    // A finished upload frees its slot.
+    let answer = finish_raw_upload(one, rest).await;
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    let again = alice.post_gif(&room, "c.gif", gif(8, 8, 1, 92)).await;
+    assert_eq!(again.status.as_u16(), 201, "{}", again.text);
+    drop(two);
 }
