@@ -47,6 +47,15 @@ pub struct Config {
     #[arg(long, env = "GIFCHAT_MAX_UPLOAD", default_value = "5MiB", value_parser = parse_size)]
     pub max_upload: u64,
 
+    /// Widest and tallest GIF accepted, in pixels (canvas and frames).
+    #[arg(long, env = "GIFCHAT_MAX_GIF_SIDE", default_value_t = 4096)]
+    pub max_gif_side: u32,
+
+    /// Most pixels a GIF may decode to: its canvas area times its frames
+    /// (what a browser composes).
+    #[arg(long, env = "GIFCHAT_MAX_GIF_PIXELS", default_value_t = 100_000_000)]
+    pub max_gif_pixels: u64,
+
     /// Time a client has to send a request's head (against slowloris).
     #[arg(long, env = "GIFCHAT_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub header_timeout: Duration,
@@ -121,6 +130,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// How big an uploaded GIF may be once decoded.
+    pub fn gif_limits(&self) -> crate::uploads::GifLimits {
+        crate::uploads::GifLimits {
+            max_side: self.max_gif_side,
+            max_pixels: self.max_gif_pixels,
+        }
+    }
+
     /// The embedded defaults with data and uploads under `root`: what the
     /// tests and the benchmark start from.
     pub fn for_dir(root: &std::path::Path) -> Self {

@@ -22,7 +22,7 @@ use axum::{
 use gifchat::{
     error::AppResult,
     routes::uploads::{gif_field, multipart, next_chunk},
-    uploads::{Intake, inspect_bytes},
+    uploads::{GifLimits, Intake, inspect_bytes},
 };
 use gifchat_fuzz::{assert_refusal, chunks};
 use libfuzzer_sys::fuzz_target;
@@ -80,7 +80,7 @@ fuzz_target!(|input: &[u8]| {
     match received {
         Ok(file) => {
             assert!(file.len() as u64 <= max);
-            if let Err(error) = inspect_bytes(&file) {
+            if let Err(error) = inspect_bytes(&file, GifLimits::default()) {
                 assert_eq!(error.code(), "invalid", "{error:?}");
             }
         }

@@ -11,7 +11,7 @@
 
 #![no_main]
 
-use gifchat::uploads::{Intake, inspect_bytes};
+use gifchat::uploads::{GifLimits, Intake, inspect_bytes};
 use gifchat_fuzz::{assert_refusal, chunks};
 use libfuzzer_sys::fuzz_target;
 
@@ -55,7 +55,7 @@ fuzz_target!(|input: &[u8]| {
         }
     }
     if received.is_ok()
-        && let Err(error) = inspect_bytes(whole)
+        && let Err(error) = inspect_bytes(whole, GifLimits::default())
     {
         assert_eq!(error.code(), "invalid", "{error:?}");
     }

@@ -68,7 +68,12 @@ async fn post_gif(
     };
     let max = state.config.max_upload;
     let mut form = multipart(request, max)?;
-    let receiving = receive(&mut form, &state.config.uploads_dir, max);
+    let receiving = receive(
+        &mut form,
+        &state.config.uploads_dir,
+        max,
+        state.config.gif_limits(),
+    );
     // On time out the receiving future is dropped, and the temporary
     // file's guard with it.
     let incoming = tokio::time::timeout(state.config.upload_timeout, receiving)
@@ -142,9 +147,10 @@ async fn receive(
     form: &mut multer::Multipart<'static>,
     dir: &std::path::Path,
     max: u64,
+    gif: uploads::GifLimits,
 ) -> AppResult<Incoming> {
     let mut field = gif_field(form).await?;
-    let mut incoming = Incoming::create(dir, max).await?;
+    let mut incoming = Incoming::create(dir, max, gif).await?;
     while let Some(chunk) = next_chunk(&mut field).await? {
         incoming.write(&chunk).await?;
     }

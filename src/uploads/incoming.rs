@@ -15,6 +15,7 @@ use std::{
 
 use tokio::{fs::File, io::AsyncWriteExt};
 
+use super::GifLimits;
 use crate::{
     error::{AppError, AppResult},
     events::GifInfo,
@@ -30,6 +31,7 @@ pub struct Incoming {
     guard: Guard,
     dir: PathBuf,
     intake: Intake,
+    gif: GifLimits,
 }
 
 /// The checks made on the bytes of a file as they arrive, apart from the
@@ -89,8 +91,9 @@ impl Intake {
 }
 
 impl Incoming {
-    /// Opens a fresh temporary file (`.tmp-<random>`) in `dir`.
-    pub async fn create(dir: &Path, max: u64) -> AppResult<Incoming> {
+    /// Opens a fresh temporary file (`.tmp-<random>`) in `dir`, for a GIF
+    /// of at most `max` bytes within `gif`'s limits.
+    pub async fn create(dir: &Path, max: u64, gif: GifLimits) -> AppResult<Incoming> {
         let path = dir.join(super::new_temp_name());
         // `create_new`: never write into a file that is already there.
         let file = tokio::fs::OpenOptions::new()
@@ -103,6 +106,7 @@ impl Incoming {
             guard: Guard::new(path),
             dir: dir.to_owned(),
             intake: Intake::new(max),
+            gif,
         })
     }
 
@@ -124,13 +128,17 @@ impl Incoming {
         // tokio's `sync_all` first waits for the writes still in flight.
         self.file.sync_all().await?;
         let Incoming {
-            file, guard, dir, ..
+            file,
+            guard,
+            dir,
+            gif,
+            ..
         } = self;
         drop(file);
         // The guard moves into the blocking task: if the task fails, or its
         // result is dropped unread, the file goes with it.
         tokio::task::spawn_blocking(move || {
-            let info = super::inspect(guard.path())?;
+            let info = super::inspect(guard.path(), gif)?;
             let name = super::new_upload_name();
             let guard = guard.rename(dir.join(&name))?;
             sync_dir(&dir)?;
@@ -276,11 +284,15 @@ mod tests {
     #[tokio::test]
     async fn a_signature_split_across_chunks_is_still_checked() {
         let dir = tempfile::tempdir().unwrap();
-        let mut good = Incoming::create(dir.path(), 100).await.unwrap();
+        let mut good = Incoming::create(dir.path(), 100, GifLimits::default())
+            .await
+            .unwrap();
         for chunk in [&b"GI"[..], b"F8", b"9a rest"] {
             good.write(chunk).await.unwrap();
         }
-        let mut bad = Incoming::create(dir.path(), 100).await.unwrap();
+        let mut bad = Incoming::create(dir.path(), 100, GifLimits::default())
+            .await
+            .unwrap();
         bad.write(b"GIF8").await.unwrap();
         let refused = bad.write(b"8a").await.unwrap_err();
         assert_eq!(refused.code(), "unsupported_media_type");

@@ -29,7 +29,7 @@ use rand::Rng;
 
 pub use incoming::{Incoming, Intake, Upload, too_large};
 use inspect::inspect;
-pub use inspect::inspect_bytes;
+pub use inspect::{GifLimits, inspect_bytes};
 pub use sweep::{Swept, sweep};
 
 /// URL path under which uploaded files are served.

@@ -724,3 +724,62 @@ async fn one_address_may_send_only_so_many_uploads_at_once() {
     assert_eq!(again.status.as_u16(), 201, "{}", again.text);
     drop(two);
 }
+
+/// A GIF made by hand: a `canvas` logical screen, no palette, and one
+/// `frame`-sized image whose data is a single clear code and an end code.
+fn claimed_gif(canvas: (u16, u16), frame: (u16, u16)) -> Vec<u8> {
+    let mut out = b"GIF89a".to_vec();
+    out.extend_from_slice(&canvas.0.to_le_bytes());
+    out.extend_from_slice(&canvas.1.to_le_bytes());
+    out.extend_from_slice(&[0, 0, 0]); // no global palette
+    out.push(b',');
+    out.extend_from_slice(&[0, 0, 0, 0]);
+    out.extend_from_slice(&frame.0.to_le_bytes());
+    out.extend_from_slice(&frame.1.to_le_bytes());
+    out.extend_from_slice(&[0, 2, 2, 0x44, 0x01, 0, b';']);
+    out
+}
+
+#[tokio::test]
+async fn gifs_that_claim_a_huge_canvas_or_frame_are_refused_before_decoding() {
+    let app = TestApp::spawn().await;
+    let alice = app.client();
+    let room = public_room(&alice).await;
+    let bomb = claimed_gif((65535, 65535), (1, 1));
+    assert!(bomb.len() <= 35, "{} bytes", bomb.len());
+    let refused = alice.post_gif(&room, "bomb.gif", bomb).await;
+    refused.assert_error(422, "invalid");
+    let message = refused.json()["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("65535×65535") && message.contains("4096 px a side"),
+        "{message}"
+    );
+    let frame_bomb = claimed_gif((100, 100), (16384, 16384));
+    alice
+        .post_gif(&room, "bomb.gif", frame_bomb)
+        .await
+        .assert_error(422, "invalid");
+    assert!(files_in(&app.uploads_dir()).is_empty());
+    assert!(history_ids(&alice, &room).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_gif_composing_too_many_pixels_in_all_is_refused() {
+    let app = TestApp::spawn_with(|c| c.max_gif_pixels = 10_000).await;
+    let alice = app.client();
+    let room = public_room(&alice).await;
+    // Tiny frames on a 50x50 canvas: each composes 2,500 pixels, so four
+    // fit and five do not.
+    let canvas = |frames| {
+        let mut bytes = gif(2, 2, frames, 93);
+        bytes[6..8].copy_from_slice(&50u16.to_le_bytes());
+        bytes[8..10].copy_from_slice(&50u16.to_le_bytes());
+        bytes
+    };
+    let ok = alice.post_gif(&room, "ok.gif", canvas(4)).await;
+    assert_eq!(ok.status.as_u16(), 201, "{}", ok.text);
+    let refused = alice.post_gif(&room, "many.gif", canvas(5)).await;
+    refused.assert_error(422, "invalid");
+    assert!(refused.text.contains("too many pixels"), "{}", refused.text);
+    assert_eq!(history_ids(&alice, &room).await.len(), 1);
+}
