@@ -60,6 +60,11 @@ pub struct Config {
     #[arg(long, env = "GIFCHAT_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub header_timeout: Duration,
 
+    /// A connection with no request in flight this long is closed (an
+    /// open stream or poll is a request in flight).
+    #[arg(long, env = "GIFCHAT_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
     /// Longest an ordinary request may take (streams, polls and uploads
     /// have their own bounds).
     #[arg(long, env = "GIFCHAT_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]

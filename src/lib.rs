@@ -88,7 +88,7 @@ pub async fn run(
     let (session_layer, session_sweeper) = sessions::layer(&config, db.clone(), writer.clone())?;
 
     let token = CancellationToken::new();
-    let header_timeout = config.header_timeout;
+    let (header_timeout, idle_timeout) = (config.header_timeout, config.idle_timeout);
     let limits = routes::limits::Limits::new(&config);
     let state = AppState {
         db,
@@ -101,7 +101,7 @@ pub async fn run(
         shutdown: token.clone(),
     };
     let metrics_server = match state.config.metrics_addr {
-        Some(addr) => Some(serve_metrics(addr, &state, header_timeout).await?),
+        Some(addr) => Some(serve_metrics(addr, &state, header_timeout, idle_timeout).await?),
         None => None,
     };
     let app = routes::router(state, session_layer);
@@ -109,6 +109,7 @@ pub async fn run(
     tracing::info!(addr = %listener.local_addr()?, "gifchat is listening");
     let timeouts = server::Timeouts {
         header: header_timeout,
+        idle: idle_timeout,
     };
     server::serve(listener, app, timeouts, async move {
         shutdown.await;
@@ -132,6 +133,7 @@ async fn serve_metrics(
     addr: std::net::SocketAddr,
     state: &AppState,
     header_timeout: std::time::Duration,
+    idle_timeout: std::time::Duration,
 ) -> Result<tokio::task::JoinHandle<()>, BoxError> {
     let listener = TcpListener::bind(addr)
         .await
@@ -141,6 +143,7 @@ async fn serve_metrics(
     let stop = state.shutdown.clone();
     let timeouts = server::Timeouts {
         header: header_timeout,
+        idle: idle_timeout,
     };
     Ok(tokio::spawn(server::serve(
         listener,

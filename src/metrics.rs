@@ -13,6 +13,10 @@ pub struct Metrics {
     registry: Registry,
     /// Open streams and outstanding polls, by transport.
     pub connections: IntGaugeVec,
+    /// Open SSE streams (room and lobby), by what writes them: `direct`
+    /// (a connection opened for the stream, answered without hyper) or
+    /// `hyper` (a stream on a kept-alive or HTTP/2 connection).
+    pub streams: IntGaugeVec,
     pub events_stored: IntCounter,
     /// Events written to a stream or poll answer (one per viewer).
     pub events_delivered: IntCounter,
@@ -53,6 +57,10 @@ impl Metrics {
             Opts::new("connections", "Open streams and outstanding polls"),
             &["transport"],
         )?;
+        let streams = IntGaugeVec::new(
+            Opts::new("streams", "Open SSE streams, by what writes them"),
+            &["served_by"],
+        )?;
         let events_stored = IntCounter::new("events_stored_total", "Events committed to SQLite")?;
         let events_delivered = IntCounter::new(
             "events_delivered_total",
@@ -78,6 +86,7 @@ impl Metrics {
             &["method", "route"],
         )?;
         registry.register(Box::new(connections.clone()))?;
+        registry.register(Box::new(streams.clone()))?;
         registry.register(Box::new(events_stored.clone()))?;
         registry.register(Box::new(events_delivered.clone()))?;
         registry.register(Box::new(lag_recoveries.clone()))?;
@@ -87,6 +96,7 @@ impl Metrics {
         Ok(Metrics {
             registry,
             connections,
+            streams,
             events_stored,
             events_delivered,
             lag_recoveries,

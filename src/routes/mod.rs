@@ -40,6 +40,7 @@ use axum::{Router, extract::DefaultBodyLimit, middleware};
 use crate::{sessions::SessionLayer, state::AppState};
 
 pub use assets::url as asset_url;
+pub use stream::{ServedDirectly, is_stream_path};
 
 /// Largest form or JSON body: a 2,000-character message, percent-encoded,
 /// fits with room to spare.

@@ -35,8 +35,27 @@ const MAX_EVENTS_PER_ANSWER: usize = 500;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/rooms/{id}/poll", get(room_poll))
-        .route("/poll", get(lobby_poll))
+        .route("/rooms/{id}/poll", get(room_poll).head(room_poll_head))
+        .route("/poll", get(lobby_poll).head(lobby_poll_head))
+}
+
+/// HEAD /rooms/{id}/poll: what a poll would answer first (status and
+/// headers), without polling: no presence, no waiting.
+async fn room_poll_head(
+    State(state): State<AppState>,
+    Path(room_id): Path<String>,
+    visitor: Visitor,
+) -> AppResult<Response> {
+    let room = admitted_room(&state, &room_id, &visitor.user).await?;
+    if state.hub.is_full_for(&room, &visitor.user) {
+        return Err(AppError::RoomFull);
+    }
+    Ok(json_response(BytesMut::new()))
+}
+
+/// HEAD /poll: the lobby poll's headers, without waiting.
+async fn lobby_poll_head() -> Response {
+    json_response(BytesMut::new())
 }
 
 #[derive(Deserialize)]

@@ -37,10 +37,62 @@ use crate::{
 const RETRY: &[u8] = b"retry: 2000\n\n";
 const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 
+/// The room stream's route.
+pub const ROOM_EVENTS: &str = "/rooms/{id}/events";
+/// The lobby stream's route.
+pub const LOBBY_EVENTS: &str = "/events";
+
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/rooms/{id}/events", get(room_events))
-        .route("/events", get(lobby_events))
+        .route(ROOM_EVENTS, get(room_events).head(room_events_head))
+        .route(LOBBY_EVENTS, get(lobby_events).head(lobby_events_head))
+}
+
+/// Marks a stream request that the accept loop answers without hyper
+/// (`server/event_streams.rs`), for the `served_by` gauge of streams.
+#[derive(Debug, Clone, Copy)]
+pub struct ServedDirectly;
+
+/// Whether the stream routes match `path`: how the accept loop knows a
+/// request it may answer without hyper (`server/event_streams.rs`), from
+/// the very templates the router matches.
+pub fn is_stream_path(path: &str) -> bool {
+    [ROOM_EVENTS, LOBBY_EVENTS]
+        .iter()
+        .any(|route| matches_route(route, path))
+}
+
+/// Whether `path` fits `route`, a template whose `{name}` segments match
+/// any one segment, as the router's do (an empty one included).
+fn matches_route(route: &str, path: &str) -> bool {
+    let (mut route, mut path) = (route.split('/'), path.split('/'));
+    loop {
+        match (route.next(), path.next()) {
+            (None, None) => return true,
+            (Some(template), Some(_)) if template.starts_with('{') => {}
+            (Some(template), Some(segment)) if template == segment => {}
+            _ => return false,
+        }
+    }
+}
+
+/// HEAD /rooms/{id}/events: what opening the stream would answer (its
+/// status and headers), without opening it: no presence, no join.
+async fn room_events_head(
+    State(state): State<AppState>,
+    Path(room_id): Path<String>,
+    visitor: Visitor,
+) -> AppResult<Response> {
+    let room = admitted_room(&state, &room_id, &visitor.user).await?;
+    if state.hub.is_full_for(&room, &visitor.user) {
+        return Err(crate::error::AppError::RoomFull);
+    }
+    Ok(event_stream(futures_util::stream::empty()))
+}
+
+/// HEAD /events: the lobby stream's headers, without the stream.
+async fn lobby_events_head() -> Response {
+    event_stream(futures_util::stream::empty())
 }
 
 #[derive(Deserialize)]
@@ -229,4 +281,37 @@ fn resume_cursor(headers: &HeaderMap, query: Option<&str>) -> AppResult<Option<i
     let header = headers.get("last-event-id").and_then(|v| v.to_str().ok());
     let raw = header.filter(|v| !v.trim().is_empty()).or(query);
     cursor_param("last_event_id", raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{body::Body, http::Request};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_stream_predicate_agrees_with_the_router() {
+        let router = Router::new()
+            .route(ROOM_EVENTS, get(|| async { "stream" }))
+            .route(LOBBY_EVENTS, get(|| async { "stream" }));
+        for path in [
+            "/events",
+            "/events/",
+            "/rooms/abc/events",
+            "/rooms/a%2Fb/events",
+            "/rooms//events",
+            "/rooms/a/b/events",
+            "/rooms/abc/events/",
+            "/rooms/abc/poll",
+            "/rooms/abc",
+            "/",
+            "/eventsx",
+            "//events",
+        ] {
+            let request = Request::get(path).body(Body::empty()).unwrap();
+            let routed = router.clone().oneshot(request).await.unwrap().status() == 200;
+            assert_eq!(is_stream_path(path), routed, "{path}");
+        }
+    }
 }

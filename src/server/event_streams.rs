@@ -14,21 +14,38 @@
 //! is not a stream (an error, a redirect) is written whole, with its
 //! length. Everything else, including a stream request on a connection
 //! already used for something else, is hyper's.
+//!
+//! What hyper would otherwise guard, this module guards itself: which paths
+//! it takes is the router's own predicate (`routes::is_stream_path`); heads
+//! it writes carry no hop-by-hop header from the handler and no length
+//! where none may be; every write has a deadline, shortened at shutdown, so
+//! a peer that stops reading (a zero window) holds neither memory nor the
+//! drain for long; and a client that keeps sending after its request is
+//! cut off after [`MAX_TRAILING_BYTES`].
 
-use std::{io, net::SocketAddr, time::SystemTime};
+use std::{
+    io,
+    net::SocketAddr,
+    time::{Duration, SystemTime},
+};
 
 use axum::{
     Router,
     body::Body,
     extract::ConnectInfo,
-    http::{HeaderName, HeaderValue, Method, Request, Uri, Version, header, response::Parts},
+    http::{
+        HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version, header, response::Parts,
+    },
 };
 use http_body_util::BodyExt;
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpStream, tcp::ReadHalf},
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
+    net::TcpStream,
 };
+use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
+
+use crate::routes::{ServedDirectly, is_stream_path};
 
 /// Most bytes of a first request looked at: a browser's stream request,
 /// cookies included, is well under this; a longer one goes to hyper.
@@ -37,8 +54,31 @@ const SNIFF_BYTES: usize = 4096;
 const MAX_HEADERS: usize = 48;
 /// Largest answer that is not a stream (error pages) collected to send.
 const MAX_PLAIN_ANSWER: usize = 1024 * 1024;
+/// Bytes a client may send after its stream request (nothing is expected:
+/// the stream is the whole answer) before it is cut off.
+pub const MAX_TRAILING_BYTES: usize = 1024;
+/// Longest a write may wait for a peer that does not read: a viewer that
+/// far behind is cut off, and resumes from its `Last-Event-ID`.
+const WRITE_DEADLINE: Duration = Duration::from_secs(30);
+/// Longest a write may wait once shutdown has begun.
+const SHUTDOWN_WRITE_DEADLINE: Duration = Duration::from_secs(1);
+/// Headers that describe one hop, not the answer: never copied from a
+/// handler's answer into a head written here (which says its own
+/// `connection` and length).
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authenticate",
+    "content-length",
+];
 
 /// A stream request read off the front of a connection.
+#[derive(Debug)]
 pub struct StreamRequest {
     request: Request<Body>,
     /// Length of its head on the wire, still unread in the socket.
@@ -56,7 +96,20 @@ pub async fn sniff(stream: &TcpStream) -> io::Result<Option<StreamRequest>> {
     Ok(parse(&buf[..n]))
 }
 
-fn parse(bytes: &[u8]) -> Option<StreamRequest> {
+impl StreamRequest {
+    /// Length of its head on the wire.
+    pub fn head_len(&self) -> usize {
+        self.head_len
+    }
+
+    pub fn uri(&self) -> &Uri {
+        self.request.uri()
+    }
+}
+
+/// The stream request at the front of `bytes`, when they hold a whole one
+/// that can be answered here (see [`sniff`]).
+pub fn parse(bytes: &[u8]) -> Option<StreamRequest> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut head = httparse::Request::new(&mut headers);
     let httparse::Status::Complete(head_len) = head.parse(bytes).ok()? else {
@@ -95,19 +148,16 @@ fn parse(bytes: &[u8]) -> Option<StreamRequest> {
     })
 }
 
-/// The paths of `routes::stream`.
-fn is_stream_path(path: &str) -> bool {
-    path == "/events"
-        || path
-            .strip_prefix("/rooms/")
-            .and_then(|rest| rest.strip_suffix("/events"))
-            .is_some_and(|id| !id.is_empty() && !id.contains('/'))
-}
-
 /// Answers `first` through `app` and writes the answer on `stream`, then
-/// closes it.
-pub async fn serve(mut stream: TcpStream, peer: SocketAddr, first: StreamRequest, app: Router) {
-    if let Err(e) = answer(&mut stream, peer, first, app).await {
+/// closes it. `closing` is cancelled at shutdown.
+pub async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    first: StreamRequest,
+    app: Router,
+    closing: CancellationToken,
+) {
+    if let Err(e) = answer(&mut stream, peer, first, app, &closing).await {
         tracing::debug!(%peer, error = %e, "stream connection ended with an error");
     }
 }
@@ -117,6 +167,7 @@ async fn answer(
     peer: SocketAddr,
     first: StreamRequest,
     app: Router,
+    closing: &CancellationToken,
 ) -> io::Result<()> {
     // Take the head off the socket: it was only peeked at.
     let mut head = vec![0u8; first.head_len];
@@ -125,23 +176,25 @@ async fn answer(
 
     let mut request = first.request;
     request.extensions_mut().insert(ConnectInfo(peer));
+    request.extensions_mut().insert(ServedDirectly);
     let (answer, mut body) = match app.oneshot(request).await {
         Ok(response) => response.into_parts(),
         Err(never) => match never {},
     };
+    let (mut reader, mut writer) = stream.split();
     if !is_event_stream(&answer) {
         let body = axum::body::to_bytes(body, MAX_PLAIN_ANSWER)
             .await
             .map_err(io::Error::other)?;
-        stream
-            .write_all(&write_head(&answer, Some(body.len())))
-            .await?;
-        stream.write_all(&body).await?;
-        return stream.shutdown().await;
+        let mut whole = write_head(&answer, Some(body.len()));
+        if may_have_body(&answer) {
+            whole.extend_from_slice(&body);
+        }
+        write(&mut writer, &whole, closing).await?;
+        return writer.shutdown().await;
     }
 
-    stream.write_all(&write_head(&answer, None)).await?;
-    let (mut reader, mut writer) = stream.split();
+    write(&mut writer, &write_head(&answer, None), closing).await?;
     let hung_up = hung_up(&mut reader);
     tokio::pin!(hung_up);
     loop {
@@ -153,7 +206,7 @@ async fn answer(
         match frame {
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
-                    writer.write_all(data).await?;
+                    write(&mut writer, data, closing).await?;
                 }
             }
             // The stream ended (kicked, room deleted, shutdown).
@@ -164,12 +217,42 @@ async fn answer(
     writer.shutdown().await
 }
 
+/// Writes all of `bytes` within [`WRITE_DEADLINE`], or within
+/// [`SHUTDOWN_WRITE_DEADLINE`] once `closing` is cancelled.
+async fn write(
+    writer: &mut (impl AsyncWrite + Unpin),
+    bytes: &[u8],
+    closing: &CancellationToken,
+) -> io::Result<()> {
+    let timed_out = || io::Error::new(io::ErrorKind::TimedOut, "the peer stopped reading");
+    // One write, whose deadline may shorten while it runs: restarting it
+    // would send its first bytes twice.
+    let write = writer.write_all(bytes);
+    tokio::pin!(write);
+    tokio::select! {
+        written = &mut write => return written,
+        () = tokio::time::sleep(WRITE_DEADLINE) => return Err(timed_out()),
+        () = closing.cancelled() => {}
+    }
+    tokio::time::timeout(SHUTDOWN_WRITE_DEADLINE, write)
+        .await
+        .map_err(|_| timed_out())?
+}
+
 fn is_event_stream(answer: &Parts) -> bool {
     answer.status.is_success()
         && answer
             .headers
             .get(header::CONTENT_TYPE)
             .is_some_and(|value| value.as_bytes().starts_with(b"text/event-stream"))
+}
+
+/// Whether an answer with this status carries a body (RFC 9110 §6.4.1).
+fn may_have_body(answer: &Parts) -> bool {
+    let status = answer.status;
+    !(status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED)
 }
 
 /// The answer's head. Without a length the body runs until the connection
@@ -183,7 +266,7 @@ fn write_head(answer: &Parts, length: Option<usize>) -> Vec<u8> {
     head.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     head.extend_from_slice(b"\r\n");
     for (name, value) in &answer.headers {
-        if name == header::CONNECTION || name == header::CONTENT_LENGTH {
+        if HOP_BY_HOP.contains(&name.as_str()) {
             continue;
         }
         head.extend_from_slice(name.as_str().as_bytes());
@@ -191,7 +274,7 @@ fn write_head(answer: &Parts, length: Option<usize>) -> Vec<u8> {
         head.extend_from_slice(value.as_bytes());
         head.extend_from_slice(b"\r\n");
     }
-    if let Some(length) = length {
+    if let Some(length) = length.filter(|_| may_have_body(answer)) {
         head.extend_from_slice(format!("content-length: {length}\r\n").as_bytes());
     }
     head.extend_from_slice(b"date: ");
@@ -200,14 +283,21 @@ fn write_head(answer: &Parts, length: Option<usize>) -> Vec<u8> {
     head
 }
 
-/// Resolves when the client closes its side or the connection breaks.
-/// Bytes a client sends after its request are read and ignored.
-async fn hung_up(reader: &mut ReadHalf<'_>) {
+/// Resolves when the client closes its side, the connection breaks, or
+/// the client has sent more than [`MAX_TRAILING_BYTES`] after its request
+/// (read and ignored until then).
+async fn hung_up(reader: &mut (impl AsyncRead + Unpin)) {
     let mut scratch = [0u8; 64];
+    let mut trailing = 0;
     loop {
         match reader.read(&mut scratch).await {
             Ok(0) | Err(_) => return,
-            Ok(_) => continue,
+            Ok(n) => {
+                trailing += n;
+                if trailing > MAX_TRAILING_BYTES {
+                    return;
+                }
+            }
         }
     }
 }
@@ -230,7 +320,8 @@ mod tests {
         assert!(parse(b"GET /rooms/abc/events HTTP/1.1\r\nHost: x\r\n").is_none());
         assert!(parse(b"GET /rooms/abc HTTP/1.1\r\n\r\n").is_none());
         assert!(parse(b"GET /rooms/a/b/events HTTP/1.1\r\n\r\n").is_none());
-        assert!(parse(b"GET /rooms//events HTTP/1.1\r\n\r\n").is_none());
+        // The router routes an empty id too (and answers 404): so do we.
+        assert!(parse(b"GET /rooms//events HTTP/1.1\r\n\r\n").is_some());
         assert!(parse(b"POST /events HTTP/1.1\r\n\r\n").is_none());
         assert!(parse(b"GET /events HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc").is_none());
         assert!(parse(b"GET /events HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n").is_none());
@@ -265,5 +356,48 @@ mod tests {
         let head = String::from_utf8(write_head(&error, Some(12))).unwrap();
         assert!(head.starts_with("HTTP/1.1 403 Forbidden\r\n"));
         assert!(head.contains("content-length: 12\r\n"));
+    }
+
+    #[test]
+    fn heads_carry_no_hop_by_hop_header_and_no_length_where_none_may_be() {
+        let mut answer = Response::builder()
+            .header("content-type", "text/event-stream")
+            .header("connection", "keep-alive")
+            .header("keep-alive", "timeout=5")
+            .header("transfer-encoding", "chunked")
+            .header("upgrade", "h2c")
+            .header("te", "trailers")
+            .header("trailer", "x")
+            .header("proxy-connection", "keep-alive")
+            .header("content-length", "99")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        let head = String::from_utf8(write_head(&answer, None)).unwrap();
+        for name in HOP_BY_HOP {
+            let lines = head.lines().filter(|l| l.starts_with(&format!("{name}:")));
+            let expected = usize::from(name == "connection");
+            assert_eq!(lines.count(), expected, "{name} in {head}");
+        }
+        assert!(head.contains("connection: close\r\n"));
+        for status in [101, 204, 304] {
+            answer.status = StatusCode::from_u16(status).unwrap();
+            let head = String::from_utf8(write_head(&answer, Some(0))).unwrap();
+            assert!(!head.contains("content-length"), "{status}: {head}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_client_sending_after_its_request_is_cut_off() {
+        let (mut client, mut server) = tokio::io::duplex(64 * 1024);
+        let hang_up = hung_up(&mut server);
+        tokio::pin!(hang_up);
+        client.write_all(&[b'x'; MAX_TRAILING_BYTES]).await.unwrap();
+        let cut = tokio::time::timeout(Duration::from_millis(100), &mut hang_up).await;
+        assert!(cut.is_err(), "a few bytes are ignored");
+        client.write_all(b"one more").await.unwrap();
+        let cut = tokio::time::timeout(Duration::from_secs(1), &mut hang_up).await;
+        assert!(cut.is_ok(), "more is a hang-up");
     }
 }

@@ -5,6 +5,9 @@
 //!
 //! - A client gets [`Timeouts::header`] to send a request's head, on a new
 //!   connection and between requests on a kept-alive one (slowloris).
+//! - A connection with no request in flight for [`Timeouts::idle`] is
+//!   closed (gracefully: HTTP/2 says GOAWAY), whatever its protocol; an
+//!   HTTP/2 peer that stops answering pings is dropped.
 //! - Running out of file descriptors is a pause, not a crash: the loop
 //!   waits a moment and accepts again.
 //! - At shutdown the listener closes, every connection is asked to finish
@@ -12,19 +15,24 @@
 
 mod event_streams;
 
-use std::{future::Future, net::SocketAddr, pin::pin, sync::Arc, time::Duration};
+pub use event_streams::{StreamRequest, parse as parse_stream_request};
 
-use axum::{Router, body::Body, extract::ConnectInfo, http::Request};
+use std::{
+    convert::Infallible, future::Future, net::SocketAddr, pin::pin, sync::Arc, time::Duration,
+};
+
+use axum::{Router, body::Body, extract::ConnectInfo, http::Request, response::Response};
 use hyper::body::Incoming;
 use hyper_util::{
     rt::{TokioExecutor, TokioIo, TokioTimer},
-    server::{
-        conn::auto,
-        graceful::{GracefulShutdown, Watcher},
-    },
+    server::conn::auto,
     service::TowerToHyperService,
 };
-use tokio::net::{TcpListener, TcpStream};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::Notify,
+    time::Instant,
+};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower::ServiceExt;
 
@@ -38,7 +46,14 @@ const DRAIN: Duration = Duration::from_secs(10);
 pub struct Timeouts {
     /// Time allowed to send a request's head.
     pub header: Duration,
+    /// Time a connection may stay open with no request in flight.
+    pub idle: Duration,
 }
+
+/// How often an HTTP/2 connection is pinged, and how long an answer may
+/// take before the connection is given up.
+const H2_PING_EVERY: Duration = Duration::from_secs(20);
+const H2_PING_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains.
 pub async fn serve(
@@ -58,9 +73,9 @@ pub async fn serve(
     builder
         .http2()
         .timer(TokioTimer::new())
-        .keep_alive_interval(Some(Duration::from_secs(20)));
+        .keep_alive_interval(Some(H2_PING_EVERY))
+        .keep_alive_timeout(H2_PING_TIMEOUT);
     let builder = Arc::new(builder);
-    let graceful = GracefulShutdown::new();
     let tracker = TaskTracker::new();
     let closing = CancellationToken::new();
     let mut shutdown = pin!(shutdown);
@@ -85,7 +100,6 @@ pub async fn serve(
             peer,
             app: app.clone(),
             builder: builder.clone(),
-            graceful: graceful.watcher(),
             timeouts,
             closing: closing.clone(),
         };
@@ -93,16 +107,12 @@ pub async fn serve(
     }
 
     drop(listener);
+    // hyper's connections finish their current answer; streams end with
+    // the shutdown token (see `lib.rs`).
     closing.cancel();
-    // hyper's connections finish their current answer; streams answered
-    // by `event_streams` end with the shutdown token (see `lib.rs`).
     tracker.close();
-    let drained = async {
-        graceful.shutdown().await;
-        tracker.wait().await;
-    };
     tokio::select! {
-        () = drained => {}
+        () = tracker.wait() => {}
         () = tokio::time::sleep(DRAIN) => {
             tracing::warn!("some connections did not finish within {DRAIN:?}");
         }
@@ -115,10 +125,9 @@ struct Connection {
     peer: SocketAddr,
     app: Router,
     builder: Arc<auto::Builder<TokioExecutor>>,
-    graceful: Watcher,
     timeouts: Timeouts,
-    /// Cancelled at shutdown: a connection still waiting for its first
-    /// request is closed then, as hyper closes its idle ones.
+    /// Cancelled at shutdown: every connection is asked to finish its
+    /// current answer and close.
     closing: CancellationToken,
 }
 
@@ -129,7 +138,6 @@ impl Connection {
             peer,
             app,
             builder,
-            graceful,
             timeouts,
             closing,
         } = self;
@@ -146,12 +154,12 @@ impl Connection {
         };
         match sniffed {
             Some(first) => {
-                drop((builder, graceful, closing));
-                event_streams::serve(stream, peer, first, app).await;
+                drop(builder);
+                event_streams::serve(stream, peer, first, app, closing).await;
             }
             // Boxed: hyper's connection is a large future, and every
             // stream's task would otherwise be as large.
-            None => Box::pin(serve_http(stream, peer, app, &builder, graceful)).await,
+            None => Box::pin(serve_http(stream, peer, app, &builder, timeouts, closing)).await,
         }
     }
 }
@@ -161,16 +169,162 @@ async fn serve_http(
     peer: SocketAddr,
     app: Router,
     builder: &auto::Builder<TokioExecutor>,
-    graceful: Watcher,
+    timeouts: Timeouts,
+    closing: CancellationToken,
 ) {
-    let service = app.map_request(move |mut request: Request<Incoming>| {
-        request.extensions_mut().insert(ConnectInfo(peer));
-        request.map(Body::new)
-    });
+    let activity = Arc::new(Activity::default());
+    let service = {
+        let activity = activity.clone();
+        app.map_request(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            request.map(Body::new)
+        })
+        .map_future(move |answer| {
+            // In flight from the request until its answer's body is gone.
+            let busy = Busy::start(&activity);
+            async move {
+                let answer: Response = answer.await?;
+                Ok::<_, Infallible>(answer.map(|body| Body::new(BusyBody { body, _busy: busy })))
+            }
+        })
+    };
     let connection = builder
         .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
         .into_owned();
-    if let Err(e) = graceful.watch(connection).await {
-        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    let mut connection = pin!(connection);
+    let mut closing_down = false;
+    loop {
+        tokio::select! {
+            ended = connection.as_mut() => {
+                if let Err(e) = ended {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = closing.cancelled(), if !closing_down => {}
+            () = activity.idle_for(timeouts.idle), if !closing_down => {}
+        }
+        connection.as_mut().graceful_shutdown();
+        closing_down = true;
+    }
+}
+
+/// Requests in flight on one connection, and since when there are none.
+struct Activity {
+    state: std::sync::Mutex<(usize, Instant)>,
+    changed: Notify,
+}
+
+impl Default for Activity {
+    fn default() -> Self {
+        Activity {
+            state: std::sync::Mutex::new((0, Instant::now())),
+            changed: Notify::new(),
+        }
+    }
+}
+
+impl Activity {
+    fn state(&self) -> std::sync::MutexGuard<'_, (usize, Instant)> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Resolves once the connection has had nothing in flight for `idle`.
+    async fn idle_for(&self, idle: Duration) {
+        loop {
+            let (in_flight, since) = *self.state();
+            if in_flight == 0 {
+                let deadline = since + idle;
+                if Instant::now() >= deadline {
+                    return;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep_until(deadline) => {}
+                    () = self.changed.notified() => {}
+                }
+            } else {
+                // `notify_one` keeps a permit when nobody waits yet, so a
+                // change between the check and this wait is not missed.
+                self.changed.notified().await;
+            }
+        }
+    }
+}
+
+/// One request in flight; dropped with its answer's body.
+struct Busy(Arc<Activity>);
+
+impl Busy {
+    fn start(activity: &Arc<Activity>) -> Busy {
+        activity.state().0 += 1;
+        activity.changed.notify_one();
+        Busy(activity.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let mut state = self.0.state();
+        state.0 = state.0.saturating_sub(1);
+        if state.0 == 0 {
+            state.1 = Instant::now();
+        }
+        drop(state);
+        self.0.changed.notify_one();
+    }
+}
+
+/// An answer's body that keeps its request in flight while it lives.
+struct BusyBody {
+    body: Body,
+    _busy: Busy,
+}
+
+impl http_body::Body for BusyBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::pin::Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_is_idle_only_with_nothing_in_flight() {
+        let activity = Arc::new(Activity::default());
+        let idle = Duration::from_secs(60);
+        let busy = Busy::start(&activity);
+        let waited = tokio::time::timeout(Duration::from_secs(600), activity.idle_for(idle)).await;
+        assert!(waited.is_err(), "a request in flight for ten minutes");
+        drop(busy);
+        let started = Instant::now();
+        activity.idle_for(idle).await;
+        assert_eq!(started.elapsed(), idle, "then idle after the timeout");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_new_request_restarts_the_idle_clock() {
+        let activity = Arc::new(Activity::default());
+        let idle = Duration::from_secs(60);
+        tokio::time::sleep(Duration::from_secs(50)).await;
+        drop(Busy::start(&activity));
+        let started = Instant::now();
+        activity.idle_for(idle).await;
+        assert_eq!(started.elapsed(), idle);
     }
 }

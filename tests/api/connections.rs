@@ -171,3 +171,190 @@ async fn a_stream_request_sent_in_pieces_is_served_as_well() {
     let text = read_until(&mut viewer, &mut seen, "in pieces").await;
     assert!(text.contains(&format!("id: {}\nevent: chat\ndata: ", said["id"])));
 }
+
+/// An HTTP/2 connection (cleartext, prior knowledge) and its driver task.
+async fn h2_connection(
+    app: &TestApp,
+) -> (
+    hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+    tokio::task::JoinHandle<hyper::Result<()>>,
+) {
+    let tcp = TcpStream::connect(app.addr).await.unwrap();
+    let (sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .expect("an HTTP/2 handshake");
+    (sender, tokio::spawn(connection))
+}
+
+fn h2_get(path: &str) -> hyper::Request<http_body_util::Empty<bytes::Bytes>> {
+    hyper::Request::get(format!("http://localhost{path}"))
+        .body(http_body_util::Empty::new())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed() {
+    let app = TestApp::spawn_with(|c| c.idle_timeout = Duration::from_secs(1)).await;
+    let (mut sender, connection) = h2_connection(&app).await;
+    let answer = sender.send_request(h2_get("/healthz")).await.unwrap();
+    assert_eq!(answer.status(), 200);
+    drop(answer);
+    let closed = tokio::time::timeout(Duration::from_secs(5), connection).await;
+    assert!(closed.is_ok(), "the server closed the idle connection");
+}
+
+#[tokio::test]
+async fn an_http2_connection_carrying_a_stream_is_not_idle() {
+    use http_body_util::BodyExt;
+    let app = TestApp::spawn_with(|c| c.idle_timeout = Duration::from_secs(1)).await;
+    let alice = app.client();
+    let room = alice.create_room("Multiplexed", 10, None).await;
+    let id = room["id"].as_str().unwrap();
+    let (mut sender, connection) = h2_connection(&app).await;
+    let answer = sender
+        .send_request(h2_get(&format!("/rooms/{id}/events")))
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let mut body = answer.into_body();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!connection.is_finished(), "a stream is a request in flight");
+    alice.say(id, "still here").await;
+    let mut seen = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(5), async {
+        while !seen.contains("still here") {
+            let frame = body.frame().await.unwrap().unwrap();
+            if let Some(data) = frame.data_ref() {
+                seen.push_str(&String::from_utf8_lossy(data));
+            }
+        }
+    })
+    .await;
+    assert!(found.is_ok(), "{seen}");
+}
+
+#[tokio::test]
+async fn a_client_that_keeps_sending_after_its_stream_request_is_cut_off() {
+    let app = TestApp::spawn().await;
+    let alice = app.client();
+    let room = alice.create_room("Chatty", 10, None).await;
+    let id = room["id"].as_str().unwrap();
+    let mut viewer = TcpStream::connect(app.addr).await.unwrap();
+    viewer
+        .write_all(stream_request(&format!("/rooms/{id}/events")).as_bytes())
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    read_until(&mut viewer, &mut seen, "event: members").await;
+    // Junk after the request: a little is ignored, a lot is a hang-up.
+    let _ = viewer.write_all(&[b'x'; 64 * 1024]).await;
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), viewer.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the server closed the connection");
+}
+
+#[tokio::test]
+async fn a_head_on_a_stream_or_poll_does_not_join_the_room() {
+    let app = TestApp::spawn().await;
+    let alice = app.client();
+    let room = alice.create_room("Heads", 10, None).await;
+    let id = room["id"].as_str().unwrap();
+    let peeker = app.client();
+    for path in [format!("/rooms/{id}/events"), format!("/rooms/{id}/poll")] {
+        let answer = peeker.http.head(peeker.url(&path)).send().await.unwrap();
+        assert_eq!(answer.status().as_u16(), 200, "{path}");
+    }
+    let events = peeker.http.head(peeker.url(&format!("/rooms/{id}/events")));
+    let answer = events.send().await.unwrap();
+    assert_eq!(answer.headers()["content-type"], "text/event-stream");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let members = alice.get_json(&format!("/rooms/{id}/members")).await.json();
+    assert_eq!(members["count"], 0, "{members}");
+    let history = alice
+        .get_json(&format!("/rooms/{id}/messages"))
+        .await
+        .json();
+    assert_eq!(history["events"], serde_json::json!([]), "no join notice");
+    // And a HEAD is refused where a GET would be.
+    let unknown = peeker.http.head(peeker.url("/rooms/nope/events")).send();
+    assert_eq!(unknown.await.unwrap().status().as_u16(), 404);
+}
+
+#[tokio::test]
+async fn streams_are_counted_by_what_serves_them() {
+    let app = TestApp::spawn().await;
+    let alice = app.client();
+    let room = alice.create_room("Gauged", 10, None).await;
+    let id = room["id"].as_str().unwrap();
+    let mut direct = TcpStream::connect(app.addr).await.unwrap();
+    direct
+        .write_all(stream_request(&format!("/rooms/{id}/events")).as_bytes())
+        .await
+        .unwrap();
+    read_until(&mut direct, &mut Vec::new(), "event: members").await;
+    let (mut sender, _connection) = h2_connection(&app).await;
+    let over_h2 = sender.send_request(h2_get("/events")).await.unwrap();
+    assert_eq!(over_h2.status(), 200);
+    let gauge = |served_by: &'static str| {
+        let alice = alice.clone();
+        async move {
+            let text = alice.get_json("/metrics").await.text;
+            crate::operations::sample(
+                &text,
+                &format!("gifchat_streams{{served_by=\"{served_by}\"}}"),
+            )
+        }
+    };
+    assert_eq!(gauge("direct").await, Some(1.0));
+    assert_eq!(gauge("hyper").await, Some(1.0));
+    drop(direct);
+    assert!(
+        eventually(Duration::from_secs(5), || async {
+            gauge("direct").await == Some(0.0)
+        })
+        .await
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_that_stops_reading_does_not_hold_shutdown() {
+    let mut app = TestApp::spawn().await;
+    let alice = app.client();
+    let room = alice.create_room("Stalled", 10, None).await;
+    let id = room["id"].as_str().unwrap().to_owned();
+    // A viewer with a tiny receive window that never reads.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(app.addr).await.unwrap();
+    stalled
+        .write_all(stream_request(&format!("/rooms/{id}/events")).as_bytes())
+        .await
+        .unwrap();
+    read_until(&mut stalled, &mut Vec::new(), "event: members").await;
+    // Far more than the socket buffers hold, so the server's writes stall.
+    let long = "x".repeat(2000);
+    let posters: Vec<_> = (0..8)
+        .map(|_| {
+            let (client, id, long) = (app.client(), id.clone(), long.clone());
+            tokio::spawn(async move {
+                for _ in 0..400 {
+                    client.say(&id, &long).await;
+                }
+            })
+        })
+        .collect();
+    for poster in posters {
+        poster.await.unwrap();
+    }
+    let started = std::time::Instant::now();
+    app.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopped in {:?}",
+        started.elapsed()
+    );
+    drop(stalled);
+}

@@ -11,7 +11,7 @@ mod identity;
 mod keep_alive;
 mod lobby;
 mod messages;
-mod operations;
+pub mod operations;
 mod passwords;
 mod poll;
 mod presence;

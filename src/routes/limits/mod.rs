@@ -43,7 +43,7 @@ use tower_sessions::Session;
 
 use crate::{
     client_addr::client_addr, config::Config, error::AppError, identity, metrics::Transport,
-    state::AppState,
+    routes::ServedDirectly, state::AppState,
 };
 use buckets::Buckets;
 pub use slots::Slot;
@@ -224,11 +224,22 @@ pub async fn limit_streams(
         .extensions()
         .get::<MatchedPath>()
         .map(|path| transport_of(path.as_str()));
-    let open = transport.map(|t| {
-        let gauge = state.metrics.connections.with_label_values(&[t.label()]);
-        gauge.inc();
-        OpenGauge(gauge)
-    });
+    let served_by = match request.extensions().get::<ServedDirectly>() {
+        Some(_) => "direct",
+        None => "hyper",
+    };
+    let mut open = Vec::with_capacity(2);
+    if let Some(transport) = transport {
+        let metrics = &state.metrics;
+        open.push(OpenGauge::new(
+            metrics.connections.with_label_values(&[transport.label()]),
+        ));
+        if matches!(transport, Transport::Sse | Transport::LobbySse) {
+            open.push(OpenGauge::new(
+                metrics.streams.with_label_values(&[served_by]),
+            ));
+        }
+    }
     next.run(request).await.map(|body| {
         Body::new(SlotBody {
             body,
@@ -247,8 +258,15 @@ fn transport_of(route: &str) -> Transport {
     }
 }
 
-/// Decrements its connection gauge when the response body goes.
+/// Counts one open connection in a gauge until the response body goes.
 struct OpenGauge(IntGauge);
+
+impl OpenGauge {
+    fn new(gauge: IntGauge) -> OpenGauge {
+        gauge.inc();
+        OpenGauge(gauge)
+    }
+}
 
 impl Drop for OpenGauge {
     fn drop(&mut self) {
@@ -260,7 +278,7 @@ impl Drop for OpenGauge {
 struct SlotBody {
     body: Body,
     _slot: Slot,
-    _open: Option<OpenGauge>,
+    _open: Vec<OpenGauge>,
 }
 
 impl HttpBody for SlotBody {
