@@ -406,6 +406,14 @@
     return "Error " + response.status;
   }
 
+  // How long a 429 or 503 asks to wait (with a little jitter, so that many
+  // clients refused together do not come back together), or 0.
+  function retryAfter(response) {
+    if (response.status !== 429 && response.status !== 503) return 0;
+    const seconds = parseInt(response.headers.get("Retry-After"), 10);
+    return seconds > 0 ? seconds * 1000 + Math.random() * 1000 : 0;
+  }
+
   async function poll() {
     if (polling || stopped) return;
     polling = true;
@@ -424,7 +432,15 @@
           const why = response.status === 404 ? "This room no longer exists." : await errorOf(response);
           return end(why, true);
         }
-        if (!response.ok) throw new Error("poll: HTTP " + response.status);
+        if (!response.ok) {
+          // Refused for load (too many connections from this address, a
+          // busy server): ask again when the server says, not sooner.
+          const wait = retryAfter(response);
+          if (!wait) throw new Error("poll: HTTP " + response.status);
+          setState("offline");
+          await sleep(wait);
+          continue;
+        }
         const answer = await response.json();
         for (const ev of answer.events) {
           handle(ev.type, ev); // poll answers carry no event name: every element says its type
@@ -454,10 +470,15 @@
   // failed its probe; the first event (`members`) normally comes at once.
   const PROBE_TIMEOUT_MS = 10000;
 
+  // After a refused stream, the next try waits this long (doubling, up to
+  // a minute); a stream that works resets it.
+  const FIRST_RETRY_MS = 5000;
+  let upgradeRetry = FIRST_RETRY_MS;
+
   function upgrade() {
     const es = new EventSource(base + "/events?last_event_id=" + lastId);
     source = es;
-    const probe = setTimeout(() => fallBack(es), PROBE_TIMEOUT_MS);
+    const probe = setTimeout(() => fallBack(es, false), PROBE_TIMEOUT_MS);
     for (const type of SSE_TYPES) {
       es.addEventListener(type, (e) => {
         if (source !== es) return;
@@ -466,6 +487,7 @@
           // overlaps (both started at or before lastId).
           clearTimeout(probe);
           streaming = true;
+          upgradeRetry = FIRST_RETRY_MS;
           stopPolling();
           setState("live");
         }
@@ -477,7 +499,7 @@
       if (stopped || source !== es) return;
       if (!streaming || es.readyState === EventSource.CLOSED) {
         clearTimeout(probe);
-        return fallBack(es);
+        return fallBack(es, true);
       }
       // Established and dropped: the browser reconnects by itself and
       // sends Last-Event-ID, so the stream resumes where it stopped.
@@ -485,15 +507,22 @@
     };
   }
 
-  // The stream never worked, or was refused for good (an HTTP error on
-  // reconnect): polling carries on, or takes over again from lastId.
-  function fallBack(es) {
+  // The stream never showed anything (a buffering proxy), or was refused
+  // (an HTTP error, such as 429 when this address holds too many
+  // connections, or a server restarting): polling carries on, or takes
+  // over again from lastId. A refused stream is tried again later, so the
+  // page goes back to streaming by itself once the server lets it.
+  function fallBack(es, refused) {
     es.close();
     if (source !== es) return;
     source = null;
     streaming = false;
     if (polling) setState("polling");
     else poll();
+    if (refused) {
+      setTimeout(() => { if (!stopped && !source) upgrade(); }, upgradeRetry + Math.random() * 1000);
+      upgradeRetry = Math.min(upgradeRetry * 2, 60000);
+    }
   }
 
   // ---- history -------------------------------------------------------------

@@ -106,6 +106,12 @@
           headers: { Accept: "application/json" },
           cache: "no-store",
         });
+        if (response.status === 429 || response.status === 503) {
+          // Refused for load: ask again when the server says.
+          const seconds = parseInt(response.headers.get("Retry-After"), 10) || 5;
+          await sleep(seconds * 1000 + Math.random() * 1000);
+          continue;
+        }
         if (!response.ok) throw new Error("poll: HTTP " + response.status);
         const answer = await response.json();
         if (answer.version !== version) showAll(answer.rooms);

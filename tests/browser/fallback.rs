@@ -2,7 +2,9 @@
 //! browser whose `window.EventSource` is gone before any script runs (the
 //! lobby and the chat page fall back to polling by themselves).
 
-use crate::harness::{Setup, run};
+use std::time::Duration;
+
+use crate::harness::{Setup, run, run_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_is_live_over_forced_polling() {
@@ -72,6 +74,63 @@ async fn without_event_source_the_pages_fall_back_to_polling() {
             bob.say("none, and it still works").await;
             alice.wait_chat("none, and it still works").await;
             assert_eq!(bob.conn_state().await, "polling");
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_refused_for_load_goes_live_by_itself_once_let_in() {
+    run_with(
+        "a_page_refused_for_load_goes_live_by_itself_once_let_in",
+        |c| c.max_streams_per_addr = 2,
+        async |world| {
+            // The room, made over the API: the test and the browser share
+            // 127.0.0.1, and the address may hold two streams or polls.
+            let api = reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap();
+            let room: serde_json::Value = api
+                .post(world.server.url("/rooms"))
+                .header("accept", "application/json")
+                .json(&serde_json::json!({ "title": "Crowded", "max": 10 }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let room = room["id"].as_str().unwrap().to_owned();
+            let mut held = Vec::new();
+            for _ in 0..2 {
+                let stream = api.get(world.server.url("/events")).send().await.unwrap();
+                assert_eq!(stream.status(), 200);
+                held.push(stream);
+            }
+
+            let bob = world.browser("bob").await;
+            bob.goto(&format!("/rooms/{room}")).await;
+            bob.wait_state("offline").await;
+            // The address is full: both the poll and the stream are refused
+            // (429). Let them in, and the page recovers on its own.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            drop(held);
+            bob.until_within(
+                Duration::from_secs(40),
+                "#conn-state[data-state=live]",
+                "const s = document.querySelector('#conn-state'); return s && s.dataset.state === 'live';",
+            )
+            .await;
+            let said = api
+                .post(world.server.url(&format!("/rooms/{room}/messages")))
+                .header("accept", "application/json")
+                .json(&serde_json::json!({ "chat": "welcome back" }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(said.status(), 201);
+            bob.wait_chat("welcome back").await;
         },
     )
     .await;

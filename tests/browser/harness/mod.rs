@@ -55,12 +55,21 @@ pub struct World {
 
 /// Runs one browser test; see the module docs.
 pub async fn run(name: &str, body: impl AsyncFnOnce(&World)) {
+    run_with(name, |_| {}, body).await;
+}
+
+/// [`run`], with the server's configuration tuned first.
+pub async fn run_with(
+    name: &str,
+    tune: impl FnOnce(&mut gifchat::Config),
+    body: impl AsyncFnOnce(&World),
+) {
     let Some(tools) = tools::tools_or_skip() else {
         return;
     };
     let _serial = SERIAL.lock().await;
     let started = Instant::now();
-    let world = World::start(tools).await;
+    let world = World::start(tools, tune).await;
     let outcome = AssertUnwindSafe(tokio::time::timeout(TEST_TIMEOUT, body(&world)))
         .catch_unwind()
         .await;
@@ -85,8 +94,8 @@ pub enum Setup {
 }
 
 impl World {
-    async fn start(tools: Tools) -> World {
-        let server = Server::start().await;
+    async fn start(tools: Tools, tune: impl FnOnce(&mut gifchat::Config)) -> World {
+        let server = Server::start(tune).await;
         let driver = Chromedriver::start(&tools.chromedriver).await;
         World {
             server,

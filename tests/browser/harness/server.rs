@@ -17,7 +17,8 @@ pub struct Server {
 }
 
 impl Server {
-    pub async fn start() -> Server {
+    /// Starts the server with test timings, then `tune`'s changes.
+    pub async fn start(tune: impl FnOnce(&mut Config)) -> Server {
         init_logs();
         let dir = TempDir::new().expect("temp dir");
         let mut config = Config::for_dir(dir.path());
@@ -26,6 +27,7 @@ impl Server {
         config.leave_grace = Duration::from_millis(300);
         config.post_rate = 2000.0;
         config.post_burst = 2000;
+        tune(&mut config);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
