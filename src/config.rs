@@ -81,7 +81,7 @@ pub struct Config {
 
     /// Posts (any state-changing request) per second per session; an
     /// address may make four times as many. 0 disables the limit.
-    #[arg(long, env = "GIFCHAT_POST_RATE", default_value_t = 5.0)]
+    #[arg(long, env = "GIFCHAT_POST_RATE", default_value_t = 5.0, value_parser = parse_rate)]
     pub post_rate: f64,
 
     /// Posts a session may make in a burst before the rate applies.
@@ -158,6 +158,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| format!("{e} (write it like 5s, 500ms or 2m)"))
 }
 
+/// A rate: a finite number, zero or more (`NaN` or `inf` would disable
+/// or break the limit without saying so).
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate >= 0.0 => Ok(rate),
+        _ => Err(format!(
+            "`{text}` is not a rate: write a number, 0 or more (0 disables the limit)"
+        )),
+    }
+}
+
 /// Sizes read like `5242880`, `512KiB`, `5MiB` (also `KB`/`MB`, binary).
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let text = text.trim();
@@ -191,6 +202,17 @@ mod tests {
         assert!(parse_size("5 parsecs").is_err());
         assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+    }
+
+    #[test]
+    fn rates_must_be_finite_numbers() {
+        assert_eq!(parse_rate("2.5"), Ok(2.5));
+        assert_eq!(parse_rate("0"), Ok(0.0));
+        for bad in ["NaN", "nan", "inf", "-inf", "-1", "fast", ""] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+            let parsed = Config::try_parse_from(["gifchat", "--post-rate", bad]);
+            assert!(parsed.is_err(), "--post-rate {bad} is refused at start-up");
+        }
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub enum AppError {
     /// 404 `not_found`.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// 405 `method_not_allowed`: the path exists, not with this method.
+    #[error("this method is not allowed here")]
+    MethodNotAllowed,
     /// 409 `room_full`.
     #[error("this room is full")]
     RoomFull,
@@ -103,6 +106,7 @@ impl AppError {
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Forbidden(_) | Self::WrongPassword | Self::Kicked => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RoomFull => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -121,6 +125,7 @@ impl AppError {
             Self::WrongPassword => "wrong_password",
             Self::Kicked => "kicked",
             Self::NotFound(_) => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::RoomFull => "room_full",
             Self::TooLarge(_) => "too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -128,6 +133,35 @@ impl AppError {
             Self::Timeout => "timeout",
             Self::Unavailable | Self::Busy(_) => "unavailable",
             Self::Internal(_) => "internal",
+        }
+    }
+}
+
+impl AppError {
+    /// The error for a failed answer made outside our handlers (an
+    /// extractor's rejection, the router's 405), from its status and its
+    /// plain-text body, so that every error has the same JSON shape.
+    pub fn from_status(status: StatusCode, text: &str) -> AppError {
+        let text = text.trim();
+        let message = if text.is_empty() {
+            status.canonical_reason().unwrap_or("error").to_owned()
+        } else {
+            text.to_owned()
+        };
+        match status {
+            StatusCode::BAD_REQUEST => Self::BadRequest(message),
+            StatusCode::NOT_FOUND => Self::NotFound("page"),
+            StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
+            StatusCode::REQUEST_TIMEOUT => Self::Timeout,
+            StatusCode::PAYLOAD_TOO_LARGE => Self::TooLarge(message),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType(message),
+            StatusCode::UNPROCESSABLE_ENTITY => Self::Invalid(message),
+            StatusCode::TOO_MANY_REQUESTS => Self::RateLimited {
+                retry_after_secs: 1,
+            },
+            StatusCode::SERVICE_UNAVAILABLE => Self::Unavailable,
+            status if status.is_client_error() => Self::BadRequest(message),
+            _ => Self::Internal(message.into()),
         }
     }
 }

@@ -63,7 +63,7 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BoxError> {
-    std::fs::create_dir_all(&config.data_dir)?;
+    db::make_private(&config.data_dir)?;
     std::fs::create_dir_all(&config.uploads_dir)?;
     let pool = db::open_pool(&config.data_dir)?;
     let db = Db::new(pool);

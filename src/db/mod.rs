@@ -9,6 +9,8 @@
 //!   `changes`: what each change does in SQL.
 //!
 //! The database runs in WAL mode, so readers never wait for the writer.
+//! Its folder and files are private to the server's user (0700 and 0600):
+//! they hold sessions and password hashes.
 
 mod changes;
 pub mod events;
@@ -39,8 +41,43 @@ pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Makes `data_dir` and the database files in it private to this user:
+/// the folder 0700, the database (and its WAL and shared-memory files,
+/// which SQLite creates with the database's mode) 0600. Creates what is
+/// missing; tightens what is there.
+pub fn make_private(data_dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(data_dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        restrict(data_dir, 0o700)?;
+        let path = data_dir.join(DB_FILE);
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)?;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let file = data_dir.join(format!("{DB_FILE}{suffix}"));
+            if file.exists() {
+                restrict(&file, 0o600)?;
+            }
+        }
+        fn restrict(path: &Path, mode: u32) -> std::io::Result<()> {
+            let now = std::fs::metadata(path)?.permissions().mode() & 0o777;
+            if now & !mode != 0 {
+                tracing::info!(path = %path.display(), from = format!("{now:o}"), to = format!("{mode:o}"), "making private");
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+            }
+            Ok(())
+        }
+    }
+    Ok(())
+}
+
 /// Opens (and migrates) the database, returning the read pool.
 pub fn open_pool(data_dir: &Path) -> Result<Pool, Box<dyn std::error::Error + Send + Sync>> {
+    make_private(data_dir)?;
     let path = data_dir.join(DB_FILE);
     let mut conn = Connection::open(&path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;

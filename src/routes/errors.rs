@@ -2,6 +2,10 @@
 //! gets side effects. It logs internal causes, and for browsers it turns the
 //! JSON error into what a person should see: a flash message and a 303 back
 //! for form posts (and for a full room), an HTML error page otherwise.
+//!
+//! A failure made outside our handlers (an extractor's rejection of a
+//! malformed query or path, the router's 405) comes as plain text: it is
+//! given the JSON shape first, so every error a client sees has it.
 
 use axum::{
     extract::Request,
@@ -11,7 +15,13 @@ use axum::{
 };
 use tower_sessions::Session;
 
-use crate::{error::ErrorInfo, flash, identity::User, routes::negotiate::Format, views};
+use crate::{
+    error::{AppError, ErrorInfo},
+    flash,
+    identity::User,
+    routes::negotiate::Format,
+    views,
+};
 
 pub async fn render_errors(request: Request, next: Next) -> Response {
     let wants_html = Format::error_wants_html(request.headers());
@@ -19,7 +29,7 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
     let back = referer_path(request.headers());
     let session = request.extensions().get::<Session>().cloned();
 
-    let response = next.run(request).await;
+    let response = in_error_shape(next.run(request).await).await;
     let Some(info) = response.extensions().get::<ErrorInfo>().cloned() else {
         return response;
     };
@@ -48,6 +58,33 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
             (status, Html(page.into_string())).into_response()
         }
     }
+}
+
+/// Largest plain-text error body read to become the JSON message.
+const MAX_PLAIN_ERROR: usize = 4096;
+
+/// A failed answer without our error shape gets it (see the module docs).
+async fn in_error_shape(response: Response) -> Response {
+    let status = response.status();
+    let ours = response.extensions().get::<ErrorInfo>().is_some();
+    if ours || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, MAX_PLAIN_ERROR)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_default();
+    let mut shaped = AppError::from_status(status, &text).into_response();
+    // The status stays what it was (a 416 from the file server, say), and
+    // so do the headers it said something with (`Allow` on a 405).
+    *shaped.status_mut() = status;
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            shaped.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    shaped
 }
 
 /// The path of the page a form was on, when it is one of ours.

@@ -15,7 +15,7 @@ use crate::{
     identity::{MAX_NAME_CHARS, User, Visitor},
     routes::{
         errors::referer_path,
-        negotiate::{Format, Input, bounded_text},
+        negotiate::{Format, Input, bounded_name},
     },
     state::AppState,
 };
@@ -42,7 +42,7 @@ async fn set_name(
     mut visitor: Visitor,
     Input(form): Input<NameForm>,
 ) -> AppResult<Response> {
-    let name = bounded_text("name", form.name.as_deref().unwrap_or(""), MAX_NAME_CHARS)?;
+    let name = bounded_name("name", form.name.as_deref().unwrap_or(""), MAX_NAME_CHARS)?;
     visitor.set_name(Some(name)).await?;
     state
         .writer

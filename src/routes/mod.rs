@@ -35,7 +35,13 @@ mod stream;
 mod unread_body;
 pub mod uploads;
 
-use axum::{Router, extract::DefaultBodyLimit, middleware};
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderValue, header},
+    middleware,
+};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::{sessions::SessionLayer, state::AppState};
 
@@ -45,6 +51,18 @@ pub use stream::{ServedDirectly, is_stream_path};
 /// Largest form or JSON body: a 2,000-character message, percent-encoded,
 /// fits with room to spare.
 const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What pages may load and who may frame them. Scripts come from this
+/// server only (there is no inline script, so an injected one cannot run);
+/// styles too, except `style` attributes, which the views use for each
+/// user's colour and a GIF's reserved width; no page may be framed.
+const CONTENT_SECURITY_POLICY: HeaderValue = HeaderValue::from_static(
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'",
+);
+/// Links to other sites do not carry our paths (room ids) along.
+const REFERRER_POLICY: HeaderValue = HeaderValue::from_static("same-origin");
 
 pub fn router(state: AppState, sessions: SessionLayer) -> Router {
     // Ordinary requests answer within the request timeout.
@@ -75,20 +93,29 @@ pub fn router(state: AppState, sessions: SessionLayer) -> Router {
         .merge(uploads::routes())
         .fallback(|| async { crate::error::AppError::not_found("page") })
         // Layers run outside-in, from the last added to the first:
-        // 6. form and JSON bodies are small (uploads set their own limit);
+        // 7. form and JSON bodies are small (uploads set their own limit);
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        // 5. posts are rate-limited per session and per address;
+        // 6. posts are rate-limited per session and per address;
         .layer(middleware::from_fn_with_state(
             state.clone(),
             limits::limit_posts,
         ))
-        // 4. browsers get HTML error pages and flash messages (needs the
+        // 5. browsers get HTML error pages and flash messages (needs the
         //    session, so it sits inside the session layer);
         .layer(middleware::from_fn(errors::render_errors))
-        // 3. the session cookie is read and the session saved;
+        // 4. the session cookie is read and the session saved;
         .layer(sessions)
-        // 2. cross-site state changes are refused before any session work;
+        // 3. cross-site state changes are refused before any session work;
         .layer(middleware::from_fn(cross_site::refuse_cross_site))
+        // 2. every answer says what its page may load, and where from;
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            CONTENT_SECURITY_POLICY,
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            REFERRER_POLICY,
+        ))
         // 1. every request is logged with its client address and latency;
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -157,12 +157,19 @@ impl Loose {
     }
 }
 
-/// Trims `raw` and checks its length in characters (not bytes).
+/// Trims `raw` and checks its length in characters (not bytes), and that
+/// it shows something: text made only of invisible characters (zero-width
+/// spaces, joiners, fillers) is as empty as blank text.
 pub fn bounded_text(field: &str, raw: &str, max: usize) -> Result<String, AppError> {
     let text = raw.trim();
     let chars = text.chars().count();
     if chars == 0 {
         return Err(AppError::invalid(format!("{field} must not be empty")));
+    }
+    if text.chars().all(is_invisible) {
+        return Err(AppError::invalid(format!(
+            "{field} must contain something visible"
+        )));
     }
     if chars > max {
         return Err(AppError::invalid(format!(
@@ -170,6 +177,36 @@ pub fn bounded_text(field: &str, raw: &str, max: usize) -> Result<String, AppErr
         )));
     }
     Ok(text.to_owned())
+}
+
+/// [`bounded_text`] for what names someone or something among others
+/// (display names, room titles): without bidirectional embeddings,
+/// overrides and isolates, which reorder the text shown after them (a name
+/// that makes "joined" read backwards, a title that hides its ending).
+pub fn bounded_name(field: &str, raw: &str, max: usize) -> Result<String, AppError> {
+    let text = bounded_text(field, raw, max)?;
+    if text.chars().any(is_bidi_control) {
+        return Err(AppError::invalid(format!(
+            "{field} must not contain bidirectional control characters"
+        )));
+    }
+    Ok(text)
+}
+
+/// Characters that show nothing by themselves.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || matches!(c,
+            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}'
+            | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{2800}' | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
+            | '\u{E0000}'..='\u{E007F}' | '\u{E0100}'..='\u{E01EF}')
+}
+
+/// Unicode's explicit bidirectional embeddings, overrides and isolates.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// A numeric query parameter: absent or empty is `None`, anything that is
@@ -205,5 +242,26 @@ mod tests {
         assert!(bounded_text("name", "   ", 32).is_err());
         assert!(bounded_text("name", &"é".repeat(32), 32).is_ok());
         assert!(bounded_text("name", &"é".repeat(33), 32).is_err());
+    }
+
+    #[test]
+    fn invisible_text_is_empty_and_names_keep_their_direction() {
+        for invisible in [
+            "\u{200B}",
+            "\u{200B}\u{200D}\u{FEFF}",
+            "\u{3164}",
+            "\u{2800} \u{2060}",
+        ] {
+            let refused = bounded_text("chat", invisible, 100).unwrap_err();
+            assert!(refused.to_string().contains("visible"), "{invisible:?}");
+        }
+        // Invisible characters inside visible text are fine (emoji use
+        // joiners).
+        assert!(bounded_text("chat", "👩\u{200D}💻 hi", 100).is_ok());
+        for bidi in ["\u{202E}nimda", "ali\u{2066}ce", "\u{202B}x"] {
+            assert!(bounded_name("name", bidi, 32).is_err(), "{bidi:?}");
+            assert!(bounded_text("chat", bidi, 100).is_ok(), "messages may");
+        }
+        assert_eq!(bounded_name("name", " עברית ", 32).unwrap(), "עברית");
     }
 }

@@ -23,7 +23,7 @@ use crate::{
     routes::{
         access::{admitted_room, owned_room, room_access},
         limits::{ClientAddr, rate_limited},
-        negotiate::{Format, Input, Loose, bounded_text},
+        negotiate::{Format, Input, Loose, bounded_name},
     },
     state::AppState,
     views,
@@ -75,7 +75,7 @@ pub struct RoomSpec {
 impl NewRoom {
     /// Checks the bounds: 422 for the first field out of them.
     pub fn check(self) -> AppResult<RoomSpec> {
-        let title = bounded_text(
+        let title = bounded_name(
             "title",
             self.title.as_deref().unwrap_or(""),
             MAX_TITLE_CHARS,

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::helpers::TestApp;
+use crate::helpers::{Client, TestApp};
 
 #[tokio::test]
 async fn cross_site_posts_are_refused_and_nothing_is_stored() {
@@ -182,4 +182,133 @@ async fn a_client_too_slow_to_send_its_request_is_cut_off() {
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     // Meanwhile everyone else is served.
     assert_eq!(app.client().get_json("/rooms").await.status.as_u16(), 200);
+}
+
+#[tokio::test]
+async fn every_error_has_the_json_shape_also_from_the_router_and_extractors() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let room = client.create_room("Shapes", 5, None).await;
+    let id = room["id"].as_str().unwrap();
+    // Malformed percent-encoding in a query or a path: the extractors
+    // refuse these before any handler runs.
+    for path in [
+        format!("/rooms/{id}/poll?after=%FF%FE"),
+        format!("/rooms/{id}/messages?before=%FF"),
+        format!("/rooms/{id}/events?last_event_id=%C3%28"),
+        "/rooms/%FF%FE".to_owned(),
+    ] {
+        let answer = client.get_json(&path).await;
+        answer.assert_error(400, "bad_request");
+        assert!(
+            answer.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{path}"
+        );
+    }
+    let wrong_method = Client::answer(client.http.put(client.url("/rooms"))).await;
+    wrong_method.assert_error(405, "method_not_allowed");
+    assert!(wrong_method.headers.contains_key("allow"));
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_and_database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    // An operator's folder made with the usual umask: readable by all.
+    let app = TestApp::spawn_with(|c| {
+        std::fs::create_dir_all(&c.data_dir).unwrap();
+        std::fs::set_permissions(&c.data_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    })
+    .await;
+    let client = app.client();
+    let room = client.create_room("Private files", 5, None).await;
+    client.say(room["id"].as_str().unwrap(), "in the WAL").await;
+    let mode = |name: &str| {
+        let path = app.config.data_dir.join(name);
+        std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(""), 0o700, "the data directory");
+    for file in [
+        "gifchat.sqlite3",
+        "gifchat.sqlite3-wal",
+        "gifchat.sqlite3-shm",
+        "cookie_secret",
+    ] {
+        assert_eq!(mode(file), 0o600, "{file}");
+    }
+}
+
+#[tokio::test]
+async fn invisible_messages_and_names_that_reorder_text_are_refused() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    for name in ["\u{202E}nimda", "bob\u{2067}", "\u{200B}\u{200B}"] {
+        client
+            .post_json("/me", json!({ "name": name }))
+            .await
+            .assert_error(422, "invalid");
+    }
+    assert!(client.me().await.get("name").is_none(), "no name was set");
+    client
+        .post_json("/rooms", json!({ "title": "Cats \u{202E}god" }))
+        .await
+        .assert_error(422, "invalid");
+    let room = client.create_room("Visible", 5, None).await;
+    let id = room["id"].as_str().unwrap();
+    for chat in ["\u{200B}", "\u{200D}\u{FEFF}\u{2060}", " \u{3164} "] {
+        client
+            .post_json(&format!("/rooms/{id}/messages"), json!({ "chat": chat }))
+            .await
+            .assert_error(422, "invalid");
+    }
+    let history = client
+        .get_json(&format!("/rooms/{id}/messages"))
+        .await
+        .json();
+    assert_eq!(history["events"], json!([]), "nothing stored");
+    // Right-to-left text itself is welcome.
+    let named = client.post_json("/me", json!({ "name": "دانا" })).await;
+    assert_eq!(named.status.as_u16(), 200, "{}", named.text);
+}
+
+#[tokio::test]
+async fn pages_allow_scripts_from_this_server_only_and_no_framing() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let room = client.create_room("Framed", 5, None).await;
+    for path in [
+        "/".to_owned(),
+        format!("/rooms/{}", room["id"].as_str().unwrap()),
+    ] {
+        let page = client.get_html(&path).await;
+        assert_eq!(page.status.as_u16(), 200);
+        let policy = page.headers["content-security-policy"].to_str().unwrap();
+        for directive in [
+            "script-src 'self'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ] {
+            assert!(policy.contains(directive), "{path}: {policy}");
+        }
+        assert!(!policy.contains("unsafe-eval"), "{policy}");
+        assert!(
+            !policy
+                .split(';')
+                .find(|d| d.trim().starts_with("script-src"))
+                .unwrap()
+                .contains("unsafe-inline"),
+            "{policy}"
+        );
+        assert_eq!(page.headers["referrer-policy"], "same-origin");
+        // Nothing inline for the policy to block.
+        assert!(!page.text.contains("<script>"), "{path}");
+        assert!(!page.text.contains(" onclick="), "{path}");
+    }
 }

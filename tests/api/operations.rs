@@ -120,3 +120,19 @@ async fn metrics_can_be_kept_off_the_public_port() {
     assert_eq!(other.status().as_u16(), 404);
     assert_eq!(app.client().get_json("/healthz").await.status.as_u16(), 200);
 }
+
+#[tokio::test]
+async fn a_nonsense_setting_stops_the_server_at_start_up_with_a_reason() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_gifchat"))
+        .args(["--addr", "127.0.0.1:0", "--post-rate", "NaN", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("--post-rate") && said.contains("NaN"),
+        "{said}"
+    );
+}
