@@ -17,7 +17,8 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -57,7 +58,8 @@ pub enum AppError {
     /// 408 `timeout`: an ordinary request took longer than allowed.
     #[error("the request took too long")]
     Timeout,
-    /// 503 `unavailable`: the server is shutting down.
+    /// 503 `unavailable`, with `Retry-After`: the server is shutting down
+    /// (another process, or this one restarted, will answer).
     #[error("the server is shutting down")]
     Unavailable,
     /// 503 `unavailable`, with `Retry-After`: too much of one kind of work
@@ -67,6 +69,58 @@ pub enum AppError {
     /// 500 `internal`: the cause goes to the log only.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The body of every JSON error: `{"error": <code>, "message": <text>}`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorCode,
+    /// For people: what went wrong, and what to do about it.
+    #[schema(min_length = 1)]
+    pub message: String,
+}
+
+/// The machine-readable `error` of an error body: one per kind of
+/// failure (`AppError`), so a client can branch on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    Invalid,
+    Forbidden,
+    WrongPassword,
+    Kicked,
+    NotFound,
+    MethodNotAllowed,
+    RoomFull,
+    TooLarge,
+    UnsupportedMediaType,
+    RateLimited,
+    Timeout,
+    Unavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as it is written in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::Invalid => "invalid",
+            Self::Forbidden => "forbidden",
+            Self::WrongPassword => "wrong_password",
+            Self::Kicked => "kicked",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::RoomFull => "room_full",
+            Self::TooLarge => "too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::RateLimited => "rate_limited",
+            Self::Timeout => "timeout",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+        }
+    }
 }
 
 /// What the error-rendering middleware needs to know about a failed response.
@@ -80,7 +134,7 @@ pub struct ErrorInfo {
 
 pub type AppResult<T> = Result<T, AppError>;
 
-/// What a busy server asks a client to wait, in seconds.
+/// What a busy or stopping server asks a client to wait, in seconds.
 const BUSY_RETRY_AFTER_SECS: u64 = 2;
 
 impl AppError {
@@ -118,21 +172,25 @@ impl AppError {
     }
 
     pub fn code(&self) -> &'static str {
+        self.error_code().as_str()
+    }
+
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            Self::BadRequest(_) => "bad_request",
-            Self::Invalid(_) => "invalid",
-            Self::Forbidden(_) => "forbidden",
-            Self::WrongPassword => "wrong_password",
-            Self::Kicked => "kicked",
-            Self::NotFound(_) => "not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
-            Self::RoomFull => "room_full",
-            Self::TooLarge(_) => "too_large",
-            Self::UnsupportedMediaType(_) => "unsupported_media_type",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::Timeout => "timeout",
-            Self::Unavailable | Self::Busy(_) => "unavailable",
-            Self::Internal(_) => "internal",
+            Self::BadRequest(_) => ErrorCode::BadRequest,
+            Self::Invalid(_) => ErrorCode::Invalid,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::WrongPassword => ErrorCode::WrongPassword,
+            Self::Kicked => ErrorCode::Kicked,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
+            Self::RoomFull => ErrorCode::RoomFull,
+            Self::TooLarge(_) => ErrorCode::TooLarge,
+            Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::Timeout => ErrorCode::Timeout,
+            Self::Unavailable | Self::Busy(_) => ErrorCode::Unavailable,
+            Self::Internal(_) => ErrorCode::Internal,
         }
     }
 }
@@ -176,11 +234,14 @@ impl IntoResponse for AppError {
                 _ => None,
             },
         };
-        let body = Json(json!({ "error": info.code, "message": info.message }));
+        let body = Json(ErrorBody {
+            error: self.error_code(),
+            message: info.message.clone(),
+        });
         let mut response = (self.status(), body).into_response();
         let retry_after_secs = match self {
             Self::RateLimited { retry_after_secs } => Some(retry_after_secs),
-            Self::Busy(_) => Some(BUSY_RETRY_AFTER_SECS),
+            Self::Busy(_) | Self::Unavailable => Some(BUSY_RETRY_AFTER_SECS),
             _ => None,
         };
         if let Some(secs) = retry_after_secs {
@@ -222,3 +283,52 @@ internal_from!(
     tokio::task::JoinError,
     tower_sessions::session::Error,
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_written_as_they_are_named() {
+        let codes = [
+            AppError::bad_request("x"),
+            AppError::invalid("x"),
+            AppError::forbidden("x"),
+            AppError::WrongPassword,
+            AppError::Kicked,
+            AppError::not_found("x"),
+            AppError::MethodNotAllowed,
+            AppError::RoomFull,
+            AppError::TooLarge("x".into()),
+            AppError::UnsupportedMediaType("x".into()),
+            AppError::RateLimited {
+                retry_after_secs: 1,
+            },
+            AppError::Timeout,
+            AppError::Unavailable,
+            AppError::Internal("x".into()),
+        ];
+        for error in codes {
+            let written = serde_json::to_value(error.error_code()).unwrap();
+            assert_eq!(written, error.code());
+        }
+    }
+
+    #[test]
+    fn every_429_and_503_says_when_to_come_back() {
+        for error in [
+            AppError::RateLimited {
+                retry_after_secs: 3,
+            },
+            AppError::Busy("busy"),
+            AppError::Unavailable,
+        ] {
+            let response = error.into_response();
+            assert!(
+                response.headers().contains_key(header::RETRY_AFTER),
+                "{}",
+                response.status()
+            );
+        }
+    }
+}

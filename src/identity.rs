@@ -15,6 +15,7 @@ use rand::{Rng, distr::Alphanumeric};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tower_sessions::Session;
+use utoipa::ToSchema;
 
 use crate::{error::AppError, routes::limits::ClientAddr, state::AppState};
 
@@ -33,11 +34,17 @@ pub fn is_kept(data: &std::collections::HashMap<String, Value>) -> bool {
 pub const MAX_NAME_CHARS: usize = 32;
 
 /// The public identity of a visitor: what every response and event shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct User {
+    /// Random and opaque; never the session id.
+    #[schema(pattern = "^[A-Za-z0-9_-]{8,32}$")]
     pub id: String,
+    /// A hash of `id`, the same wherever the user appears.
+    #[schema(pattern = "^#[0-9a-f]{6}$")]
     pub color: String,
+    /// The display name, once set (`POST /me`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 32)]
     pub name: Option<String>,
 }
 

@@ -4,7 +4,8 @@
 //!
 //! - `routes/`: the HTTP edge. `routes/mod.rs` is the table of contents; each
 //!   feature file (`lobby`, `rooms`, `messages`, `stream`, `poll`, `me`,
-//!   `ops`) owns its handlers and its `routes()`.
+//!   `ops`) owns its handlers and its `routes()`, which document them too:
+//!   `routes/openapi.rs` serves the OpenAPI document they make.
 //! - `db/`: SQLite. Reads run on an r2d2 pool on the blocking thread pool;
 //!   every change goes through the single writer thread (`db/writer.rs`),
 //!   which commits in groups and then publishes to the hub in id order.

@@ -2,6 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::{
     error::{AppError, AppResult},
@@ -40,14 +41,24 @@ impl RoomRow {
 }
 
 /// Room JSON, as API.md defines it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Room {
+    /// Opaque (made by the server: 12 letters and digits).
+    #[schema(pattern = "^[A-Za-z0-9]{12}$")]
     pub id: String,
+    /// Trimmed, 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100)]
     pub title: String,
+    /// How many users may be present at once.
+    #[schema(minimum = 2, maximum = 10_000)]
     pub max: u32,
+    /// Whether it takes a password.
     pub private: bool,
     pub owner: User,
+    /// Users present now.
     pub members: usize,
+    /// RFC 3339.
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 

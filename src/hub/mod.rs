@@ -36,11 +36,11 @@ use tokio::runtime::Handle;
 
 pub use admission::Known;
 pub use lobby::LobbyWatch;
-pub use presence::{Entry, MembersSnapshot, Presence};
+pub use presence::{Entry, MembersEvent, MembersSnapshot, Presence};
 
 use crate::{
     db::{rooms::RoomRow, writer::Writer},
-    events::{Audience, Event, EventRecord, Kind},
+    events::{Audience, Event, EventRecord, Kind, RoomNotice},
 };
 
 /// Tunables the hub needs from the configuration.
@@ -163,7 +163,10 @@ impl Hub {
     pub fn room_deleted(&self, room_id: &str) {
         // In a room, poll answers mix these with stored events, so the body
         // says its type and never uses `id` (a stored event's number).
-        let in_room = serde_json::json!({ "type": "room-deleted", "room": room_id });
+        let in_room = RoomNotice {
+            kind: Kind::RoomDeleted,
+            room: room_id.to_owned(),
+        };
         let mut state = self.state();
         state.deleted.insert(room_id.to_owned());
         if let Some(room) = state.rooms.remove(room_id) {

@@ -23,7 +23,7 @@ use super::{
 use crate::{
     db::{rooms::RoomRow, writer::Change},
     error::{AppError, AppResult},
-    events::{Audience, Event, Kind},
+    events::{Audience, Event, Kind, RoomNotice},
     identity::User,
 };
 
@@ -54,12 +54,33 @@ pub(super) struct RoomState {
 }
 
 /// `members` snapshot body, also the answer of `GET /rooms/{id}/members`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MembersSnapshot {
+    /// Users present now (exact, even when `members` is capped).
     pub count: usize,
+    /// The room's capacity.
+    #[schema(minimum = 2, maximum = 10_000)]
     pub max: u32,
     pub owner: User,
+    /// Who is present, in order of arrival: the first 500.
+    #[schema(max_items = 500)]
     pub members: Vec<User>,
+}
+
+/// A `members` event as a poll answer carries it: the snapshot with its
+/// `type` in front. Rendered by hand from the roster's cached list (see
+/// `RoomState::snapshot`); a test holds the two together.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MembersEvent {
+    #[serde(rename = "type")]
+    #[schema(schema_with = members_kind)]
+    pub kind: Kind,
+    #[serde(flatten)]
+    pub snapshot: MembersSnapshot,
+}
+
+fn members_kind() -> utoipa::openapi::schema::Schema {
+    Kind::schema_of(&[Kind::Members])
 }
 
 /// Holding one keeps its user present in its room.
@@ -257,7 +278,10 @@ impl Hub {
         let mut state = self.state();
         if let Some(room) = state.rooms.get_mut(room_id) {
             room.admissions.forget(Some(user_id));
-            let body = serde_json::json!({ "type": "kicked", "room": room_id });
+            let body = RoomNotice {
+                kind: Kind::Kicked,
+                room: room_id.to_owned(),
+            };
             let notice = Event::transient(Kind::Kicked, Audience::User(user_id.to_owned()), &body);
             let _ = room.tx.send(Arc::new(notice));
             if room.members.remove(user_id).is_some() {
@@ -359,5 +383,32 @@ use super::State;
 impl Drop for Presence {
     fn drop(&mut self) {
         self.hub.release(&self.room_id, &self.user_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hand_rendered_members_event_is_a_members_event() {
+        let owner = User::new("owner-id".into(), Some("Ana".into()));
+        let room = RoomRow {
+            id: "room".into(),
+            title: "t".into(),
+            max: 10,
+            password_hash: None,
+            owner: owner.clone(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let mut state = RoomState::new(room, 4, 0);
+        state.members.insert(owner);
+        state.members.insert(User::new("guest-id".into(), None));
+        let rendered: serde_json::Value = serde_json::from_slice(&state.snapshot().json).unwrap();
+        let typed = MembersEvent {
+            kind: Kind::Members,
+            snapshot: state.snapshot_body(),
+        };
+        assert_eq!(rendered, serde_json::to_value(typed).unwrap());
     }
 }

@@ -1,30 +1,53 @@
 //! The lobby: the list of rooms, as a page and as JSON.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::State,
     response::{IntoResponse, Response},
-    routing::get,
 };
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     db::{self, rooms::Room},
     error::AppResult,
     flash,
     identity::Visitor,
-    routes::negotiate::Format,
+    routes::{
+        negotiate::Format,
+        openapi::{Failed, Ordinary},
+    },
     state::AppState,
     views,
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(lobby))
-        .route("/rooms", get(list))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(lobby))
+        .routes(routes!(list))
+}
+
+/// `{"rooms": [...]}`: the lobby as JSON.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoomList {
+    /// Every room, newest first.
+    pub rooms: Vec<Room>,
 }
 
 /// GET /: the lobby page (JSON `{"rooms": [...]}` on request).
+#[utoipa::path(
+    get,
+    path = "/",
+    operation_id = "lobby",
+    tag = "lobby",
+    responses(
+        (status = OK, description = "The rooms: JSON when asked for (`Accept: application/json`), \
+            else the lobby page",
+            content((RoomList = "application/json"), (String = "text/html"))),
+        Ordinary, Failed
+    )
+)]
 async fn lobby(
     State(state): State<AppState>,
     format: Format,
@@ -32,7 +55,7 @@ async fn lobby(
 ) -> AppResult<Response> {
     let rooms = rooms_now(&state).await?;
     if format == Format::Json {
-        return Ok(Json(json!({ "rooms": rooms })).into_response());
+        return Ok(Json(RoomList { rooms }).into_response());
     }
     let flash = flash::take(&visitor.session).await;
     let page = views::Page::new(&visitor.user, flash);
@@ -40,8 +63,17 @@ async fn lobby(
 }
 
 /// GET /rooms: the room list as JSON.
-async fn list(State(state): State<AppState>) -> AppResult<Json<serde_json::Value>> {
-    Ok(Json(json!({ "rooms": rooms_now(&state).await? })))
+#[utoipa::path(
+    get,
+    path = "/rooms",
+    operation_id = "list_rooms",
+    tag = "lobby",
+    responses((status = OK, description = "The rooms", body = RoomList), Ordinary, Failed)
+)]
+async fn list(State(state): State<AppState>) -> AppResult<Json<RoomList>> {
+    Ok(Json(RoomList {
+        rooms: rooms_now(&state).await?,
+    }))
 }
 
 /// Every room with its members present now, newest first.

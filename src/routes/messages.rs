@@ -1,23 +1,25 @@
 //! Text messages: posting one, and paging back through history.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, Query, State},
     http::StatusCode,
     response::Response,
-    routing::{get, post},
 };
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema, openapi::schema::Schema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     db::{self, writer::NewEvent},
     error::{AppError, AppResult},
-    events::Kind,
+    events::{EventRecord, Kind},
     identity::Visitor,
     routes::{
         access::admitted_room,
-        negotiate::{Format, Input, bounded_text, parse_param},
+        negotiate::{Format, Input, bounded_text, bounded_text_schema, parse_param},
+        openapi::{Failed, InRoom, Invalid, Ordinary, Posted, Unavailable},
+        rooms::RoomPath,
     },
     state::AppState,
 };
@@ -26,16 +28,22 @@ pub const MAX_CHAT_CHARS: usize = 2000;
 const DEFAULT_HISTORY: usize = 50;
 pub const MAX_HISTORY: usize = 200;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/rooms/{id}/messages", get(history).post(post_message))
-        .route("/rooms/{id}/whispers", post(whisper))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(history, post_message))
+        .routes(routes!(whisper))
 }
 
 /// The body of `POST /rooms/{id}/messages`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"chat": "hello, cats"}))]
 pub struct ChatForm {
+    #[schema(required = true, schema_with = chat_schema)]
     chat: Option<String>,
+}
+
+fn chat_schema() -> Schema {
+    bounded_text_schema(MAX_CHAT_CHARS, "1 to 2000 characters once trimmed")
 }
 
 impl ChatForm {
@@ -46,9 +54,30 @@ impl ChatForm {
 }
 
 /// POST /rooms/{id}/messages: stores a chat message; 201 once committed.
+#[utoipa::path(
+    post,
+    path = "/rooms/{id}/messages",
+    operation_id = "post_message",
+    tag = "messages",
+    params(RoomPath),
+    request_body(content(
+        (ChatForm = "application/json"),
+        (ChatForm = "application/x-www-form-urlencoded")
+    )),
+    responses(
+        (status = CREATED, description = "The stored event", body = EventRecord, links(
+            ("history_before" = (
+                operation_id = "room_history",
+                parameters(("id" = "$response.body#/room"), ("before" = "$response.body#/id"))
+            )),
+        )),
+        (status = SEE_OTHER, description = "A form post: back to the room's page"),
+        InRoom, Posted, Unavailable, Ordinary, Failed
+    )
+)]
 async fn post_message(
     State(state): State<AppState>,
-    Path(room_id): Path<String>,
+    Path(RoomPath { id: room_id }): Path<RoomPath>,
     format: Format,
     visitor: Visitor,
     Input(form): Input<ChatForm>,
@@ -72,9 +101,13 @@ async fn post_message(
 }
 
 /// The body of `POST /rooms/{id}/whispers`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"to": "Xq3mP0aZ7rT2vB8k", "chat": "psst"}))]
 pub struct WhisperForm {
+    /// The id of a user present in the room, not the sender.
+    #[schema(required = true, value_type = String, pattern = "^[A-Za-z0-9_-]{8,32}$")]
     to: Option<String>,
+    #[schema(required = true, schema_with = chat_schema)]
     chat: Option<String>,
 }
 
@@ -96,9 +129,25 @@ impl WhisperForm {
 
 /// POST /rooms/{id}/whispers: a private message to one present member,
 /// seen by the two of them only.
+#[utoipa::path(
+    post,
+    path = "/rooms/{id}/whispers",
+    operation_id = "whisper",
+    tag = "messages",
+    params(RoomPath),
+    request_body(content(
+        (WhisperForm = "application/json"),
+        (WhisperForm = "application/x-www-form-urlencoded")
+    )),
+    responses(
+        (status = CREATED, description = "The stored whisper", body = EventRecord),
+        (status = SEE_OTHER, description = "A form post: back to the room's page"),
+        InRoom, Posted, Unavailable, Ordinary, Failed
+    )
+)]
 async fn whisper(
     State(state): State<AppState>,
-    Path(room_id): Path<String>,
+    Path(RoomPath { id: room_id }): Path<RoomPath>,
     format: Format,
     visitor: Visitor,
     Input(form): Input<WhisperForm>,
@@ -125,9 +174,14 @@ async fn whisper(
 }
 
 /// The query of `GET /rooms/{id}/messages`.
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
+    /// Only events older than this event id (absent: up to the newest).
+    #[param(value_type = Option<i64>, minimum = 0)]
     before: Option<String>,
+    /// How many events at most.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200, default = 50)]
     limit: Option<String>,
 }
 
@@ -147,14 +201,36 @@ impl HistoryQuery {
     }
 }
 
+/// A page of history: `{"events": [...], "has_more": bool}`.
+#[derive(Serialize, ToSchema)]
+pub struct History {
+    /// Oldest first.
+    #[schema(max_items = 200)]
+    events: Vec<EventRecord>,
+    /// Whether older events exist.
+    has_more: bool,
+}
+
 /// GET /rooms/{id}/messages?before=&limit=: a page of visible history,
 /// oldest first.
+#[utoipa::path(
+    get,
+    path = "/rooms/{id}/messages",
+    operation_id = "room_history",
+    tag = "messages",
+    params(RoomPath, HistoryQuery),
+    responses(
+        (status = OK, description = "The newest `limit` visible events before `before`",
+            body = History),
+        InRoom, Invalid, Ordinary, Failed
+    )
+)]
 async fn history(
     State(state): State<AppState>,
-    Path(room_id): Path<String>,
+    Path(RoomPath { id: room_id }): Path<RoomPath>,
     Query(query): Query<HistoryQuery>,
     visitor: Visitor,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<History>> {
     let (before, limit) = query.check()?;
     let room = admitted_room(&state, &room_id, &visitor.user).await?;
     let user_id = visitor.user.id;
@@ -162,5 +238,5 @@ async fn history(
         .db
         .read(move |conn| db::events::page(conn, &room.id, &user_id, before, limit))
         .await?;
-    Ok(Json(json!({ "events": events, "has_more": has_more })))
+    Ok(Json(History { events, has_more }))
 }

@@ -10,8 +10,15 @@
 //! | `stream`      | `GET /rooms/{id}/events`, `GET /events` (SSE)           |
 //! | `poll`        | `GET /rooms/{id}/poll`, `GET /poll` (long-polling)      |
 //! | `me`          | `GET|POST /me`                                          |
-//! | `ops`         | `GET /healthz`                                          |
+//! | `ops`         | `GET /healthz`, `GET /metrics`                          |
+//! | `uploads`     | `POST /rooms/{id}/gifs`, `GET /gif/{file}`              |
 //! | `assets`      | `GET /assets/{name}`                                    |
+//! | `openapi`     | `GET /openapi.json`: the document of all the above      |
+//!
+//! Each feature's `routes()` registers its handlers with utoipa-axum's
+//! `routes!`, from their `#[utoipa::path]`: the router below and the
+//! OpenAPI document are built by the same calls. Pages for people only
+//! (`GET /rooms/new`, the assets) are routed without being documented.
 //!
 //! Helpers shared by the features: `negotiate` (JSON or HTML, form or JSON
 //! bodies), `access` (admission checks), `errors` (rendering failures for
@@ -28,6 +35,7 @@ mod me;
 pub mod messages;
 mod moderation;
 pub mod negotiate;
+pub mod openapi;
 pub mod ops;
 mod poll;
 pub mod rooms;
@@ -42,6 +50,7 @@ use axum::{
     middleware,
 };
 use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::{sessions::SessionLayer, state::AppState};
 
@@ -66,14 +75,14 @@ const REFERRER_POLICY: HeaderValue = HeaderValue::from_static("same-origin");
 
 pub fn router(state: AppState, sessions: SessionLayer) -> Router {
     // Ordinary requests answer within the request timeout.
-    let ordinary = Router::new()
+    let ordinary = OpenApiRouter::default()
         .merge(lobby::routes())
         .merge(rooms::routes())
         .merge(messages::routes())
         .merge(moderation::routes())
         .merge(me::routes())
         .merge(ops::routes(state.config.metrics_addr.is_none()))
-        .merge(assets::routes())
+        .merge(assets::routes().into())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             limits::limit_time,
@@ -86,11 +95,16 @@ pub fn router(state: AppState, sessions: SessionLayer) -> Router {
                 state.clone(),
                 limits::limit_streams,
             ));
-    Router::new()
+    let (routes, api) = OpenApiRouter::with_openapi(openapi::root())
         .merge(ordinary)
         .merge(long_lived)
         // Uploads bound their body's size and stream it at the client's pace.
         .merge(uploads::routes())
+        .split_for_parts();
+    Router::new()
+        .merge(routes)
+        // The document of every route above, rendered once, now.
+        .merge(openapi::serve(api))
         .fallback(|| async { crate::error::AppError::not_found("page") })
         // Layers run outside-in, from the last added to the first:
         // 7. form and JSON bodies are small (uploads set their own limit);

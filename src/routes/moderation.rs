@@ -2,13 +2,13 @@
 //! handing ownership over.
 
 use axum::{
-    Router,
     extract::{Path, State},
     http::StatusCode,
     response::Response,
-    routing::post,
 };
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     db::{
@@ -16,22 +16,29 @@ use crate::{
         writer::{Change, NewEvent},
     },
     error::{AppError, AppResult},
+    events::EventRecord,
     identity::{User, Visitor},
     routes::{
         access::owned_room,
         negotiate::{Format, Input},
+        openapi::{Failed, InRoom, Ordinary, Posted, Unavailable},
+        rooms::RoomPath,
     },
     state::AppState,
 };
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/rooms/{id}/kick", post(kick))
-        .route("/rooms/{id}/owner", post(hand_over))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(kick))
+        .routes(routes!(hand_over))
 }
 
-#[derive(Deserialize)]
+/// The body of `POST /rooms/{id}/kick` and `POST /rooms/{id}/owner`.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"user": "Xq3mP0aZ7rT2vB8k"}))]
 struct Target {
+    /// The user's id (not the owner's own).
+    #[schema(required = true, value_type = String, pattern = "^[A-Za-z0-9_-]{8,32}$")]
     user: Option<String>,
 }
 
@@ -47,9 +54,25 @@ impl Target {
 
 /// POST /rooms/{id}/kick: the owner bans a user from the room: their
 /// streams get `kicked` and close, and their posts and re-joins get 403.
+#[utoipa::path(
+    post,
+    path = "/rooms/{id}/kick",
+    operation_id = "kick",
+    tag = "moderation",
+    params(RoomPath),
+    request_body(content(
+        (Target = "application/json"),
+        (Target = "application/x-www-form-urlencoded")
+    )),
+    responses(
+        (status = OK, description = "Kicked: the stored notice", body = EventRecord),
+        (status = SEE_OTHER, description = "A form post: back to the room's page"),
+        InRoom, Posted, Unavailable, Ordinary, Failed
+    )
+)]
 async fn kick(
     State(state): State<AppState>,
-    Path(room_id): Path<String>,
+    Path(RoomPath { id: room_id }): Path<RoomPath>,
     format: Format,
     visitor: Visitor,
     Input(target): Input<Target>,
@@ -78,9 +101,25 @@ async fn kick(
 }
 
 /// POST /rooms/{id}/owner: the owner hands the room to a present member.
+#[utoipa::path(
+    post,
+    path = "/rooms/{id}/owner",
+    operation_id = "hand_over",
+    tag = "moderation",
+    params(RoomPath),
+    request_body(content(
+        (Target = "application/json"),
+        (Target = "application/x-www-form-urlencoded")
+    )),
+    responses(
+        (status = OK, description = "Handed over: the stored notice", body = EventRecord),
+        (status = SEE_OTHER, description = "A form post: back to the room's page"),
+        InRoom, Posted, Unavailable, Ordinary, Failed
+    )
+)]
 async fn hand_over(
     State(state): State<AppState>,
-    Path(room_id): Path<String>,
+    Path(RoomPath { id: room_id }): Path<RoomPath>,
     format: Format,
     visitor: Visitor,
     Input(target): Input<Target>,

@@ -10,6 +10,10 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
 };
 use serde::{Serialize, de::DeserializeOwned};
+use utoipa::openapi::{
+    Type,
+    schema::{AllOfBuilder, ObjectBuilder, Schema},
+};
 
 use crate::error::AppError;
 
@@ -193,20 +197,119 @@ pub fn bounded_name(field: &str, raw: &str, max: usize) -> Result<String, AppErr
     Ok(text)
 }
 
-/// Characters that show nothing by themselves.
-fn is_invisible(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(c,
-            '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}'
-            | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{2800}' | '\u{3164}'
-            | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}'
-            | '\u{E0000}'..='\u{E007F}' | '\u{E0100}'..='\u{E01EF}')
-}
+/// Unicode's White_Space: what `str::trim` removes and `char::is_whitespace`
+/// says (a test holds the two together), as ranges the schemas can name.
+const WHITESPACE: &[(char, char)] = &[
+    ('\t', '\r'),
+    (' ', ' '),
+    ('\u{85}', '\u{85}'),
+    ('\u{A0}', '\u{A0}'),
+    ('\u{1680}', '\u{1680}'),
+    ('\u{2000}', '\u{200A}'),
+    ('\u{2028}', '\u{2029}'),
+    ('\u{202F}', '\u{202F}'),
+    ('\u{205F}', '\u{205F}'),
+    ('\u{3000}', '\u{3000}'),
+];
+
+/// Characters that show nothing by themselves, besides whitespace.
+const INVISIBLE: &[(char, char)] = &[
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{034F}', '\u{034F}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{115F}', '\u{1160}'),
+    ('\u{17B4}', '\u{17B5}'),
+    ('\u{180B}', '\u{180F}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{206F}'),
+    ('\u{2800}', '\u{2800}'),
+    ('\u{3164}', '\u{3164}'),
+    ('\u{FE00}', '\u{FE0F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFA0}', '\u{FFA0}'),
+    ('\u{E0000}', '\u{E007F}'),
+    ('\u{E0100}', '\u{E01EF}'),
+];
 
 /// Unicode's explicit bidirectional embeddings, overrides and isolates.
+const BIDI_CONTROLS: &[(char, char)] = &[('\u{202A}', '\u{202E}'), ('\u{2066}', '\u{2069}')];
+
+fn in_ranges(c: char, ranges: &[(char, char)]) -> bool {
+    ranges.iter().any(|&(from, to)| (from..=to).contains(&c))
+}
+
+/// Characters that show nothing by themselves.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace() || in_ranges(c, INVISIBLE)
+}
+
 fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    in_ranges(c, BIDI_CONTROLS)
+}
+
+/// The JSON Schema of what [`bounded_text`] accepts, as exact as patterns
+/// make it: at most `max` characters once trimmed, at least one of them
+/// visible. Every pattern is derived from the tables the check uses.
+pub fn bounded_text_schema(max: usize, description: &str) -> Schema {
+    text_schema(max, description, false)
+}
+
+/// The JSON Schema of what [`bounded_name`] accepts: [`bounded_text_schema`]
+/// without bidirectional controls.
+pub fn bounded_name_schema(max: usize, description: &str) -> Schema {
+    text_schema(max, description, true)
+}
+
+/// A regular expression character class of what `str::trim` removes.
+pub fn whitespace_class() -> String {
+    format!("[{}]", char_class(&[WHITESPACE]))
+}
+
+fn text_schema(max: usize, description: &str, name: bool) -> Schema {
+    let space = char_class(&[WHITESPACE]);
+    let shown = format!("[^{}]", char_class(&[WHITESPACE, INVISIBLE]));
+    // Whitespace, then the trimmed text (from its first to its last
+    // character that is not whitespace), then whitespace.
+    let trimmed = format!(
+        "^[{space}]*[^{space}](?:[\\s\\S]{{0,{}}}[^{space}])?[{space}]*$",
+        max.saturating_sub(2)
+    );
+    let pattern = |pattern: String| {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(pattern))
+    };
+    let mut all = AllOfBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(description))
+        .item(pattern(trimmed))
+        .item(pattern(shown));
+    if name {
+        all = all.item(pattern(format!("^[^{}]*$", char_class(&[BIDI_CONTROLS]))));
+    }
+    all.into()
+}
+
+/// The ranges as the inside of a regular expression character class:
+/// `\uXXXX` escapes, which ECMA-262, Python and Rust read alike, and the
+/// characters themselves beyond the Basic Multilingual Plane (where an
+/// escape is spelled differently in each; validators that read by code
+/// point, as Schemathesis's do, all read the character).
+fn char_class(tables: &[&[(char, char)]]) -> String {
+    let one = |c: char| match u16::try_from(u32::from(c)) {
+        Ok(unit) => format!("\\u{unit:04x}"),
+        Err(_) => c.to_string(),
+    };
+    let mut class = String::new();
+    for &(from, to) in tables.iter().flat_map(|table| table.iter()) {
+        class.push_str(&one(from));
+        if to != from {
+            class.push('-');
+            class.push_str(&one(to));
+        }
+    }
+    class
 }
 
 /// A numeric query parameter: absent or empty is `None`, anything that is
@@ -263,5 +366,12 @@ mod tests {
             assert!(bounded_text("chat", bidi, 100).is_ok(), "messages may");
         }
         assert_eq!(bounded_name("name", " עברית ", 32).unwrap(), "עברית");
+    }
+
+    #[test]
+    fn the_whitespace_table_is_what_trim_removes() {
+        for c in (0..=u32::from(char::MAX)).filter_map(char::from_u32) {
+            assert_eq!(c.is_whitespace(), in_ranges(c, WHITESPACE), "{c:?}");
+        }
     }
 }

@@ -7,15 +7,21 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{error::AppError, state::AppState};
+use crate::{
+    error::AppError,
+    routes::openapi::{Failed, Ordinary},
+    state::AppState,
+};
 
 /// The health check, and the metrics unless they have an address of their
-/// own (`--metrics-addr`, served by [`metrics_only`]).
-pub fn routes(metrics_here: bool) -> Router<AppState> {
-    let routes = Router::new().route("/healthz", get(healthz));
+/// own (`--metrics-addr`, served by [`metrics_only`]): only then are they
+/// in the document too.
+pub fn routes(metrics_here: bool) -> OpenApiRouter<AppState> {
+    let routes = OpenApiRouter::default().routes(routes!(healthz));
     if metrics_here {
-        routes.route("/metrics", get(metrics))
+        routes.routes(routes!(metrics))
     } else {
         routes
     }
@@ -29,6 +35,19 @@ pub fn metrics_only(state: AppState) -> Router {
 }
 
 /// GET /healthz: 200 `ok` while the database answers.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    responses(
+        (status = OK, description = "The database answers", body = String,
+            content_type = "text/plain", example = "ok"),
+        (status = SERVICE_UNAVAILABLE, description = "The database does not answer",
+            body = String, content_type = "text/plain"),
+        Ordinary
+    )
+)]
 async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
     let probe = state
         .db
@@ -41,6 +60,17 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
 }
 
 /// GET /metrics: Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    responses(
+        (status = OK, description = "Prometheus text format", body = String,
+            content_type = "text/plain"),
+        Ordinary, Failed
+    )
+)]
 async fn metrics(State(state): State<AppState>) -> Result<Response, AppError> {
     let text = state
         .metrics

@@ -4,26 +4,28 @@
 use std::time::Duration;
 
 use axum::{
-    Router,
     body::Body,
     extract::{Path, Query, State},
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
-    routing::get,
 };
 use bytes::{BufMut, BytesMut};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
+    db::rooms::Room,
     error::{AppError, AppResult},
-    events::{Event, Kind, json_array},
+    events::{Event, Kind, RoomEvent, json_array},
     feed::Feed,
     identity::Visitor,
     routes::{
         access::admitted_room,
         lobby::rooms_now,
         negotiate::{cursor_param, parse_param},
+        openapi::{Conflict, Failed, InRoom, Invalid, LongLived, Malformed},
+        rooms::RoomPath,
     },
     state::AppState,
 };
@@ -33,19 +35,32 @@ const MAX_TIMEOUT_SECS: u64 = 60;
 /// Most events in one answer; the client asks again at once for the rest.
 const MAX_EVENTS_PER_ANSWER: usize = 500;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/rooms/{id}/poll", get(room_poll).head(room_poll_head))
-        .route("/poll", get(lobby_poll).head(lobby_poll_head))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(room_poll, room_poll_head))
+        .routes(routes!(lobby_poll, lobby_poll_head))
 }
 
 /// HEAD /rooms/{id}/poll: what a poll would answer first (status and
 /// headers), without polling: no presence, no waiting.
+#[utoipa::path(
+    head,
+    path = "/rooms/{id}/poll",
+    operation_id = "room_poll_head",
+    tag = "polls",
+    params(RoomPath, RoomPollQuery),
+    responses(
+        (status = OK, description = "A poll would be answered", content_type = "application/json"),
+        InRoom, Invalid, Conflict, LongLived, Failed
+    )
+)]
 async fn room_poll_head(
     State(state): State<AppState>,
-    Path(room_id): Path<String>,
+    Path(RoomPath { id: room_id }): Path<RoomPath>,
+    Query(query): Query<RoomPollQuery>,
     visitor: Visitor,
 ) -> AppResult<Response> {
+    query.check()?;
     let room = admitted_room(&state, &room_id, &visitor.user).await?;
     if state.hub.is_full_for(&room, &visitor.user) {
         return Err(AppError::RoomFull);
@@ -54,27 +69,87 @@ async fn room_poll_head(
 }
 
 /// HEAD /poll: the lobby poll's headers, without waiting.
-async fn lobby_poll_head() -> Response {
-    json_response(BytesMut::new())
+#[utoipa::path(
+    head,
+    path = "/poll",
+    operation_id = "lobby_poll_head",
+    tag = "polls",
+    params(LobbyPollQuery),
+    responses(
+        (status = OK, description = "A poll would be answered", content_type = "application/json"),
+        Malformed, Invalid, LongLived, Failed
+    )
+)]
+async fn lobby_poll_head(Query(query): Query<LobbyPollQuery>) -> AppResult<Response> {
+    poll_timeout(query.timeout.as_deref())?;
+    Ok(json_response(BytesMut::new()))
 }
 
-#[derive(Deserialize)]
+/// The query of `GET /rooms/{id}/poll`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RoomPollQuery {
+    /// The id of the last event the caller has (absent: only new events).
+    #[param(value_type = Option<i64>, minimum = 0)]
     after: Option<String>,
+    /// Seconds to wait for an event before answering with none.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 60, default = 25)]
     timeout: Option<String>,
+}
+
+impl RoomPollQuery {
+    /// `after` and the timeout: 400 when not numbers, 422 out of bounds.
+    fn check(&self) -> AppResult<(Option<i64>, Duration)> {
+        let after = cursor_param("after", self.after.as_deref())?;
+        Ok((after, poll_timeout(self.timeout.as_deref())?))
+    }
+}
+
+/// `GET /rooms/{id}/poll`'s answer. Rendered from each event's shared
+/// JSON (`render`), not serialized again.
+#[derive(ToSchema)]
+struct RoomPollAnswer<'a> {
+    /// Events after `after`, in order; the stored ones have ids.
+    #[schema(value_type = Vec<RoomEvent>)]
+    events: &'a [std::sync::Arc<Event>],
+    /// The id of the last stored event here, or `after` when there is none.
+    #[schema(minimum = 0)]
+    last_event_id: i64,
+}
+
+impl RoomPollAnswer<'_> {
+    /// `{"events": [...], "last_event_id": N}` from the events' JSON.
+    fn render(&self) -> Response {
+        let mut body = BytesMut::new();
+        body.put_slice(b"{\"events\":");
+        body.put(json_array(self.events.iter().map(|e| e.json.clone())));
+        body.put_slice(format!(",\"last_event_id\":{}}}", self.last_event_id).as_bytes());
+        json_response(body)
+    }
 }
 
 /// GET /rooms/{id}/poll?after=&timeout=: answers as soon as there is at
 /// least one visible event after `after`, or empty after `timeout`. An
 /// outstanding poll keeps the caller present, like a stream.
+#[utoipa::path(
+    get,
+    path = "/rooms/{id}/poll",
+    operation_id = "room_poll",
+    tag = "polls",
+    params(RoomPath, RoomPollQuery),
+    responses(
+        (status = OK, description = "The events after `after` (none after `timeout`)",
+            body = RoomPollAnswer),
+        InRoom, Invalid, Conflict, LongLived, Failed
+    )
+)]
 async fn room_poll(
     State(state): State<AppState>,
-    Path(room_id): Path<String>,
+    Path(RoomPath { id: room_id }): Path<RoomPath>,
     Query(query): Query<RoomPollQuery>,
     visitor: Visitor,
 ) -> AppResult<Response> {
-    let after = cursor_param("after", query.after.as_deref())?;
-    let timeout = poll_timeout(query.timeout.as_deref())?;
+    let (after, timeout) = query.check()?;
     let room = admitted_room(&state, &room_id, &visitor.user).await?;
     // Enter (and so subscribe) before reading anything: see feed.rs.
     let entry = state.hub.enter(&room, &visitor.user)?;
@@ -113,16 +188,11 @@ async fn room_poll(
     }
     drop(entry.presence);
     state.metrics.events_delivered.inc_by(events.len() as u64);
-    Ok(answer(&events, feed.last_id()))
-}
-
-/// `{"events": [...], "last_event_id": N}` from the events' shared JSON.
-fn answer(events: &[std::sync::Arc<Event>], last_event_id: i64) -> Response {
-    let mut body = BytesMut::new();
-    body.put_slice(b"{\"events\":");
-    body.put(json_array(events.iter().map(|e| e.json.clone())));
-    body.put_slice(format!(",\"last_event_id\":{last_event_id}}}").as_bytes());
-    json_response(body)
+    let answer = RoomPollAnswer {
+        events: &events,
+        last_event_id: feed.last_id(),
+    };
+    Ok(answer.render())
 }
 
 fn json_response(body: BytesMut) -> Response {
@@ -136,14 +206,41 @@ fn json_response(body: BytesMut) -> Response {
     response
 }
 
-#[derive(Deserialize)]
+/// The query of `GET /poll`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LobbyPollQuery {
+    /// The `version` of the caller's last answer (absent, or from before a
+    /// restart: answered at once).
     version: Option<String>,
+    /// Seconds to wait for a change before answering with none.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 60, default = 25)]
     timeout: Option<String>,
+}
+
+/// `GET /poll`'s answer.
+#[derive(Serialize, ToSchema)]
+struct LobbyPollAnswer {
+    /// Opaque: send it back as `version` to wait for the next change.
+    version: String,
+    /// Every room, newest first.
+    rooms: Vec<Room>,
 }
 
 /// GET /poll?version=&timeout=: the room list, at once when it changed
 /// since `version`, else when it next changes or after `timeout`.
+#[utoipa::path(
+    get,
+    path = "/poll",
+    operation_id = "lobby_poll",
+    tag = "polls",
+    params(LobbyPollQuery),
+    responses(
+        (status = OK, description = "The rooms, once they changed (or after `timeout`)",
+            body = LobbyPollAnswer),
+        Malformed, Invalid, LongLived, Failed
+    )
+)]
 async fn lobby_poll(
     State(state): State<AppState>,
     Query(query): Query<LobbyPollQuery>,
@@ -155,8 +252,8 @@ async fn lobby_poll(
         version = watch.wait_for_change(query.version.as_deref(), timeout) => version,
     };
     let rooms = rooms_now(&state).await?;
-    let body = serde_json::to_vec(&json!({ "version": version, "rooms": rooms }))
-        .map_err(AppError::internal)?;
+    let body =
+        serde_json::to_vec(&LobbyPollAnswer { version, rooms }).map_err(AppError::internal)?;
     Ok(json_response(BytesMut::from(&body[..])))
 }
 

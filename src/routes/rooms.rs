@@ -1,29 +1,39 @@
 //! Rooms: create, open, join with a password, list members, delete.
 
 use axum::{
-    Json, Router,
+    Json,
     extract::{Path, State},
     http::StatusCode,
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::get,
 };
 use rand::{Rng, distr::Alphanumeric};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{
+    IntoParams, ToSchema,
+    openapi::{
+        Type,
+        schema::{ObjectBuilder, OneOfBuilder, Schema},
+    },
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     db::{
         self,
-        rooms::{Access, RoomRow},
+        rooms::{Access, Room, RoomRow},
         writer::{Change, now},
     },
     error::{AppError, AppResult},
+    events::EventRecord,
     flash,
-    identity::Visitor,
+    hub::MembersSnapshot,
+    identity::{User, Visitor},
     routes::{
         access::{admitted_room, owned_room, room_access},
         limits::{ClientAddr, rate_limited},
-        negotiate::{Format, Input, Loose, bounded_name},
+        negotiate::{Format, Input, Loose, bounded_name, bounded_name_schema, whitespace_class},
+        openapi::{Conflict, Failed, InRoom, Ordinary, Posted, StateChange, Unavailable},
     },
     state::AppState,
     views,
@@ -36,13 +46,23 @@ pub const MAX_PASSWORD_CHARS: usize = 200;
 /// Messages a room page shows before the live ones.
 const PAGE_MESSAGES: usize = 50;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/rooms", post(create))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(create))
+        // A page for people, not part of the JSON API: routed, not documented.
         .route("/rooms/new", get(new_form))
-        .route("/rooms/{id}", get(open).delete(delete))
-        .route("/rooms/{id}/join", post(join))
-        .route("/rooms/{id}/members", get(members))
+        .routes(routes!(open, delete))
+        .routes(routes!(join))
+        .routes(routes!(members))
+}
+
+/// The room a route is about: the `{id}` of its path.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct RoomPath {
+    /// The room's id (as the server made it: 12 letters and digits).
+    #[param(pattern = "^[A-Za-z0-9]{12}$")]
+    pub id: String,
 }
 
 /// GET /rooms/new: the create-room form.
@@ -53,11 +73,42 @@ async fn new_form(visitor: Visitor) -> AppResult<Response> {
 }
 
 /// The body of `POST /rooms`, as sent.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"title": "Cats", "max": 10, "password": ""}))]
 pub struct NewRoom {
+    #[schema(required = true, schema_with = title_schema)]
     title: Option<String>,
+    #[schema(schema_with = max_schema)]
     max: Option<Loose>,
+    /// Empty or absent: a public room.
+    #[schema(max_length = 200)]
     password: Option<String>,
+}
+
+fn title_schema() -> Schema {
+    bounded_name_schema(MAX_TITLE_CHARS, "1 to 100 characters once trimmed")
+}
+
+/// `max`: a whole number within [`MEMBERS_RANGE`], as a JSON number or as
+/// text (what forms send: trimmed, signs and leading zeros as Rust reads
+/// an `i64`; empty means the default).
+fn max_schema() -> Schema {
+    let space = whitespace_class();
+    let number = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(*MEMBERS_RANGE.start()))
+        .maximum(Some(*MEMBERS_RANGE.end()));
+    // 2 to 10000, spelled out: see the test that holds it to the range.
+    let in_range = "(?:[2-9]|[1-9][0-9]{1,3}|10000)";
+    let text = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(format!("^{space}*(?:[+]?0*{in_range})?{space}*$")));
+    OneOfBuilder::new()
+        .item(number)
+        .item(text)
+        .description(Some("How many users may be present at once: 2 to 10000"))
+        .default(Some(DEFAULT_MAX_MEMBERS.into()))
+        .into()
 }
 
 /// A [`NewRoom`] within its bounds.
@@ -107,6 +158,35 @@ impl NewRoom {
 }
 
 /// POST /rooms: creates a room owned by (and admitting) the caller.
+#[utoipa::path(
+    post,
+    path = "/rooms",
+    operation_id = "create_room",
+    tag = "rooms",
+    request_body(content(
+        (NewRoom = "application/json"),
+        (NewRoom = "application/x-www-form-urlencoded")
+    )),
+    responses(
+        (status = CREATED, description = "The room, created", body = Room, links(
+            ("open" = (operation_id = "open_room", parameters(("id" = "$response.body#/id")))),
+            ("delete" = (operation_id = "delete_room", parameters(("id" = "$response.body#/id")))),
+            ("join" = (operation_id = "join_room", parameters(("id" = "$response.body#/id")))),
+            ("members" = (operation_id = "room_members", parameters(("id" = "$response.body#/id")))),
+            ("history" = (operation_id = "room_history", parameters(("id" = "$response.body#/id")))),
+            ("post" = (operation_id = "post_message", parameters(("id" = "$response.body#/id")))),
+            ("whisper" = (operation_id = "whisper", parameters(("id" = "$response.body#/id")))),
+            ("gif" = (operation_id = "post_gif", parameters(("id" = "$response.body#/id")))),
+            ("kick" = (operation_id = "kick", parameters(("id" = "$response.body#/id")))),
+            ("owner" = (operation_id = "hand_over", parameters(("id" = "$response.body#/id")))),
+            ("poll" = (operation_id = "room_poll", parameters(("id" = "$response.body#/id")))),
+            ("poll_head" = (operation_id = "room_poll_head", parameters(("id" = "$response.body#/id")))),
+            ("events_head" = (operation_id = "room_events_head", parameters(("id" = "$response.body#/id")))),
+        )),
+        (status = SEE_OTHER, description = "A form post: to the room's page"),
+        Posted, Unavailable, Ordinary, Failed
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     format: Format,
@@ -134,11 +214,43 @@ async fn create(
     Ok(format.done_in_room(StatusCode::CREATED, &room.public(0), &room.id))
 }
 
+/// `GET /rooms/{id}` as JSON: what a client needs to show the room.
+#[derive(Serialize, ToSchema)]
+pub struct RoomView {
+    room: Room,
+    /// The latest visible events, oldest first.
+    #[schema(max_items = 50)]
+    events: Vec<EventRecord>,
+    /// Whether older events exist (`GET /rooms/{id}/messages?before=`).
+    has_more: bool,
+    /// Where a stream or poll that follows this page resumes.
+    #[schema(minimum = 0)]
+    last_event_id: i64,
+    members: MembersSnapshot,
+    /// The caller.
+    me: User,
+}
+
 /// GET /rooms/{id}: the chat page with the latest messages, or the password
 /// form of a private room.
+#[utoipa::path(
+    get,
+    path = "/rooms/{id}",
+    operation_id = "open_room",
+    tag = "rooms",
+    params(RoomPath),
+    responses(
+        (status = OK, description = "The room: JSON when asked for, else its page (or the \
+            password form of a private room not yet joined)",
+            content((RoomView = "application/json"), (String = "text/html"))),
+        (status = SEE_OTHER, description = "A browser (`Accept: text/html`) at a full room: \
+            back to the lobby, with a flash message"),
+        InRoom, Conflict, Ordinary, Failed
+    )
+)]
 async fn open(
     State(state): State<AppState>,
-    Path(room_id): Path<String>,
+    Path(RoomPath { id: room_id }): Path<RoomPath>,
     format: Format,
     visitor: Visitor,
 ) -> AppResult<Response> {
@@ -168,10 +280,14 @@ async fn open(
     let members = state.hub.members(&room);
     let public = room.public(members.count);
     if format == Format::Json {
-        let body = json!({
-            "room": public, "events": events, "has_more": has_more,
-            "last_event_id": cursor, "members": members, "me": visitor.user,
-        });
+        let body = RoomView {
+            room: public,
+            events,
+            has_more,
+            last_event_id: cursor,
+            members,
+            me: visitor.user,
+        };
         return Ok(Json(body).into_response());
     }
     let view = views::room::RoomPage {
@@ -185,8 +301,11 @@ async fn open(
     Ok(views::room::room(&page, &view).into_response())
 }
 
-#[derive(Deserialize)]
+/// The body of `POST /rooms/{id}/join`.
+#[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"password": "open sesame"}))]
 struct JoinForm {
+    /// A private room's password (a public room needs none).
     password: Option<String>,
 }
 
@@ -194,9 +313,25 @@ struct JoinForm {
 /// password). Wrong guesses are throttled per address and per room, and
 /// checked before any hashing; a password that admits gets the session a
 /// new id, so an id seen before the admission is worth nothing after it.
+#[utoipa::path(
+    post,
+    path = "/rooms/{id}/join",
+    operation_id = "join_room",
+    tag = "rooms",
+    params(RoomPath),
+    request_body(content(
+        (JoinForm = "application/json"),
+        (JoinForm = "application/x-www-form-urlencoded")
+    )),
+    responses(
+        (status = OK, description = "Admitted: the room", body = Room),
+        (status = SEE_OTHER, description = "A form post: to the room's page"),
+        InRoom, Posted, Conflict, Unavailable, Ordinary, Failed
+    )
+)]
 async fn join(
     State(state): State<AppState>,
-    Path(room_id): Path<String>,
+    Path(RoomPath { id: room_id }): Path<RoomPath>,
     format: Format,
     ClientAddr(addr): ClientAddr,
     visitor: Visitor,
@@ -246,9 +381,20 @@ async fn check_password(
 }
 
 /// GET /rooms/{id}/members: who is present now.
+#[utoipa::path(
+    get,
+    path = "/rooms/{id}/members",
+    operation_id = "room_members",
+    tag = "rooms",
+    params(RoomPath),
+    responses(
+        (status = OK, description = "Who is present", body = MembersSnapshot),
+        InRoom, Ordinary, Failed
+    )
+)]
 async fn members(
     State(state): State<AppState>,
-    Path(room_id): Path<String>,
+    Path(RoomPath { id: room_id }): Path<RoomPath>,
     visitor: Visitor,
 ) -> AppResult<Response> {
     let room = admitted_room(&state, &room_id, &visitor.user).await?;
@@ -256,9 +402,20 @@ async fn members(
 }
 
 /// DELETE /rooms/{id}: the owner deletes the room and everything in it.
+#[utoipa::path(
+    delete,
+    path = "/rooms/{id}",
+    operation_id = "delete_room",
+    tag = "rooms",
+    params(RoomPath),
+    responses(
+        (status = NO_CONTENT, description = "Deleted, with its messages and files"),
+        InRoom, StateChange, Unavailable, Ordinary, Failed
+    )
+)]
 async fn delete(
     State(state): State<AppState>,
-    Path(room_id): Path<String>,
+    Path(RoomPath { id: room_id }): Path<RoomPath>,
     visitor: Visitor,
 ) -> AppResult<Response> {
     let room = owned_room(&state, &room_id, &visitor.user).await?;
@@ -312,5 +469,12 @@ mod tests {
             check("application/json", fractional).unwrap_err().code(),
             "bad_request"
         );
+    }
+
+    #[test]
+    fn the_schema_of_max_spells_out_its_range() {
+        // `max_schema` writes 2..=10000 as a pattern for forms: a new
+        // range needs a new pattern.
+        assert_eq!(MEMBERS_RANGE, 2..=10_000);
     }
 }

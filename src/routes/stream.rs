@@ -12,24 +12,30 @@ use std::{convert::Infallible, sync::Arc, time::Duration};
 
 use async_stream::stream;
 use axum::{
-    Router,
     body::{Body, Bytes},
     extract::{Path, Query, State},
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
-    routing::get,
 };
 use bytes::{BufMut, BytesMut};
 use futures_util::Stream;
 use serde::Deserialize;
 use tokio::{sync::broadcast::error::RecvError, time::Instant};
+use utoipa::IntoParams;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    error::AppResult,
+    error::{AppError, AppResult},
     events::{Audience, Event, Kind},
     feed::Feed,
     identity::Visitor,
-    routes::{access::admitted_room, lobby::rooms_now, negotiate::cursor_param},
+    routes::{
+        access::admitted_room,
+        lobby::{RoomList, rooms_now},
+        negotiate::cursor_param,
+        openapi::{Conflict, Failed, InRoom, Invalid, LongLived},
+        rooms::RoomPath,
+    },
     state::AppState,
 };
 
@@ -37,15 +43,16 @@ use crate::{
 const RETRY: &[u8] = b"retry: 2000\n\n";
 const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 
-/// The room stream's route.
+/// The room stream's route (`#[utoipa::path]` takes a literal: the test
+/// below holds the two together).
 pub const ROOM_EVENTS: &str = "/rooms/{id}/events";
 /// The lobby stream's route.
 pub const LOBBY_EVENTS: &str = "/events";
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(ROOM_EVENTS, get(room_events).head(room_events_head))
-        .route(LOBBY_EVENTS, get(lobby_events).head(lobby_events_head))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(room_events, room_events_head))
+        .routes(routes!(lobby_events, lobby_events_head))
 }
 
 /// Marks a stream request that the accept loop answers without hyper
@@ -78,34 +85,88 @@ fn matches_route(route: &str, path: &str) -> bool {
 
 /// HEAD /rooms/{id}/events: what opening the stream would answer (its
 /// status and headers), without opening it: no presence, no join.
+#[utoipa::path(
+    head,
+    path = "/rooms/{id}/events",
+    operation_id = "room_events_head",
+    tag = "streams",
+    params(RoomPath, StreamQuery, LastEventId),
+    responses(
+        (status = OK, description = "The stream would open", content_type = "text/event-stream"),
+        InRoom, Invalid, Conflict, LongLived, Failed
+    )
+)]
 async fn room_events_head(
     State(state): State<AppState>,
-    Path(room_id): Path<String>,
+    Path(RoomPath { id: room_id }): Path<RoomPath>,
+    Query(query): Query<StreamQuery>,
+    headers: HeaderMap,
     visitor: Visitor,
 ) -> AppResult<Response> {
+    resume_cursor(&headers, query.last_event_id.as_deref())?;
     let room = admitted_room(&state, &room_id, &visitor.user).await?;
     if state.hub.is_full_for(&room, &visitor.user) {
-        return Err(crate::error::AppError::RoomFull);
+        return Err(AppError::RoomFull);
     }
     Ok(event_stream(futures_util::stream::empty()))
 }
 
 /// HEAD /events: the lobby stream's headers, without the stream.
+#[utoipa::path(
+    head,
+    path = "/events",
+    operation_id = "lobby_events_head",
+    tag = "streams",
+    responses(
+        (status = OK, description = "The stream would open", content_type = "text/event-stream"),
+        LongLived, Failed
+    )
+)]
 async fn lobby_events_head() -> Response {
     event_stream(futures_util::stream::empty())
 }
 
-#[derive(Deserialize)]
+/// The query of a room stream.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct StreamQuery {
+    /// Replay every visible stored event after this id first (the
+    /// `Last-Event-ID` header wins over it); absent: start live.
+    #[param(value_type = Option<i64>, minimum = 0)]
+    last_event_id: Option<String>,
+}
+
+/// The header a browser's EventSource resumes with (for the document:
+/// [`resume_cursor`] reads it from the headers).
+#[derive(IntoParams)]
+#[allow(dead_code)]
+#[into_params(parameter_in = Header)]
+struct LastEventId {
+    /// As `last_event_id`, and before it; empty counts as absent.
+    #[param(rename = "Last-Event-ID", value_type = i64, required = false, minimum = 0)]
     last_event_id: Option<String>,
 }
 
 /// GET /rooms/{id}/events: the room as a stream. Opening it makes the
 /// caller present; a `Last-Event-ID` header (or `?last_event_id=`) replays
 /// what was missed first.
+#[utoipa::path(
+    get,
+    path = "/rooms/{id}/events",
+    operation_id = "room_events",
+    tag = "streams",
+    params(RoomPath, StreamQuery, LastEventId),
+    responses(
+        (status = OK, description = "Server-Sent Events: a `members` snapshot first, then \
+            the room's events as they happen (each event's `data:` is a room event's JSON), \
+            until the server stops or the caller is kicked or the room deleted",
+            content_type = "text/event-stream", body = String),
+        InRoom, Invalid, Conflict, LongLived, Failed
+    )
+)]
 async fn room_events(
     State(state): State<AppState>,
-    Path(room_id): Path<String>,
+    Path(RoomPath { id: room_id }): Path<RoomPath>,
     Query(query): Query<StreamQuery>,
     headers: HeaderMap,
     visitor: Visitor,
@@ -202,6 +263,18 @@ fn coalesce(first: &Event, feed: &mut Feed) -> (Bytes, u64) {
 
 /// GET /events: the lobby as a stream: a `rooms` snapshot first, then
 /// room-created / room-updated / room-deleted.
+#[utoipa::path(
+    get,
+    path = "/events",
+    operation_id = "lobby_events",
+    tag = "streams",
+    responses(
+        (status = OK, description = "Server-Sent Events: `rooms` (the list) first, then \
+            `room-created`, `room-updated` and `room-deleted` as they happen",
+            content_type = "text/event-stream", body = String),
+        LongLived, Failed
+    )
+)]
 async fn lobby_events(State(state): State<AppState>) -> AppResult<Response> {
     let mut rx = state.hub.lobby().subscribe();
     let first = rooms_snapshot(&state).await?;
@@ -245,8 +318,9 @@ enum Next {
 }
 
 async fn rooms_snapshot(state: &AppState) -> AppResult<Arc<Event>> {
-    let rooms = rooms_now(state).await?;
-    let body = serde_json::json!({ "rooms": rooms });
+    let body = RoomList {
+        rooms: rooms_now(state).await?,
+    };
     Ok(Arc::new(Event::transient(
         Kind::Rooms,
         Audience::Room,
@@ -285,10 +359,19 @@ fn resume_cursor(headers: &HeaderMap, query: Option<&str>) -> AppResult<Option<i
 
 #[cfg(test)]
 mod tests {
-    use axum::{body::Body, http::Request};
+    use axum::{Router, body::Body, http::Request, routing::get};
     use tower::ServiceExt;
 
     use super::*;
+
+    #[test]
+    fn the_documented_stream_paths_are_the_routed_ones() {
+        use utoipa::Path;
+        assert_eq!(__path_room_events::path(), ROOM_EVENTS);
+        assert_eq!(__path_room_events_head::path(), ROOM_EVENTS);
+        assert_eq!(__path_lobby_events::path(), LOBBY_EVENTS);
+        assert_eq!(__path_lobby_events_head::path(), LOBBY_EVENTS);
+    }
 
     #[tokio::test]
     async fn the_stream_predicate_agrees_with_the_router() {

@@ -3,25 +3,37 @@
 //! (temporary file, limits, decoding, names, clean-up) is `crate::uploads`.
 
 use axum::{
-    Router,
     body::{Body, Bytes},
     extract::{DefaultBodyLimit, Path, Request, State, rejection::PathRejection},
     http::{HeaderValue, StatusCode, header},
     response::Response,
-    routing::{get, post},
 };
+use serde::Deserialize;
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
+use utoipa::{
+    IntoParams, PartialSchema, ToSchema,
+    openapi::{
+        KnownFormat, RefOr, SchemaFormat, Type,
+        schema::{ObjectBuilder, Schema},
+    },
+};
+use utoipa_axum::{
+    router::{OpenApiRouter, UtoipaMethodRouterExt},
+    routes,
+};
 
 use crate::{
     db::writer::NewEvent,
-    error::{AppError, AppResult},
-    events::Kind,
+    error::{AppError, AppResult, ErrorBody},
+    events::{EventRecord, Kind},
     identity::Visitor,
     routes::{
         access::admitted_room,
         limits::{ClientAddr, rate_limited},
         negotiate::Format,
+        openapi::{Failed, InRoom, Missing, Ordinary, Posted, Unavailable},
+        rooms::RoomPath,
     },
     state::AppState,
     uploads::{self, Incoming},
@@ -35,26 +47,68 @@ const FORM_OVERHEAD: u64 = 64 * 1024;
 /// What a client with all its uploads in progress is asked to wait.
 const UPLOAD_BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/rooms/{id}/gifs",
-            // The body is read as a stream and its size enforced while
-            // streaming, against `config.max_upload` (see `post_gif`);
-            // axum's default 2 MB limit would cut a legal 5 MiB upload.
-            post(post_gif).layer(DefaultBodyLimit::disable()),
-        )
-        .route("/gif/{file}", get(serve_gif))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        // The body is read as a stream and its size enforced while
+        // streaming, against `config.max_upload` (see `post_gif`); axum's
+        // default 2 MB limit would cut a legal 5 MiB upload.
+        .routes(routes!(post_gif).layer(DefaultBodyLimit::disable()))
+        .routes(routes!(serve_gif))
 }
+
+/// The form of `POST /rooms/{id}/gifs`, for the document only: the handler
+/// streams the field to disk as it arrives instead of parsing the form.
+struct GifForm;
+
+impl PartialSchema for GifForm {
+    fn schema() -> RefOr<Schema> {
+        let gif = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .content_media_type("image/gif")
+            .description(Some(
+                "A whole GIF (`GIF87a` or `GIF89a`), at most `--max-upload` bytes (5 MiB \
+                 unless configured), at most `--max-gif-side` pixels wide and tall",
+            ));
+        // Other fields are skipped, but every field's name is written in a
+        // part's header, where control characters cannot be.
+        let names = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f]*$"));
+        ObjectBuilder::new()
+            .property("gif", gif)
+            .required("gif")
+            .property_names(Some(names))
+            .description(Some("The GIF in the field `gif`; other fields are ignored"))
+            .into()
+    }
+}
+
+impl ToSchema for GifForm {}
 
 /// POST /rooms/{id}/gifs: streams the multipart field `gif` to disk, checks
 /// it is a whole GIF within the size limit, and stores a `gif` event; 201 +
 /// the event once committed (303 back to the room for a browser form).
 /// One address sends at most `--max-uploads-per-addr` at once (429), each
 /// within `--upload-timeout` (408; the partial file is removed).
+#[utoipa::path(
+    post,
+    path = "/rooms/{id}/gifs",
+    operation_id = "post_gif",
+    tag = "uploads",
+    params(RoomPath),
+    request_body(content(
+        (GifForm = "multipart/form-data", encoding(("gif" = (content_type = "image/gif"))))
+    )),
+    responses(
+        (status = CREATED, description = "The stored `gif` event", body = EventRecord),
+        (status = SEE_OTHER, description = "A form post: back to the room's page"),
+        InRoom, Posted, Ordinary, Unavailable, Failed
+    )
+)]
 async fn post_gif(
     State(state): State<AppState>,
-    Path(room_id): Path<String>,
+    Path(RoomPath { id: room_id }): Path<RoomPath>,
     format: Format,
     ClientAddr(addr): ClientAddr,
     visitor: Visitor,
@@ -190,10 +244,36 @@ fn multipart_error(error: multer::Error) -> AppError {
     }
 }
 
+/// The file a `GET /gif/{file}` asks for.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct GifPath {
+    /// A name the server made (the `gif` of a `gif` event ends with it).
+    #[param(pattern = "^[0-9a-f]{32}[.]gif$")]
+    file: String,
+}
+
 /// GET /gif/{file}: an uploaded file, as `image/gif`, cacheable forever
 /// (names are never reused), with `Last-Modified`/`If-Modified-Since` and
 /// ranges handled by tower-http. Only names the server makes are served:
 /// temporary and hidden files, odd characters and paths are 404.
+#[utoipa::path(
+    get,
+    path = "/gif/{file}",
+    operation_id = "get_gif",
+    tag = "uploads",
+    params(GifPath),
+    responses(
+        (status = OK, description = "The GIF", content_type = "image/gif"),
+        (status = PARTIAL_CONTENT, description = "The range asked for (`Range`)",
+            content_type = "image/gif"),
+        (status = NOT_MODIFIED, description = "Not modified since `If-Modified-Since`"),
+        (status = RANGE_NOT_SATISFIABLE, description = "A `Range` outside the file",
+            body = ErrorBody),
+        Missing, Failed
+    )
+)]
 async fn serve_gif(
     State(state): State<AppState>,
     file: Result<Path<String>, PathRejection>,

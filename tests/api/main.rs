@@ -11,6 +11,7 @@ mod identity;
 mod keep_alive;
 mod lobby;
 mod messages;
+mod openapi;
 pub mod operations;
 mod passwords;
 mod poll;

@@ -163,6 +163,29 @@ async fn poll_parameters_are_checked() {
 }
 
 #[tokio::test]
+async fn a_head_poll_checks_what_its_get_checks() {
+    // The HEAD twins are documented with their GET's parameters and
+    // statuses, so they check them too (they answered 200 to any query).
+    let app = TestApp::spawn().await;
+    let alice = app.client();
+    let room = alice.create_room("Heads", 5, None).await;
+    let id = room["id"].as_str().unwrap();
+    let head = |path: String| alice.http.head(alice.url(&path)).send();
+    for (path, status) in [
+        (format!("/rooms/{id}/poll?timeout=61"), 422),
+        (format!("/rooms/{id}/poll?after=-1"), 422),
+        (format!("/rooms/{id}/poll?after=x"), 400),
+        ("/poll?timeout=x".to_owned(), 400),
+        ("/poll?timeout=61".to_owned(), 422),
+        (format!("/rooms/{id}/poll?timeout=60&after=0"), 200),
+        ("/poll?timeout=0".to_owned(), 200),
+    ] {
+        let answer = head(path.clone()).await.unwrap();
+        assert_eq!(answer.status().as_u16(), status, "HEAD {path}");
+    }
+}
+
+#[tokio::test]
 async fn the_lobby_poll_answers_when_the_lobby_changes() {
     let app = TestApp::spawn().await;
     let alice = app.client();
