@@ -17,7 +17,7 @@ use crate::{
     identity::Visitor,
     routes::{
         access::admitted_room,
-        negotiate::{Format, Input, bounded_text, bounded_text_schema, parse_param},
+        negotiate::{Format, Input, bounded_text, bounded_text_schema, cursor_param, parse_param},
         openapi::{Failed, InRoom, Invalid, Ordinary, Posted, Unavailable},
         rooms::RoomPath,
     },
@@ -186,10 +186,11 @@ pub struct HistoryQuery {
 }
 
 impl HistoryQuery {
-    /// `before` (any id, `None` for the newest page) and `limit` (default
-    /// 50): 400 when not numbers, 422 when `limit` is not within 1 to 200.
+    /// `before` (an id, `None` for the newest page) and `limit` (default
+    /// 50): 400 when not numbers, 422 when `before` is negative (ids never
+    /// are) or `limit` is not within 1 to 200.
     pub fn check(&self) -> AppResult<(Option<i64>, usize)> {
-        let before = parse_param::<i64>("before", self.before.as_deref())?;
+        let before = cursor_param("before", self.before.as_deref())?;
         let limit =
             parse_param::<usize>("limit", self.limit.as_deref())?.unwrap_or(DEFAULT_HISTORY);
         if !(1..=MAX_HISTORY).contains(&limit) {

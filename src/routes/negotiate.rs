@@ -312,14 +312,15 @@ fn char_class(tables: &[&[(char, char)]]) -> String {
     class
 }
 
-/// A numeric query parameter: absent or empty is `None`, anything that is
-/// not a number is 400 `bad_request`.
+/// A numeric query parameter: absent is `None`, anything that is not a
+/// number is 400 `bad_request`, an empty value (`?limit=`) included: it
+/// says neither "the default" nor a number.
 pub fn parse_param<T: std::str::FromStr>(
     name: &str,
     raw: Option<&str>,
 ) -> Result<Option<T>, AppError> {
-    match raw.map(str::trim) {
-        None | Some("") => Ok(None),
+    match raw {
+        None => Ok(None),
         Some(text) => text
             .parse()
             .map(Some)

@@ -142,7 +142,7 @@ struct StreamQuery {
 #[allow(dead_code)]
 #[into_params(parameter_in = Header)]
 struct LastEventId {
-    /// As `last_event_id`, and before it; empty counts as absent.
+    /// As `last_event_id`, and before it.
     #[param(rename = "Last-Event-ID", value_type = i64, required = false, minimum = 0)]
     last_event_id: Option<String>,
 }
@@ -350,11 +350,22 @@ fn event_stream(body: impl Stream<Item = Result<Bytes, Infallible>> + Send + 'st
 
 /// The resume point: the `Last-Event-ID` header wins over the query (a
 /// browser reconnecting keeps the query it started with); neither means
-/// "start live".
+/// "start live". Both are checked: a malformed value is refused (400, 422)
+/// even where the other would win.
 fn resume_cursor(headers: &HeaderMap, query: Option<&str>) -> AppResult<Option<i64>> {
-    let header = headers.get("last-event-id").and_then(|v| v.to_str().ok());
-    let raw = header.filter(|v| !v.trim().is_empty()).or(query);
-    cursor_param("last_event_id", raw)
+    let query = cursor_param("last_event_id", query)?;
+    let header = match headers.get("last-event-id") {
+        None => None,
+        Some(value) => {
+            // EventSource sends none while it has no id: an empty one is
+            // no number either.
+            let text = value
+                .to_str()
+                .map_err(|_| AppError::bad_request("Last-Event-ID must be a number"))?;
+            cursor_param("Last-Event-ID", Some(text.trim()))?
+        }
+    };
+    Ok(header.or(query))
 }
 
 #[cfg(test)]

@@ -132,6 +132,31 @@ async fn history_pages_backwards_with_before_and_limit() {
 }
 
 #[tokio::test]
+async fn history_refuses_a_negative_or_empty_cursor() {
+    // Found by Schemathesis: `before=-1` answered an empty page, and an
+    // empty `limit=` the default one.
+    let app = TestApp::spawn().await;
+    let alice = app.client();
+    let room = alice.create_room("Cursors", 5, None).await;
+    let id = room["id"].as_str().unwrap();
+    alice.say(id, "hello").await;
+    alice
+        .get_json(&format!("/rooms/{id}/messages?before=-1"))
+        .await
+        .assert_error(422, "invalid");
+    for empty in ["before=", "limit="] {
+        alice
+            .get_json(&format!("/rooms/{id}/messages?{empty}"))
+            .await
+            .assert_error(400, "bad_request");
+    }
+    let page = alice
+        .get_json(&format!("/rooms/{id}/messages?before=0"))
+        .await;
+    assert_eq!(page.json()["events"], json!([]), "{}", page.text);
+}
+
+#[tokio::test]
 async fn cookie_less_clients_can_watch_and_post_in_public_rooms() {
     let app = TestApp::spawn().await;
     let owner = app.client();

@@ -163,6 +163,22 @@ async fn poll_parameters_are_checked() {
 }
 
 #[tokio::test]
+async fn an_empty_number_is_no_number() {
+    // Found by Schemathesis: `?timeout=` was read as "the default".
+    let app = TestApp::spawn().await;
+    let alice = app.client();
+    let room = alice.create_room("Empty", 5, None).await;
+    let id = room["id"].as_str().unwrap();
+    for path in [
+        "/poll?timeout=".to_owned(),
+        format!("/rooms/{id}/poll?after="),
+        format!("/rooms/{id}/poll?timeout=&after=0"),
+    ] {
+        alice.get_json(&path).await.assert_error(400, "bad_request");
+    }
+}
+
+#[tokio::test]
 async fn a_head_poll_checks_what_its_get_checks() {
     // The HEAD twins are documented with their GET's parameters and
     // statuses, so they check them too (they answered 200 to any query).

@@ -183,6 +183,40 @@ async fn bad_cursors_are_refused_before_the_stream_starts() {
 }
 
 #[tokio::test]
+async fn a_bad_cursor_is_refused_even_where_the_other_one_wins() {
+    // Found by Schemathesis: with a `Last-Event-ID` header, the query's
+    // `last_event_id` was not read at all, so any value opened the stream.
+    let app = TestApp::spawn().await;
+    let alice = app.client();
+    let (room, _) = room_with_messages(&alice, 1).await;
+    for method in [reqwest::Method::GET, reqwest::Method::HEAD] {
+        for (query, header, status) in [
+            ("?last_event_id=abc", "1", 400),
+            ("?last_event_id=-5", "1", 422),
+            ("?last_event_id=9223372036854775808", "0", 400),
+            ("?last_event_id=1", "x", 400),
+            ("?last_event_id=1", "-2", 422),
+            ("", "-2", 422),
+            ("?last_event_id=1", "", 400),
+        ] {
+            let answer = alice
+                .http
+                .request(
+                    method.clone(),
+                    alice.url(&format!("/rooms/{room}/events{query}")),
+                )
+                .header("accept", "text/event-stream")
+                .header("last-event-id", header)
+                .send()
+                .await
+                .unwrap();
+            let seen = answer.status().as_u16();
+            assert_eq!(seen, status, "{method} {query} Last-Event-ID: {header}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn keep_alive_comments_flow_on_a_quiet_stream() {
     let app = TestApp::spawn_with(|c| c.keep_alive = Duration::from_millis(200)).await;
     let alice = app.client();
