@@ -141,22 +141,36 @@ fn media_type(content_type: &str) -> String {
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(untagged)]
 pub enum Loose {
-    Number(i64),
+    Number(serde_json::Number),
     Text(String),
 }
 
 impl Loose {
+    /// For `#[serde(default, deserialize_with = "Loose::present")]`: an
+    /// absent field is `None`, and `null` is refused (400) like any other
+    /// value that is no number, where a plain `Option` would take it for
+    /// absence.
+    pub fn present<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Loose>, D::Error> {
+        <Loose as serde::Deserialize>::deserialize(deserializer).map(Some)
+    }
+
     /// `None` when absent or empty; 422 when it is not a whole number.
+    /// A JSON number is whole when its fraction is zero (`12.0` is 12, as
+    /// JSON Schema's `integer` has it); one beyond an `i64` saturates,
+    /// which no bound admits.
     pub fn whole(field: &str, value: Option<&Loose>) -> Result<Option<i64>, AppError> {
+        let not_whole = || AppError::invalid(format!("{field} must be a whole number"));
         match value {
             None => Ok(None),
-            Some(Loose::Number(n)) => Ok(Some(*n)),
+            Some(Loose::Number(n)) => match (n.as_i64(), n.as_f64()) {
+                (Some(n), _) => Ok(Some(n)),
+                (None, Some(f)) if f.fract() == 0.0 => Ok(Some(f as i64)),
+                _ => Err(not_whole()),
+            },
             Some(Loose::Text(text)) if text.trim().is_empty() => Ok(None),
-            Some(Loose::Text(text)) => text
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| AppError::invalid(format!("{field} must be a whole number"))),
+            Some(Loose::Text(text)) => text.trim().parse().map(Some).map_err(|_| not_whole()),
         }
     }
 }

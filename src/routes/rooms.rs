@@ -78,6 +78,7 @@ async fn new_form(visitor: Visitor) -> AppResult<Response> {
 pub struct NewRoom {
     #[schema(required = true, schema_with = title_schema)]
     title: Option<String>,
+    #[serde(default, deserialize_with = "Loose::present")]
     #[schema(schema_with = max_schema)]
     max: Option<Loose>,
     /// Empty or absent: a public room.
@@ -467,6 +468,18 @@ mod tests {
         let fractional = r#"{"title":"x","max":2.5}"#;
         assert_eq!(
             check("application/json", fractional).unwrap_err().code(),
+            "invalid"
+        );
+        let whole = r#"{"title":"x","max":12.0}"#;
+        assert_eq!(check("application/json", whole).unwrap().max, 12);
+        let huge = r#"{"title":"x","max":1e300}"#;
+        assert_eq!(
+            check("application/json", huge).unwrap_err().code(),
+            "invalid"
+        );
+        let not_a_number = r#"{"title":"x","max":[3]}"#;
+        assert_eq!(
+            check("application/json", not_a_number).unwrap_err().code(),
             "bad_request"
         );
     }
