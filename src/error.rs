@@ -46,6 +46,11 @@ pub enum AppError {
     /// 409 `room_full`.
     #[error("this room is full")]
     RoomFull,
+    /// 409 `conflict`: well-formed, but at odds with the room as it is now
+    /// (whom the request names is not present, or is the caller). What
+    /// the document's schemas cannot tell is 409; what they can is 422.
+    #[error("{0}")]
+    Conflict(String),
     /// 413 `too_large`.
     #[error("{0}")]
     TooLarge(String),
@@ -93,6 +98,7 @@ pub enum ErrorCode {
     NotFound,
     MethodNotAllowed,
     RoomFull,
+    Conflict,
     TooLarge,
     UnsupportedMediaType,
     RateLimited,
@@ -113,6 +119,7 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::RoomFull => "room_full",
+            Self::Conflict => "conflict",
             Self::TooLarge => "too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::RateLimited => "rate_limited",
@@ -147,6 +154,9 @@ impl AppError {
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::Forbidden(message.into())
     }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::Conflict(message.into())
+    }
     pub fn not_found(what: &'static str) -> Self {
         Self::NotFound(what)
     }
@@ -161,7 +171,7 @@ impl AppError {
             Self::Forbidden(_) | Self::WrongPassword | Self::Kicked => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::RoomFull => StatusCode::CONFLICT,
+            Self::RoomFull | Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -185,6 +195,7 @@ impl AppError {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Self::RoomFull => ErrorCode::RoomFull,
+            Self::Conflict(_) => ErrorCode::Conflict,
             Self::TooLarge(_) => ErrorCode::TooLarge,
             Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
@@ -299,6 +310,7 @@ mod tests {
             AppError::not_found("x"),
             AppError::MethodNotAllowed,
             AppError::RoomFull,
+            AppError::conflict("x"),
             AppError::TooLarge("x".into()),
             AppError::UnsupportedMediaType("x".into()),
             AppError::RateLimited {

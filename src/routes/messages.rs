@@ -18,7 +18,7 @@ use crate::{
     routes::{
         access::admitted_room,
         negotiate::{Format, Input, bounded_text, bounded_text_schema, cursor_param, parse_param},
-        openapi::{Failed, InRoom, Invalid, Ordinary, Posted, Unavailable},
+        openapi::{Conflict, Failed, InRoom, Invalid, Ordinary, Posted, Unavailable},
         rooms::RoomPath,
     },
     state::AppState,
@@ -113,7 +113,7 @@ pub struct WhisperForm {
 
 impl WhisperForm {
     /// The message (as [`ChatForm::check`]) and the id of whom it goes to:
-    /// 422 when `to` is missing or is the sender, `me`.
+    /// 422 when `to` is missing, 409 when it is the sender, `me`.
     pub fn check(&self, me: &str) -> AppResult<(String, &str)> {
         let chat = bounded_text("chat", self.chat.as_deref().unwrap_or(""), MAX_CHAT_CHARS)?;
         let to = self.to.as_deref().map(str::trim).unwrap_or("");
@@ -121,7 +121,7 @@ impl WhisperForm {
             return Err(AppError::invalid("to is required: whom to whisper to"));
         }
         if to == me {
-            return Err(AppError::invalid("you cannot whisper to yourself"));
+            return Err(AppError::conflict("you cannot whisper to yourself"));
         }
         Ok((chat, to))
     }
@@ -142,7 +142,7 @@ impl WhisperForm {
     responses(
         (status = CREATED, description = "The stored whisper", body = EventRecord),
         (status = SEE_OTHER, description = "A form post: back to the room's page"),
-        InRoom, Posted, Unavailable, Ordinary, Failed
+        InRoom, Posted, Conflict, Unavailable, Ordinary, Failed
     )
 )]
 async fn whisper(
@@ -157,7 +157,7 @@ async fn whisper(
     let to = state
         .hub
         .member(&room.id, to_id)
-        .ok_or_else(|| AppError::invalid("whispers go to a member present in the room"))?;
+        .ok_or_else(|| AppError::conflict("whispers go to a member present in the room"))?;
     let record = state
         .writer
         .post(NewEvent {

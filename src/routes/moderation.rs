@@ -21,7 +21,7 @@ use crate::{
     routes::{
         access::owned_room,
         negotiate::{Format, Input},
-        openapi::{Failed, InRoom, Ordinary, Posted, Unavailable},
+        openapi::{Conflict, Failed, InRoom, Ordinary, Posted, Unavailable},
         rooms::RoomPath,
     },
     state::AppState,
@@ -67,7 +67,7 @@ impl Target {
     responses(
         (status = OK, description = "Kicked: the stored notice", body = EventRecord),
         (status = SEE_OTHER, description = "A form post: back to the room's page"),
-        InRoom, Posted, Unavailable, Ordinary, Failed
+        InRoom, Posted, Conflict, Unavailable, Ordinary, Failed
     )
 )]
 async fn kick(
@@ -80,7 +80,7 @@ async fn kick(
     let room = owned_room(&state, &room_id, &visitor.user).await?;
     let target_id = target.id()?.to_owned();
     if target_id == visitor.user.id {
-        return Err(AppError::invalid("the owner cannot kick themselves"));
+        return Err(AppError::conflict("the owner cannot kick themselves"));
     }
     let user = match state.hub.member(&room.id, &target_id) {
         Some(user) => user,
@@ -92,7 +92,7 @@ async fn kick(
                 .db
                 .read(move |conn| db::events::last_seen_user(conn, &id, &user_id))
                 .await?
-                .ok_or_else(|| AppError::invalid("that user is not in this room"))?
+                .ok_or_else(|| AppError::conflict("that user is not in this room"))?
         }
     };
     let notice = NewEvent::system(&room.id, format!("{} was kicked out", user.label()));
@@ -114,7 +114,7 @@ async fn kick(
     responses(
         (status = OK, description = "Handed over: the stored notice", body = EventRecord),
         (status = SEE_OTHER, description = "A form post: back to the room's page"),
-        InRoom, Posted, Unavailable, Ordinary, Failed
+        InRoom, Posted, Conflict, Unavailable, Ordinary, Failed
     )
 )]
 async fn hand_over(
@@ -127,12 +127,12 @@ async fn hand_over(
     let room = owned_room(&state, &room_id, &visitor.user).await?;
     let target_id = target.id()?;
     if target_id == visitor.user.id {
-        return Err(AppError::invalid("you already own this room"));
+        return Err(AppError::conflict("you already own this room"));
     }
     let owner: User = state
         .hub
         .member(&room.id, target_id)
-        .ok_or_else(|| AppError::invalid("ownership goes to a member present in the room"))?;
+        .ok_or_else(|| AppError::conflict("ownership goes to a member present in the room"))?;
     let text = format!(
         "{} handed the room to {}",
         visitor.user.label(),

@@ -79,7 +79,12 @@ const ERRORS: [(&str, &str, bool); 11] = [
         "`timeout`: the request took longer than the server allows",
         false,
     ),
-    ("Conflict", "`room_full`: the room has no place left", false),
+    (
+        "Conflict",
+        "`room_full` (the room has no place left) or `conflict` (a user the request names \
+         is not present in the room, or is the caller)",
+        false,
+    ),
     ("TooLarge", "`too_large`: the body is too large", false),
     (
         "UnsupportedMediaType",
@@ -185,7 +190,7 @@ response_set!(
     Invalid: "422" => "Invalid"
 );
 response_set!(
-    /// Entering a room that has no place left.
+    /// At odds with the room as it is now: full, or without the user named.
     Conflict: "409" => "Conflict"
 );
 response_set!(

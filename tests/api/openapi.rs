@@ -172,6 +172,7 @@ async fn errors_have_one_schema_with_their_codes() {
         "wrong_password",
         "kicked",
         "room_full",
+        "conflict",
         "too_large",
         "unsupported_media_type",
         "rate_limited",
