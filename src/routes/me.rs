@@ -40,6 +40,7 @@ async fn me(visitor: Visitor) -> Json<User> {
 
 /// The body of `POST /me`.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Ana"}))]
 struct NameForm {
     #[schema(required = true, schema_with = name_schema)]

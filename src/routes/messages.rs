@@ -36,6 +36,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The body of `POST /rooms/{id}/messages`.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"chat": "hello, cats"}))]
 pub struct ChatForm {
     #[schema(required = true, schema_with = chat_schema)]
@@ -102,6 +103,7 @@ async fn post_message(
 
 /// The body of `POST /rooms/{id}/whispers`.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"to": "Xq3mP0aZ7rT2vB8k", "chat": "psst"}))]
 pub struct WhisperForm {
     /// The id of a user present in the room, not the sender.

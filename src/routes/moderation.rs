@@ -35,6 +35,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The body of `POST /rooms/{id}/kick` and `POST /rooms/{id}/owner`.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"user": "Xq3mP0aZ7rT2vB8k"}))]
 struct Target {
     /// The user's id (not the owner's own).

@@ -105,6 +105,50 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Input<T> {
     }
 }
 
+/// A body that may say nothing at all: JSON `null`, or an object (a form
+/// always is one), for bodies whose every field is optional. `Option<T>`
+/// would do for JSON only: forms have no `null` to tell it by.
+pub struct Maybe<T>(pub Option<T>);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Maybe<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<T>(std::marker::PhantomData<T>);
+
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Visit<T> {
+            type Value = Maybe<T>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object or null")
+            }
+
+            fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Maybe(None))
+            }
+
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Maybe(None))
+            }
+
+            fn visit_some<D: serde::Deserializer<'de>>(
+                self,
+                d: D,
+            ) -> Result<Self::Value, D::Error> {
+                T::deserialize(d).map(|t| Maybe(Some(t)))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(|t| Maybe(Some(t)))
+            }
+        }
+
+        deserializer.deserialize_option(Visit(std::marker::PhantomData))
+    }
+}
+
 /// Parses a form or JSON body by its `Content-Type` (`""` when absent), as
 /// [`Input`] does: 400 when it does not parse, 415 for another type.
 pub fn parse_body<T: DeserializeOwned>(content_type: &str, body: &[u8]) -> Result<T, AppError> {
@@ -381,6 +425,28 @@ mod tests {
             assert!(bounded_text("chat", bidi, 100).is_ok(), "messages may");
         }
         assert_eq!(bounded_name("name", " עברית ", 32).unwrap(), "עברית");
+    }
+
+    #[test]
+    fn a_maybe_body_is_null_or_an_object_in_json_and_in_forms() {
+        #[derive(serde::Deserialize)]
+        struct Form {
+            a: Option<String>,
+        }
+        let some = |content_type: &str, body: &str| -> Option<Option<String>> {
+            parse_body::<Maybe<Form>>(content_type, body.as_bytes())
+                .ok()
+                .map(|Maybe(form)| form.and_then(|f| f.a))
+        };
+        assert_eq!(some("application/json", "null"), Some(None));
+        assert_eq!(
+            some("application/json", r#"{"a":"x"}"#),
+            Some(Some("x".into()))
+        );
+        assert_eq!(some("application/json", "{}"), Some(None));
+        assert_eq!(some("application/json", "[1]"), None);
+        assert_eq!(some("", "a=x"), Some(Some("x".into())));
+        assert_eq!(some("", ""), Some(None));
     }
 
     #[test]

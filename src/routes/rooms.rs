@@ -32,7 +32,9 @@ use crate::{
     routes::{
         access::{admitted_room, owned_room, room_access},
         limits::{ClientAddr, rate_limited},
-        negotiate::{Format, Input, Loose, bounded_name, bounded_name_schema, whitespace_class},
+        negotiate::{
+            Format, Input, Loose, Maybe, bounded_name, bounded_name_schema, whitespace_class,
+        },
         openapi::{Conflict, Failed, InRoom, Ordinary, Posted, StateChange, Unavailable},
     },
     state::AppState,
@@ -74,6 +76,7 @@ async fn new_form(visitor: Visitor) -> AppResult<Response> {
 
 /// The body of `POST /rooms`, as sent.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"title": "Cats", "max": 10, "password": ""}))]
 pub struct NewRoom {
     #[schema(required = true, schema_with = title_schema)]
@@ -304,6 +307,7 @@ async fn open(
 
 /// The body of `POST /rooms/{id}/join`.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({"password": "open sesame"}))]
 struct JoinForm {
     /// A private room's password (a public room needs none).
@@ -320,9 +324,10 @@ struct JoinForm {
     operation_id = "join_room",
     tag = "rooms",
     params(RoomPath),
+    // Optional (and may be `null`): a public room needs no password.
     request_body(content(
-        (JoinForm = "application/json"),
-        (JoinForm = "application/x-www-form-urlencoded")
+        (Option<JoinForm> = "application/json"),
+        (Option<JoinForm> = "application/x-www-form-urlencoded")
     )),
     responses(
         (status = OK, description = "Admitted: the room", body = Room),
@@ -336,14 +341,15 @@ async fn join(
     format: Format,
     ClientAddr(addr): ClientAddr,
     visitor: Visitor,
-    Input(form): Input<JoinForm>,
+    Input(Maybe(form)): Input<Maybe<JoinForm>>,
 ) -> AppResult<Response> {
+    let password = form.and_then(|form| form.password);
     let (room, access) = room_access(&state, &room_id, &visitor.user).await?;
     if access == Access::Banned {
         return Err(AppError::Kicked);
     }
     if access == Access::NeedsPassword {
-        check_password(&state, &room, addr, form.password.unwrap_or_default()).await?;
+        check_password(&state, &room, addr, password.unwrap_or_default()).await?;
     }
     if state.hub.is_full_for(&room, &visitor.user) {
         return Err(AppError::RoomFull);

@@ -149,6 +149,57 @@ async fn bodies_that_do_not_parse_are_400() {
 }
 
 #[tokio::test]
+async fn fields_a_body_does_not_have_are_refused() {
+    // Found by Schemathesis: a join took any form (`AAA`, a field named
+    // "AAA") for one without a password. Every form or JSON body now says
+    // which fields it has, and a field it has not (a misspelt `pasword`)
+    // is a 400 rather than silently nothing.
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    client
+        .post_json("/rooms", json!({ "title": "Cats", "colour": "red" }))
+        .await
+        .assert_error(400, "bad_request");
+    let room = client.create_room("Cats", 5, Some("secret")).await;
+    let join = format!("/rooms/{}/join", room["id"].as_str().unwrap());
+    let guest = app.client();
+    guest
+        .post_raw(&join, "application/x-www-form-urlencoded", "AAA")
+        .await
+        .assert_error(400, "bad_request");
+    guest
+        .post_json(&join, json!({ "pasword": "secret" }))
+        .await
+        .assert_error(400, "bad_request");
+    for path in [
+        "/me",
+        "/rooms/x/messages",
+        "/rooms/x/whispers",
+        "/rooms/x/kick",
+    ] {
+        client
+            .post_json(path, json!({ "extra": 1 }))
+            .await
+            .assert_error(400, "bad_request");
+    }
+}
+
+#[tokio::test]
+async fn a_join_may_have_no_body_or_a_null_one() {
+    let app = TestApp::spawn().await;
+    let owner = app.client();
+    let room = owner.create_room("Open", 5, None).await;
+    let join = format!("/rooms/{}/join", room["id"].as_str().unwrap());
+    let guest = app.client();
+    let answer = guest.post_raw(&join, "application/json", "null").await;
+    assert_eq!(answer.status.as_u16(), 200, "{}", answer.text);
+    let answer = guest
+        .post_raw(&join, "application/x-www-form-urlencoded", "")
+        .await;
+    assert_eq!(answer.status.as_u16(), 200, "{}", answer.text);
+}
+
+#[tokio::test]
 async fn a_form_error_comes_back_as_a_flash_message_on_the_page() {
     let app = TestApp::spawn().await;
     let client = app.client();
