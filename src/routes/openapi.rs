@@ -4,11 +4,12 @@
 //! This module owns what the operations share: the document's root (info,
 //! tags, the error schema), the error responses every operation refers to,
 //! the response sets ([`IntoResponses`]) that name them by where they come
-//! from, and the handler that serves the document. It owns no operation:
-//! each feature documents its handlers with `#[utoipa::path]` and registers
-//! them with `routes!`, so the route table and the document are built by
-//! the same calls and cannot drift. `routes/mod.rs` collects the document
-//! while it builds the router, and [`serve`] renders it once, at start-up.
+//! from, and the one operation of its own, `GET /openapi.json`. The others
+//! are not its: each feature documents its handlers with `#[utoipa::path]`
+//! and registers them with `routes!`, so the route table and the document
+//! are built by the same calls and cannot drift. `routes/mod.rs` collects
+//! the document while it builds the router, and [`serve`] renders it once,
+//! at start-up.
 
 use std::collections::BTreeMap;
 
