@@ -51,3 +51,20 @@ pub async fn owned_room(state: &AppState, room_id: &str, user: &User) -> AppResu
     }
     Ok(room)
 }
+
+/// 409 `room_full` unless the room has a place for `user` (one who is
+/// present already has theirs).
+pub fn has_place_for(state: &AppState, room: &RoomRow, user: &User) -> AppResult<()> {
+    if state.hub.is_full_for(room, user) {
+        return Err(AppError::RoomFull);
+    }
+    Ok(())
+}
+
+/// The room, when `user` is admitted to it and it has a place for them:
+/// what entering it (a stream, a poll) needs, checked without entering.
+pub async fn enterable_room(state: &AppState, room_id: &str, user: &User) -> AppResult<RoomRow> {
+    let room = admitted_room(state, room_id, user).await?;
+    has_place_for(state, &room, user)?;
+    Ok(room)
+}

@@ -21,7 +21,7 @@ use crate::{
     feed::Feed,
     identity::Visitor,
     routes::{
-        access::admitted_room,
+        access::{admitted_room, enterable_room},
         lobby::rooms_now,
         negotiate::{cursor_param, parse_param},
         openapi::{Conflict, Failed, InRoom, Invalid, LongLived, Malformed},
@@ -61,10 +61,7 @@ async fn room_poll_head(
     visitor: Visitor,
 ) -> AppResult<Response> {
     query.check()?;
-    let room = admitted_room(&state, &room_id, &visitor.user).await?;
-    if state.hub.is_full_for(&room, &visitor.user) {
-        return Err(AppError::RoomFull);
-    }
+    enterable_room(&state, &room_id, &visitor.user).await?;
     Ok(json_response(BytesMut::new()))
 }
 

@@ -30,7 +30,7 @@ use crate::{
     hub::MembersSnapshot,
     identity::{User, Visitor},
     routes::{
-        access::{admitted_room, owned_room, room_access},
+        access::{admitted_room, has_place_for, owned_room, room_access},
         limits::{ClientAddr, rate_limited},
         negotiate::{
             Format, Input, Loose, Maybe, bounded_name, bounded_name_schema, whitespace_class,
@@ -266,9 +266,7 @@ async fn open(
         return Ok(views::room::password(&page, &public).into_response());
     }
     access.require()?;
-    if state.hub.is_full_for(&room, &visitor.user) {
-        return Err(AppError::RoomFull);
-    }
+    has_place_for(&state, &room, &visitor.user)?;
     let (id, user_id) = (room.id.clone(), visitor.user.id.clone());
     let (cursor, (events, has_more)) = state
         .db
@@ -351,9 +349,7 @@ async fn join(
     if access == Access::NeedsPassword {
         check_password(&state, &room, addr, password.unwrap_or_default()).await?;
     }
-    if state.hub.is_full_for(&room, &visitor.user) {
-        return Err(AppError::RoomFull);
-    }
+    has_place_for(&state, &room, &visitor.user)?;
     if access == Access::NeedsPassword {
         let change = Change::Admit {
             room_id: room.id.clone(),

@@ -30,7 +30,7 @@ use crate::{
     feed::Feed,
     identity::Visitor,
     routes::{
-        access::admitted_room,
+        access::{admitted_room, enterable_room},
         lobby::{RoomList, rooms_now},
         negotiate::cursor_param,
         openapi::{Conflict, Failed, InRoom, Invalid, LongLived},
@@ -104,10 +104,7 @@ async fn room_events_head(
     visitor: Visitor,
 ) -> AppResult<Response> {
     resume_cursor(&headers, query.last_event_id.as_deref())?;
-    let room = admitted_room(&state, &room_id, &visitor.user).await?;
-    if state.hub.is_full_for(&room, &visitor.user) {
-        return Err(AppError::RoomFull);
-    }
+    enterable_room(&state, &room_id, &visitor.user).await?;
     Ok(event_stream(futures_util::stream::empty()))
 }
 

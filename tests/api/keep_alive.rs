@@ -122,6 +122,21 @@ async fn public_room(app: &TestApp) -> String {
     room["id"].as_str().unwrap().to_owned()
 }
 
+/// An upload of a "GIF" of `size` bytes (a signature, then filler).
+fn gif_upload(room: &str, size: usize) -> Vec<u8> {
+    let mut body =
+        b"--b\r\nContent-Disposition: form-data; name=\"gif\"; filename=\"a.gif\"\r\n\r\nGIF89a"
+            .to_vec();
+    body.extend(std::iter::repeat_n(b'x', size));
+    body.extend_from_slice(b"\r\n--b--\r\n");
+    request(
+        "POST",
+        &format!("/rooms/{room}/gifs"),
+        &[("Content-Type", "multipart/form-data; boundary=b")],
+        &body,
+    )
+}
+
 fn chat_body(len: usize) -> Vec<u8> {
     serde_json::to_vec(&json!({ "chat": "x".repeat(len) })).unwrap()
 }
@@ -189,17 +204,7 @@ async fn a_body_over_the_limit_does_not_break_the_next_request() {
 async fn an_upload_declared_too_large_does_not_break_the_next_request() {
     let app = TestApp::spawn_with(|c| c.max_upload = 1024).await;
     let room = public_room(&app).await;
-    let mut body =
-        b"--b\r\nContent-Disposition: form-data; name=\"gif\"; filename=\"a.gif\"\r\n\r\nGIF89a"
-            .to_vec();
-    body.extend(std::iter::repeat_n(b'x', 200 * 1024));
-    body.extend_from_slice(b"\r\n--b--\r\n");
-    let refused = request(
-        "POST",
-        &format!("/rooms/{room}/gifs"),
-        &[("Content-Type", "multipart/form-data; boundary=b")],
-        &body,
-    );
+    let refused = gif_upload(&room, 200 * 1024);
     refused_then_ordinary(&app, &refused, 413).await;
 }
 
@@ -221,17 +226,7 @@ async fn an_upload_by_a_visitor_not_admitted_does_not_break_the_next_request() {
     let app = TestApp::spawn().await;
     let room = app.client().create_room("Private", 10, Some("pw")).await;
     let room = room["id"].as_str().unwrap();
-    let mut body =
-        b"--b\r\nContent-Disposition: form-data; name=\"gif\"; filename=\"a.gif\"\r\n\r\nGIF89a"
-            .to_vec();
-    body.extend(std::iter::repeat_n(b'x', 30_000));
-    body.extend_from_slice(b"\r\n--b--\r\n");
-    let refused = request(
-        "POST",
-        &format!("/rooms/{room}/gifs"),
-        &[("Content-Type", "multipart/form-data; boundary=b")],
-        &body,
-    );
+    let refused = gif_upload(room, 30_000);
     assert!(refused_then_ordinary(&app, &refused, 403).await);
 }
 
