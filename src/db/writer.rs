@@ -265,10 +265,16 @@ fn commit<'a>(
 fn publish(hub: &Hub, uploads_dir: &Path, change: &Change, done: &Done) {
     match (change, done) {
         (_, Done::Event(record)) => {
-            hub.publish_stored(record);
+            // A new owner is known to the hub before the notice goes out:
+            // whoever reads "bob is now the owner" and asks for the members
+            // next must find bob the owner.
             if let Change::SetOwner { owner, .. } = change {
                 hub.owner_changed(&record.room, owner);
             }
+            hub.publish_stored(record);
+            // The kicked user's stream gets the notice, then `kicked`, and
+            // ends. (Their posts were refused from the commit on: the
+            // writer checks bans in the transaction that stores a post.)
             if let Change::Ban { user, .. } = change {
                 hub.kicked(&record.room, &user.id);
             }
