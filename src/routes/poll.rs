@@ -165,9 +165,16 @@ async fn room_poll(
         events.push(snapshot);
         feed.prefetch().await?;
     } else {
-        let wait = tokio::select! {
-            _ = state.shutdown.cancelled() => None,
-            next = tokio::time::timeout(timeout, feed.next()) => next.ok(),
+        // Stored events after the cursor are there already: they are read
+        // before the wait starts, so that a short `timeout` (even 0) does
+        // not answer "nothing" while the database is being read.
+        feed.prefetch().await?;
+        let wait = match feed.ready() {
+            Some(event) => Some(Ok(Some(event))),
+            None => tokio::select! {
+                _ = state.shutdown.cancelled() => None,
+                next = tokio::time::timeout(timeout, feed.next()) => next.ok(),
+            },
         };
         if let Some(next) = wait {
             events.extend(next?);

@@ -302,3 +302,30 @@ async fn recent_resumes_are_answered_from_memory_and_older_ones_from_sqlite() {
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order: {ids:?}");
     assert_eq!(resumes("sqlite").await, 1.0);
 }
+
+#[tokio::test]
+async fn a_poll_without_a_wait_still_answers_what_is_stored_after_its_cursor() {
+    let app = TestApp::spawn().await;
+    let alice = app.client();
+    let room = alice.create_room("No wait", 5, None).await;
+    let id = room["id"].as_str().unwrap();
+    // Stored while nobody was present: only the database has them.
+    let first = alice.say(id, "one").await["id"].as_i64().unwrap();
+    alice.say(id, "two").await;
+    // The session's first poll answers at once with the members snapshot.
+    alice
+        .get_json(&format!("/rooms/{id}/poll?timeout=0"))
+        .await
+        .json();
+    for attempt in 0..20 {
+        let answer = alice
+            .get_json(&format!("/rooms/{id}/poll?after={}&timeout=0", first - 1))
+            .await
+            .json();
+        let ids = stored_ids(&answer);
+        assert!(
+            ids.contains(&first),
+            "attempt {attempt}: stored events answered, not an empty wait: {answer}"
+        );
+    }
+}
