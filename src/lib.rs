@@ -91,7 +91,7 @@ pub async fn run(
     let token = CancellationToken::new();
     let (header_timeout, idle_timeout) = (config.header_timeout, config.idle_timeout);
     let limits = routes::limits::Limits::new(&config);
-    let state = AppState {
+    let state = AppState::new(state::Shared {
         db,
         writer: writer.clone(),
         hub,
@@ -100,7 +100,7 @@ pub async fn run(
         metrics,
         config: Arc::new(config),
         shutdown: token.clone(),
-    };
+    });
     let metrics_server = match state.config.metrics_addr {
         Some(addr) => Some(serve_metrics(addr, &state, header_timeout, idle_timeout).await?),
         None => None,

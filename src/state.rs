@@ -1,6 +1,7 @@
-//! `AppState`: the cheap handles every handler gets.
+//! `AppState`: what every handler and middleware may use, behind one
+//! cheap handle.
 
-use std::sync::Arc;
+use std::{ops::Deref, sync::Arc};
 
 use tokio_util::sync::CancellationToken;
 
@@ -9,8 +10,27 @@ use crate::{
     routes::limits::Limits,
 };
 
+/// A handle on [`Shared`]: extractors and middleware clone the state for
+/// every request, several times, so a clone is one reference count rather
+/// than one per field (cloning the shutdown token alone takes a lock).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> AppState {
+        AppState(Arc::new(shared))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     /// Reads, on the r2d2 pool (each runs on the blocking thread pool).
     pub db: Db,
     /// The single writer thread: every change goes through it.

@@ -38,10 +38,12 @@ pub fn serve(data_dir: &Path, log: &str) -> Result<(), gifchat::BoxError> {
             .await;
         };
         let mut config = gifchat::Config::for_dir(data_dir);
-        // Every client of the benchmark comes from 127.0.0.1: the per-address
-        // stream cap and the post rate limit would measure themselves.
+        // Every client of the benchmark comes from 127.0.0.1: the
+        // per-address limits (streams, posts, stored sessions) would
+        // measure themselves.
         config.max_streams_per_addr = 0;
         config.post_rate = 0.0;
+        config.new_sessions_per_addr = 0;
         gifchat::run(listener, config, shutdown).await
     })
 }

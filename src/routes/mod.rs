@@ -40,7 +40,6 @@ pub mod ops;
 mod poll;
 pub mod rooms;
 mod stream;
-mod unread_body;
 pub mod uploads;
 
 use axum::{
@@ -49,7 +48,7 @@ use axum::{
     http::{HeaderValue, header},
     middleware,
 };
-use tower_http::set_header::SetResponseHeaderLayer;
+use tower::util::MapResponseLayer;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::{sessions::SessionLayer, state::AppState};
@@ -72,6 +71,20 @@ const CONTENT_SECURITY_POLICY: HeaderValue = HeaderValue::from_static(
 );
 /// Links to other sites do not carry our paths (room ids) along.
 const REFERRER_POLICY: HeaderValue = HeaderValue::from_static("same-origin");
+
+/// Sets [`CONTENT_SECURITY_POLICY`] and [`REFERRER_POLICY`]: one layer for
+/// both, and a plain function, because every layer costs every request
+/// (a waiting poll included) a boxed future, and an `async` one more.
+fn page_policies(mut response: axum::response::Response) -> axum::response::Response {
+    let headers = response.headers_mut();
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(CONTENT_SECURITY_POLICY);
+    headers
+        .entry(header::REFERRER_POLICY)
+        .or_insert(REFERRER_POLICY);
+    response
+}
 
 pub fn router(state: AppState, sessions: SessionLayer) -> Router {
     // Ordinary requests answer within the request timeout.
@@ -122,22 +135,11 @@ pub fn router(state: AppState, sessions: SessionLayer) -> Router {
         // 3. cross-site state changes are refused before any session work;
         .layer(middleware::from_fn(cross_site::refuse_cross_site))
         // 2. every answer says what its page may load, and where from;
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            CONTENT_SECURITY_POLICY,
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            REFERRER_POLICY,
-        ))
-        // 1. every request is logged with its client address and latency;
+        .layer(MapResponseLayer::new(page_policies))
+        // 1. every request is logged with its client address and latency.
         .layer(middleware::from_fn_with_state(
             state.clone(),
             logging::log_requests,
         ))
-        // 0. a body left unread by a refusal is read and discarded (or the
-        //    answer closes the connection), so the next request on a
-        //    kept-alive connection is not lost.
-        .layer(middleware::from_fn(unread_body::finish_unread_bodies))
         .with_state(state)
 }

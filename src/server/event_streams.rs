@@ -226,10 +226,13 @@ async fn write(
 ) -> io::Result<()> {
     let timed_out = || io::Error::new(io::ErrorKind::TimedOut, "the peer stopped reading");
     // One write, whose deadline may shorten while it runs: restarting it
-    // would send its first bytes twice.
+    // would send its first bytes twice. Biased, write first: a write that
+    // completes at once (nearly all of them) never arms a timer nor joins
+    // the token's waiters, which would cost a lock per event per viewer.
     let write = writer.write_all(bytes);
     tokio::pin!(write);
     tokio::select! {
+        biased;
         written = &mut write => return written,
         () = tokio::time::sleep(WRITE_DEADLINE) => return Err(timed_out()),
         () = closing.cancelled() => {}

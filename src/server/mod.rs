@@ -5,6 +5,8 @@
 //!
 //! - A client gets [`Timeouts::header`] to send a request's head, on a new
 //!   connection and between requests on a kept-alive one (slowloris).
+//! - A request refused before its body was read does not break the next
+//!   one on the connection (`unread_body.rs`).
 //! - A connection with no request in flight for [`Timeouts::idle`] is
 //!   closed (gracefully: HTTP/2 says GOAWAY), whatever its protocol; an
 //!   HTTP/2 peer that stops answering pings is dropped.
@@ -14,11 +16,20 @@
 //!   its current response, and the loop waits (boundedly) for them.
 
 mod event_streams;
+mod unread_body;
 
 pub use event_streams::{StreamRequest, parse as parse_stream_request};
 
 use std::{
-    convert::Infallible, future::Future, net::SocketAddr, pin::pin, sync::Arc, time::Duration,
+    convert::Infallible,
+    future::Future,
+    net::SocketAddr,
+    pin::pin,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::Duration,
 };
 
 use axum::{Router, body::Body, extract::ConnectInfo, http::Request, response::Response};
@@ -30,7 +41,6 @@ use hyper_util::{
 };
 use tokio::{
     net::{TcpListener, TcpStream},
-    sync::Notify,
     time::Instant,
 };
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -173,21 +183,22 @@ async fn serve_http(
     closing: CancellationToken,
 ) {
     let activity = Arc::new(Activity::default());
-    let service = {
-        let activity = activity.clone();
-        app.map_request(move |mut request: Request<Incoming>| {
-            request.extensions_mut().insert(ConnectInfo(peer));
-            request.map(Body::new)
-        })
-        .map_future(move |answer| {
-            // In flight from the request until its answer's body is gone.
-            let busy = Busy::start(&activity);
-            async move {
-                let answer: Response = answer.await?;
-                Ok::<_, Infallible>(answer.map(|body| Body::new(BusyBody { body, _busy: busy })))
+    let in_flight = activity.clone();
+    let service = tower::service_fn(move |request: Request<Incoming>| {
+        let mut request = request.map(Body::new);
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let (request, held) = unread_body::hold(request);
+        // In flight from the request until its answer's body is gone.
+        let busy = Busy::start(&in_flight);
+        let answer = app.clone().oneshot(request);
+        async move {
+            let mut answer: Response = answer.await?;
+            if let Some(held) = held {
+                held.finish(&mut answer).await;
             }
-        })
-    };
+            Ok::<_, Infallible>(answer.map(|body| Body::new(BusyBody { body, _busy: busy })))
+        }
+    });
     let connection = builder
         .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
         .into_owned();
@@ -209,44 +220,40 @@ async fn serve_http(
     }
 }
 
-/// Requests in flight on one connection, and since when there are none.
+/// Requests in flight on one connection, and when the last one ended:
+/// plain atomics, so a request costs neither a lock nor a wake-up of the
+/// connection; the idle clock looks at them only when its timer fires.
 struct Activity {
-    state: std::sync::Mutex<(usize, Instant)>,
-    changed: Notify,
+    in_flight: AtomicUsize,
+    /// When the last request in flight ended, in milliseconds since `born`.
+    ended: AtomicU64,
+    born: Instant,
 }
 
 impl Default for Activity {
     fn default() -> Self {
         Activity {
-            state: std::sync::Mutex::new((0, Instant::now())),
-            changed: Notify::new(),
+            in_flight: AtomicUsize::new(0),
+            ended: AtomicU64::new(0),
+            born: Instant::now(),
         }
     }
 }
 
 impl Activity {
-    fn state(&self) -> std::sync::MutexGuard<'_, (usize, Instant)> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Resolves once the connection has had nothing in flight for `idle`.
     async fn idle_for(&self, idle: Duration) {
         loop {
-            let (in_flight, since) = *self.state();
-            if in_flight == 0 {
-                let deadline = since + idle;
-                if Instant::now() >= deadline {
-                    return;
-                }
-                tokio::select! {
-                    () = tokio::time::sleep_until(deadline) => {}
-                    () = self.changed.notified() => {}
-                }
-            } else {
-                // `notify_one` keeps a permit when nobody waits yet, so a
-                // change between the check and this wait is not missed.
-                self.changed.notified().await;
+            let now = Instant::now();
+            let idle_since = match self.in_flight.load(Ordering::Acquire) {
+                0 => self.born + Duration::from_millis(self.ended.load(Ordering::Acquire)),
+                _ => now,
+            };
+            let deadline = idle_since + idle;
+            if now >= deadline {
+                return;
             }
+            tokio::time::sleep_until(deadline).await;
         }
     }
 }
@@ -256,21 +263,19 @@ struct Busy(Arc<Activity>);
 
 impl Busy {
     fn start(activity: &Arc<Activity>) -> Busy {
-        activity.state().0 += 1;
-        activity.changed.notify_one();
+        activity.in_flight.fetch_add(1, Ordering::AcqRel);
         Busy(activity.clone())
     }
 }
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        let mut state = self.0.state();
-        state.0 = state.0.saturating_sub(1);
-        if state.0 == 0 {
-            state.1 = Instant::now();
-        }
-        drop(state);
-        self.0.changed.notify_one();
+        let activity = &self.0;
+        let ended = activity.born.elapsed().as_millis() as u64;
+        // Before the count drops, so the clock never sees an idle
+        // connection with an older end than this one.
+        activity.ended.fetch_max(ended, Ordering::AcqRel);
+        activity.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -5,12 +5,15 @@
 //! hyper cannot reuse a connection whose request body is still in the
 //! socket, and when the refusal is answered before the body has arrived it
 //! closes the connection without saying so: a keep-alive client then sends
-//! its next request into a closed connection. So this outermost layer keeps
-//! hold of every request body, and once the answer is ready it reads and
-//! discards what the handler left unread, when that is small and comes
-//! quickly; otherwise the answer says `Connection: close` and the client
-//! opens a new connection for its next request. HTTP/2 needs neither: an
-//! unread body there costs its stream only.
+//! its next request into a closed connection. So the connection keeps hold
+//! of every request body ([`hold`]), and once the answer is ready it reads
+//! and discards what the handler left unread ([`Held::finish`]), when that
+//! is small and comes quickly; otherwise the answer says `Connection:
+//! close` and the client opens a new connection for its next request.
+//! HTTP/2 needs neither: an unread body there costs its stream only.
+//!
+//! This is the connection's business, not a route layer's: a layer would
+//! cost every request (a waiting poll included) a boxed future of its own.
 
 use std::{
     pin::Pin,
@@ -23,7 +26,6 @@ use axum::{
     body::Body,
     extract::Request,
     http::{HeaderValue, Version, header},
-    middleware::Next,
     response::Response,
 };
 use bytes::Bytes;
@@ -36,9 +38,18 @@ const DRAIN_BYTES: u64 = 256 * 1024;
 /// Longest wait for the unread rest of a body.
 const DRAIN_TIME: Duration = Duration::from_secs(2);
 
-pub async fn finish_unread_bodies(request: Request, next: Next) -> Response {
+/// A request body held for [`Held::finish`].
+pub struct Held {
+    held: Arc<Mutex<HeldInner>>,
+    declared: Option<u64>,
+    expects_continue: bool,
+}
+
+/// Holds `request`'s body when it has one (on HTTP/1.x), handing the
+/// handler a view of it.
+pub fn hold(request: Request) -> (Request, Option<Held>) {
     if request.version() >= Version::HTTP_2 || request.body().is_end_stream() {
-        return next.run(request).await;
+        return (request, None);
     }
     let declared = request
         .headers()
@@ -50,34 +61,43 @@ pub async fn finish_unread_bodies(request: Request, next: Next) -> Response {
         .get(header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let (parts, body) = request.into_parts();
-    let held = Arc::new(Mutex::new(Held {
+    let held = Arc::new(Mutex::new(HeldInner {
         body,
         polled: false,
     }));
     let request = Request::from_parts(parts, Body::new(HeldBody(held.clone())));
-
-    let mut response = next.run(request).await;
-
-    let leftover = {
-        let mut held = lock(&held);
-        let polled = held.polled;
-        let body = std::mem::replace(&mut held.body, Body::empty());
-        (!body.is_end_stream()).then_some((body, polled))
+    let held = Held {
+        held,
+        declared,
+        expects_continue,
     };
-    let Some((body, polled)) = leftover else {
-        return response;
-    };
-    // A client waiting for `100 Continue` that never came will not send
-    // the body: asking for it now would only cost it a round trip.
-    let keep = (polled || !expects_continue)
-        && declared.is_none_or(|length| length <= DRAIN_BYTES)
-        && drain(body).await;
-    if !keep {
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    (request, Some(held))
+}
+
+impl Held {
+    /// Once the answer is ready: reads and discards what is left of the
+    /// body, or marks the answer `Connection: close`.
+    pub async fn finish(self, response: &mut Response) {
+        let leftover = {
+            let mut held = lock(&self.held);
+            let polled = held.polled;
+            let body = std::mem::replace(&mut held.body, Body::empty());
+            (!body.is_end_stream()).then_some((body, polled))
+        };
+        let Some((body, polled)) = leftover else {
+            return;
+        };
+        // A client waiting for `100 Continue` that never came will not send
+        // the body: asking for it now would only cost it a round trip.
+        let keep = (polled || !self.expects_continue)
+            && self.declared.is_none_or(|length| length <= DRAIN_BYTES)
+            && drain(body).await;
+        if !keep {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
     }
-    response
 }
 
 /// Reads the rest of `body` and throws it away: `true` when it ended
@@ -102,20 +122,20 @@ async fn drain(mut body: Body) -> bool {
         .unwrap_or(false)
 }
 
-struct Held {
+struct HeldInner {
     body: Body,
     /// Whether the handler asked for the body at all (which is when hyper
     /// sends `100 Continue`).
     polled: bool,
 }
 
-fn lock(held: &Mutex<Held>) -> std::sync::MutexGuard<'_, Held> {
+fn lock(held: &Mutex<HeldInner>) -> std::sync::MutexGuard<'_, HeldInner> {
     held.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The body the handler reads: the held one, through a lock that is only
 /// ever taken for one poll, never across an await.
-struct HeldBody(Arc<Mutex<Held>>);
+struct HeldBody(Arc<Mutex<HeldInner>>);
 
 impl HttpBody for HeldBody {
     type Data = Bytes;
