@@ -20,6 +20,8 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::model::Access;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// 400 `bad_request`: the body or query could not be parsed at all.
@@ -162,6 +164,14 @@ impl AppError {
     }
     pub fn internal(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Internal(Box::new(cause))
+    }
+    /// What a user whose `access` is not admission is told: 403 `kicked`
+    /// when banned, 403 `forbidden` before a private room's password.
+    pub fn refused(access: Access) -> Self {
+        match access {
+            Access::Banned => Self::Kicked,
+            _ => Self::forbidden("this room is private: enter its password first"),
+        }
     }
 
     pub fn status(&self) -> StatusCode {

@@ -34,6 +34,7 @@ pub mod flash;
 pub mod hub;
 pub mod identity;
 pub mod metrics;
+pub mod model;
 pub mod passwords;
 pub mod routes;
 pub mod server;

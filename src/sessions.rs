@@ -41,10 +41,11 @@ use crate::{
     config::Config,
     db::{
         Db,
-        writer::{Change, SessionRow, Writer},
+        writer::{Change, Writer},
     },
     error::AppError,
     identity,
+    model::SessionRow,
 };
 
 pub type SessionLayer = SessionManagerLayer<SqliteStore, SignedCookie>;

@@ -10,12 +10,10 @@ use std::{
 use gifchat::{
     db::{
         self,
-        rooms::RoomRow,
-        writer::{NewEvent, Writer, now},
+        writer::{Writer, now},
     },
-    events::Kind,
     hub::{Hub, HubConfig},
-    identity::User,
+    model::{Kind, NewEvent, RoomRow, User},
 };
 
 use crate::stats::Histogram;

@@ -7,38 +7,10 @@ use rusqlite::{Connection, params};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 use crate::{
-    db::rooms::{self, RoomRow},
+    db::rooms,
     error::{AppError, AppResult},
-    events::{EventRecord, GifInfo, Kind},
-    identity::User,
+    model::{EventRecord, NewEvent, RoomRow, SessionRow, User},
 };
-
-/// A new event to store.
-#[derive(Debug, Clone)]
-pub struct NewEvent {
-    pub room_id: String,
-    pub kind: Kind,
-    pub user: Option<User>,
-    pub chat: Option<String>,
-    pub gif: Option<String>,
-    pub gif_info: Option<GifInfo>,
-    pub to: Option<User>,
-}
-
-impl NewEvent {
-    /// A `system` notice: no user, the text in `chat`.
-    pub fn system(room_id: &str, text: String) -> Self {
-        Self {
-            room_id: room_id.to_owned(),
-            kind: Kind::System,
-            user: None,
-            chat: Some(text),
-            gif: None,
-            gif_info: None,
-            to: None,
-        }
-    }
-}
 
 /// Everything that changes the database.
 #[derive(Debug)]
@@ -81,14 +53,6 @@ pub enum Change {
     DeleteExpiredSessions {
         now: i64,
     },
-}
-
-/// A session record as stored.
-#[derive(Debug, Clone)]
-pub struct SessionRow {
-    pub id: String,
-    pub data: String,
-    pub expiry: i64,
 }
 
 /// What a change did.
@@ -142,9 +106,11 @@ pub(super) fn apply(tx: &Connection, change: &Change) -> AppResult<Done> {
         Change::Append(event) => insert_event(tx, event).map(Done::Event),
         Change::Post(event) => {
             let poster = event.user.as_ref().map(|u| u.id.as_str()).unwrap_or("");
-            rooms::access(tx, &event.room_id, poster)?
-                .ok_or(AppError::not_found("room"))?
-                .require()?;
+            let access =
+                rooms::access(tx, &event.room_id, poster)?.ok_or(AppError::not_found("room"))?;
+            if !access.is_admitted() {
+                return Err(AppError::refused(access));
+            }
             insert_event(tx, event).map(Done::Event)
         }
         Change::Admit { room_id, user_id } => {

@@ -3,8 +3,8 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::{
-    events::{EventRecord, GifInfo, Kind},
-    identity::User,
+    model::User,
+    model::{EventRecord, GifInfo, Kind},
 };
 
 const COLUMNS: &str = "id, room_id, kind, user_id, user_name, chat, gif, to_id, to_name, \

@@ -21,12 +21,12 @@ use tokio::sync::{mpsc, oneshot};
 // The vocabulary of changes lives in `changes.rs`; handlers name it
 // through the writer they send it to.
 use super::changes::apply;
-pub use super::changes::{Change, Done, NewEvent, SessionRow, now};
+pub use super::changes::{Change, Done, now};
 use crate::{
-    db::{self, rooms::RoomRow},
+    db,
     error::{AppError, AppResult},
-    events::EventRecord,
     hub::Hub,
+    model::{EventRecord, NewEvent, RoomRow},
     uploads,
 };
 

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 
 use super::Hub;
-use crate::db::rooms::{Access, RoomRow};
+use crate::model::{Access, RoomRow};
 
 #[derive(Default)]
 pub(super) struct Admissions {

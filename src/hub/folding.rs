@@ -16,10 +16,10 @@ use tokio::sync::broadcast;
 
 use super::{Hub, presence::RoomState};
 use crate::{
-    db::writer::{Change, NewEvent},
+    db::writer::Change,
     error::AppResult,
-    events::{Audience, Event, Kind},
-    identity::User,
+    events::Event,
+    model::{Audience, Kind, NewEvent, User},
 };
 
 /// At most one folded flush per room per this interval.

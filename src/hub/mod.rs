@@ -36,11 +36,12 @@ use tokio::runtime::Handle;
 
 pub use admission::Known;
 pub use lobby::LobbyWatch;
-pub use presence::{Entry, MembersEvent, MembersSnapshot, Presence};
+pub use presence::{Entry, Presence};
 
 use crate::{
-    db::{rooms::RoomRow, writer::Writer},
-    events::{Audience, Event, EventRecord, Kind, RoomNotice},
+    db::writer::Writer,
+    events::Event,
+    model::{Audience, EventRecord, Kind, RoomNotice, RoomRow},
 };
 
 /// Tunables the hub needs from the configuration.

@@ -11,7 +11,6 @@
 use std::{sync::Arc, time::Instant};
 
 use bytes::{BufMut, BytesMut};
-use serde::Serialize;
 use tokio::sync::broadcast;
 
 use super::{
@@ -21,10 +20,10 @@ use super::{
     roster::{Roster, SNAPSHOT_LIST_CAP},
 };
 use crate::{
-    db::{rooms::RoomRow, writer::Change},
+    db::writer::Change,
     error::{AppError, AppResult},
-    events::{Audience, Event, Kind, RoomNotice},
-    identity::User,
+    events::Event,
+    model::{Audience, Kind, MembersSnapshot, RoomNotice, RoomRow, User},
 };
 
 pub(super) struct RoomState {
@@ -51,36 +50,6 @@ pub(super) struct RoomState {
     pub(super) recent: Recent,
     /// Who may be here, as last read (`admission.rs`).
     pub(super) admissions: Admissions,
-}
-
-/// `members` snapshot body, also the answer of `GET /rooms/{id}/members`.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct MembersSnapshot {
-    /// Users present now (exact, even when `members` is capped).
-    pub count: usize,
-    /// The room's capacity.
-    #[schema(minimum = 2, maximum = 10_000)]
-    pub max: u32,
-    pub owner: User,
-    /// Who is present, in order of arrival: the first 500.
-    #[schema(max_items = 500)]
-    pub members: Vec<User>,
-}
-
-/// A `members` event as a poll answer carries it: the snapshot with its
-/// `type` in front. Rendered by hand from the roster's cached list (see
-/// `RoomState::snapshot`); a test holds the two together.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct MembersEvent {
-    #[serde(rename = "type")]
-    #[schema(schema_with = members_kind)]
-    pub kind: Kind,
-    #[serde(flatten)]
-    pub snapshot: MembersSnapshot,
-}
-
-fn members_kind() -> utoipa::openapi::schema::Schema {
-    Kind::schema_of(&[Kind::Members])
 }
 
 /// Holding one keeps its user present in its room.
@@ -389,6 +358,7 @@ impl Drop for Presence {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::MembersEvent;
 
     #[test]
     fn the_hand_rendered_members_event_is_a_members_event() {

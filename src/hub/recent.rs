@@ -59,7 +59,7 @@ impl Recent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::{EventRecord, Kind};
+    use crate::model::{EventRecord, Kind};
 
     fn stored(id: i64) -> Arc<Event> {
         Arc::new(Event::stored(&EventRecord {

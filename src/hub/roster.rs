@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::identity::User;
+use crate::model::User;
 
 /// A `members` snapshot lists at most this many users (`count` stays exact).
 pub const SNAPSHOT_LIST_CAP: usize = 500;

@@ -1,13 +1,10 @@
 //! Who may do what in a room: the checks every room route starts with.
 
 use crate::{
-    db::{
-        self,
-        rooms::{Access, RoomRow},
-    },
+    db,
     error::{AppError, AppResult},
     hub::Known,
-    identity::User,
+    model::{Access, RoomRow, User},
     state::AppState,
 };
 
@@ -35,11 +32,20 @@ pub async fn room_access(
     Ok((room, access))
 }
 
+/// Ok when `access` is admission; the refusal it means otherwise.
+pub fn require(access: Access) -> AppResult<()> {
+    if access.is_admitted() {
+        Ok(())
+    } else {
+        Err(AppError::refused(access))
+    }
+}
+
 /// The room, when `user` is admitted to it: 403 `kicked` for a banned user,
 /// 403 `forbidden` before a private room's password was given.
 pub async fn admitted_room(state: &AppState, room_id: &str, user: &User) -> AppResult<RoomRow> {
     let (room, access) = room_access(state, room_id, user).await?;
-    access.require()?;
+    require(access)?;
     Ok(room)
 }
 

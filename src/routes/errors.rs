@@ -18,7 +18,7 @@ use tower_sessions::Session;
 use crate::{
     error::{AppError, ErrorInfo},
     flash,
-    identity::User,
+    model::User,
     routes::negotiate::Format,
     views,
 };

@@ -10,10 +10,11 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    db::{self, rooms::Room},
+    db,
     error::AppResult,
     flash,
     identity::Visitor,
+    model::Room,
     routes::{
         negotiate::Format,
         openapi::{Failed, Ordinary},

@@ -13,7 +13,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     db::writer::Change,
     error::AppResult,
-    identity::{MAX_NAME_CHARS, User, Visitor},
+    identity::{MAX_NAME_CHARS, Visitor},
+    model::User,
     routes::{
         errors::referer_path,
         negotiate::{Format, Input, bounded_name, bounded_name_schema},

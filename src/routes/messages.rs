@@ -11,10 +11,10 @@ use utoipa::{IntoParams, ToSchema, openapi::schema::Schema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    db::{self, writer::NewEvent},
+    db,
     error::{AppError, AppResult},
-    events::{EventRecord, Kind},
     identity::Visitor,
+    model::{EventRecord, Kind, NewEvent},
     routes::{
         access::admitted_room,
         negotiate::{Format, Input, bounded_text, bounded_text_schema, cursor_param, parse_param},

@@ -11,13 +11,10 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    db::{
-        self,
-        writer::{Change, NewEvent},
-    },
+    db::{self, writer::Change},
     error::{AppError, AppResult},
-    events::EventRecord,
-    identity::{User, Visitor},
+    identity::Visitor,
+    model::{EventRecord, NewEvent, User},
     routes::{
         access::owned_room,
         negotiate::{Format, Input},

@@ -15,11 +15,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    db::rooms::Room,
     error::{AppError, AppResult},
-    events::{Event, Kind, RoomEvent, json_array},
+    events::{Event, json_array},
     feed::Feed,
     identity::Visitor,
+    model::Room,
+    model::{Kind, RoomEvent},
     routes::{
         access::{admitted_room, enterable_room},
         lobby::rooms_now,

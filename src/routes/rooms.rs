@@ -21,16 +21,14 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     db::{
         self,
-        rooms::{Access, Room, RoomRow},
         writer::{Change, now},
     },
     error::{AppError, AppResult},
-    events::EventRecord,
     flash,
-    hub::MembersSnapshot,
-    identity::{User, Visitor},
+    identity::Visitor,
+    model::{Access, EventRecord, MembersSnapshot, Room, RoomRow, User},
     routes::{
-        access::{admitted_room, has_place_for, owned_room, room_access},
+        access::{admitted_room, has_place_for, owned_room, require, room_access},
         limits::{ClientAddr, rate_limited},
         negotiate::{
             Format, Input, Loose, Maybe, bounded_name, bounded_name_schema, whitespace_class,
@@ -265,7 +263,7 @@ async fn open(
         let public = room.public(state.hub.member_count(&room.id));
         return Ok(views::room::password(&page, &public).into_response());
     }
-    access.require()?;
+    require(access)?;
     has_place_for(&state, &room, &visitor.user)?;
     let (id, user_id) = (room.id.clone(), visitor.user.id.clone());
     let (cursor, (events, has_more)) = state

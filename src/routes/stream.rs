@@ -26,9 +26,10 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     error::{AppError, AppResult},
-    events::{Audience, Event, Kind},
+    events::Event,
     feed::Feed,
     identity::Visitor,
+    model::{Audience, Kind},
     routes::{
         access::{admitted_room, enterable_room},
         lobby::{RoomList, rooms_now},

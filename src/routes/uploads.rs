@@ -24,10 +24,9 @@ use utoipa_axum::{
 };
 
 use crate::{
-    db::writer::NewEvent,
     error::{AppError, AppResult, ErrorBody},
-    events::{EventRecord, Kind},
     identity::Visitor,
+    model::{EventRecord, Kind, NewEvent},
     routes::{
         access::admitted_room,
         limits::{ClientAddr, rate_limited},

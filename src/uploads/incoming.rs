@@ -18,7 +18,7 @@ use tokio::{fs::File, io::AsyncWriteExt};
 use super::GifLimits;
 use crate::{
     error::{AppError, AppResult},
-    events::GifInfo,
+    model::GifInfo,
 };
 
 /// The signatures a GIF starts with.

@@ -21,7 +21,7 @@ use gif::{ColorOutput, DecodeOptions, DecodingError};
 
 use crate::{
     error::{AppError, AppResult},
-    events::GifInfo,
+    model::GifInfo,
 };
 
 /// Bytes of indexed pixels decoded per step.

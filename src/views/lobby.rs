@@ -4,7 +4,7 @@
 use maud::{Markup, html};
 
 use super::{Page, layout, user_badge};
-use crate::db::rooms::Room;
+use crate::model::Room;
 
 pub fn lobby(page: &Page, rooms: &[Room]) -> Markup {
     layout(

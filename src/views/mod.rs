@@ -14,7 +14,7 @@ pub mod room;
 use axum::http::StatusCode;
 use maud::{DOCTYPE, Markup, html};
 
-use crate::{identity::User, routes::asset_url};
+use crate::{model::User, routes::asset_url};
 
 /// What every page knows: who is looking, and a flash message to show.
 pub struct Page<'a> {

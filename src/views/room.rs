@@ -5,10 +5,10 @@ use maud::{Markup, html};
 
 use super::{Page, layout, user_badge};
 use crate::{
-    db::rooms::Room,
-    events::{EventRecord, GifInfo, Kind},
-    hub::MembersSnapshot,
-    identity::User,
+    model::MembersSnapshot,
+    model::Room,
+    model::User,
+    model::{EventRecord, GifInfo, Kind},
 };
 
 /// Everything the chat page shows.

@@ -1,0 +1,16 @@
+//! Plain data shared by storage, the hub, the routes and the views: rooms,
+//! users, events, the members snapshot, sessions. No behaviour beyond what
+//! the data says of itself (a user's color, who may see an event), and no
+//! dependency on any layer: everything may use these, they use nothing.
+
+mod event;
+mod members;
+mod room;
+mod session;
+mod user;
+
+pub use event::{Audience, EventRecord, GifInfo, Kind, NewEvent, RoomEvent, RoomNotice};
+pub use members::{MembersEvent, MembersSnapshot};
+pub use room::{Access, Room, RoomRow};
+pub use session::SessionRow;
+pub use user::{User, color_of};

@@ -1,0 +1,77 @@
+//! A room as stored and as clients see it, and what a user may do in it.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::User;
+
+/// A room as stored. The password hash stays on the server: [`RoomRow`] is
+/// not `Serialize`; what clients see is [`Room`].
+#[derive(Debug, Clone)]
+pub struct RoomRow {
+    pub id: String,
+    pub title: String,
+    pub max: u32,
+    pub password_hash: Option<String>,
+    pub owner: User,
+    pub created_at: String,
+}
+
+impl RoomRow {
+    pub fn is_private(&self) -> bool {
+        self.password_hash.is_some()
+    }
+
+    /// The public view of the room, with the number of members present now.
+    pub fn public(&self, members: usize) -> Room {
+        Room {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            max: self.max,
+            private: self.is_private(),
+            owner: self.owner.clone(),
+            members,
+            created_at: self.created_at.clone(),
+        }
+    }
+}
+
+/// Room JSON, as API.md defines it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Room {
+    /// Opaque (made by the server: 12 letters and digits).
+    #[schema(pattern = "^[A-Za-z0-9]{12}$")]
+    pub id: String,
+    /// Trimmed, 1 to 100 characters.
+    #[schema(min_length = 1, max_length = 100)]
+    pub title: String,
+    /// How many users may be present at once.
+    #[schema(minimum = 2, maximum = 10_000)]
+    pub max: u32,
+    /// Whether it takes a password.
+    pub private: bool,
+    pub owner: User,
+    /// Users present now.
+    pub members: usize,
+    /// RFC 3339.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+/// What a user may do in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Public room, or admitted to a private one (the owner always is).
+    Admitted,
+    /// Private room, password not given yet.
+    NeedsPassword,
+    /// Kicked out for the life of the room.
+    Banned,
+}
+
+impl Access {
+    /// Whether the user may read and post.
+    pub fn is_admitted(self) -> bool {
+        self == Access::Admitted
+    }
+}
