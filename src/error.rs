@@ -286,6 +286,27 @@ macro_rules! internal_from {
     )*};
 }
 
+impl From<crate::db::StoreError> for AppError {
+    fn from(error: crate::db::StoreError) -> Self {
+        use crate::db::StoreError;
+        match error {
+            StoreError::NoSuchRoom => Self::not_found("room"),
+            StoreError::Refused(access) => Self::refused(access),
+            StoreError::Stopped => Self::Unavailable,
+            failed @ (StoreError::SessionTaken | StoreError::Database(_)) => Self::internal(failed),
+        }
+    }
+}
+
+impl From<crate::hub::HubError> for AppError {
+    fn from(error: crate::hub::HubError) -> Self {
+        match error {
+            crate::hub::HubError::NoSuchRoom => Self::not_found("room"),
+            crate::hub::HubError::RoomFull => Self::RoomFull,
+        }
+    }
+}
+
 impl From<crate::passwords::PasswordError> for AppError {
     fn from(error: crate::passwords::PasswordError) -> Self {
         match error {

@@ -29,11 +29,10 @@ use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 use prometheus::IntCounter;
 
 use crate::{
-    db::{self, Db},
-    error::AppResult,
+    db::{Db, StoreResult},
     events::Event,
     hub::Hub,
-    state::AppState,
+    metrics::Metrics,
 };
 
 /// Stored events read from SQLite per step of a catch-up.
@@ -63,7 +62,7 @@ impl Feed {
     /// `published` can be missing from the channel, so a cursor at or past
     /// it needs no SQLite at all.
     pub fn open(
-        state: &AppState,
+        (db, hub, metrics): (&Db, &Hub, &Metrics),
         room_id: String,
         user_id: String,
         rx: broadcast::Receiver<Arc<Event>>,
@@ -74,9 +73,9 @@ impl Feed {
         // that was replaced) would skip every new event: start live instead.
         let start = cursor.map_or(published, |cursor| cursor.min(published));
         let mut feed = Feed {
-            db: state.db.clone(),
-            hub: state.hub.clone(),
-            lag_recoveries: state.metrics.lag_recoveries.clone(),
+            db: db.clone(),
+            hub: hub.clone(),
+            lag_recoveries: metrics.lag_recoveries.clone(),
             room_id,
             user_id,
             rx,
@@ -87,7 +86,7 @@ impl Feed {
             finished: false,
         };
         if feed.catching_up {
-            let source = match state.hub.recent_after(&feed.room_id, start) {
+            let source = match hub.recent_after(&feed.room_id, start) {
                 Some(missed) => {
                     let news: Vec<_> = missed.into_iter().filter(|e| feed.is_news(e)).collect();
                     feed.backlog.extend(news);
@@ -96,14 +95,14 @@ impl Feed {
                 }
                 None => "sqlite",
             };
-            state.metrics.resumes.with_label_values(&[source]).inc();
+            metrics.resumes.with_label_values(&[source]).inc();
         }
         feed
     }
 
     /// The next event for this viewer; `None` once the feed has ended
     /// (after `kicked` or `room-deleted`, or when the room's channel closed).
-    pub async fn next(&mut self) -> AppResult<Option<Arc<Event>>> {
+    pub async fn next(&mut self) -> StoreResult<Option<Arc<Event>>> {
         loop {
             if let Some(event) = self.ready() {
                 return Ok(Some(event));
@@ -149,7 +148,7 @@ impl Feed {
 
     /// When replaying, fetches the next page from SQLite now, so that
     /// `ready` can hand it out without waiting for anything live.
-    pub async fn prefetch(&mut self) -> AppResult<()> {
+    pub async fn prefetch(&mut self) -> StoreResult<()> {
         if self.catching_up && self.backlog.is_empty() {
             self.catch_up().await?;
         }
@@ -167,11 +166,11 @@ impl Feed {
         self.resync_members = true;
     }
 
-    async fn catch_up(&mut self) -> AppResult<()> {
+    async fn catch_up(&mut self) -> StoreResult<()> {
         let (room_id, user_id, after) = (self.room_id.clone(), self.user_id.clone(), self.last);
         let page = self
             .db
-            .read(move |conn| db::events::after(conn, &room_id, &user_id, after, CATCH_UP_PAGE))
+            .events_after(&room_id, &user_id, after, CATCH_UP_PAGE)
             .await?;
         if page.len() < CATCH_UP_PAGE {
             self.catching_up = false;

@@ -24,6 +24,7 @@
 //! [`run`] serves on an already-bound listener until `shutdown` resolves,
 //! which is how `main` and the tests (on port 0) start the server.
 
+pub mod after_commit;
 pub mod client_addr;
 pub mod config;
 pub mod db;
@@ -71,20 +72,22 @@ pub async fn run(
     let db = Db::new(pool);
     // Before the first request, so it never races an upload in progress.
     uploads::sweep(&db, &config.uploads_dir).await?;
-    let hub = Hub::new(HubConfig {
+    let (hub, presence_notes) = Hub::new(HubConfig {
         leave_grace: config.leave_grace,
         unentered_room_ttl: config.unentered_room_ttl,
         room_channel_capacity: config.room_channel_capacity.max(1),
     });
     let metrics = Arc::new(metrics::Metrics::new()?);
-    let (writer, writer_thread) = Writer::start(
-        &config.data_dir,
-        &config.uploads_dir,
-        hub.clone(),
-        metrics.events_stored.clone(),
-    )?;
-    hub.attach_writer(writer.clone());
-    for room in db.read(db::rooms::list).await? {
+    // Storage reports to the live side, which never holds the writer: what
+    // presence needs stored comes back through `presence_notes`.
+    let live = after_commit::LiveSide {
+        hub: hub.clone(),
+        uploads_dir: config.uploads_dir.clone(),
+    };
+    let (writer, writer_thread) =
+        Writer::start(&config.data_dir, live, metrics.events_stored.clone())?;
+    let note_keeper = tokio::spawn(store_presence_notes(presence_notes, writer.clone()));
+    for room in db.rooms().await? {
         hub.adopt_existing_room(room.id);
     }
     let (session_layer, session_sweeper) = sessions::layer(&config, db.clone(), writer.clone())?;
@@ -124,6 +127,7 @@ pub async fn run(
         let _ = metrics_server.await;
     }
     session_sweeper.abort();
+    note_keeper.abort();
     writer.shutdown().await;
     tokio::task::spawn_blocking(move || writer_thread.join()).await?;
     tracing::info!("stopped cleanly");
@@ -160,4 +164,32 @@ async fn serve_metrics(
 /// area per core).
 fn hashing_slots() -> usize {
     std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
+}
+
+/// Stores what presence asks for (join and leave notices, new owners,
+/// rooms to delete) through the writer, each batch of notes in order, and
+/// tells the hub when they are stored.
+async fn store_presence_notes(mut asks: hub::NotesToStore, writer: Writer) {
+    while let Some(hub::Notes { notes, stored }) = asks.recv().await {
+        let writer = writer.clone();
+        tokio::spawn(async move {
+            let mut result = Ok(());
+            for note in notes {
+                let done = match note {
+                    hub::Note::Notice(notice) => writer.notice(notice).await.map(|_| ()),
+                    hub::Note::NewOwner { owner, notice } => {
+                        writer.set_owner(owner, notice).await.map(|_| ())
+                    }
+                    hub::Note::DeleteRoom(room_id) => {
+                        writer.delete_room(&room_id).await.map(|_| ())
+                    }
+                };
+                if let Err(e) = done {
+                    result = Err(e.to_string());
+                    break;
+                }
+            }
+            let _ = stored.send(result);
+        });
+    }
 }

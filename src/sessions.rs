@@ -27,7 +27,6 @@ use std::{
 use argon2::Argon2;
 use async_trait::async_trait;
 use rand::RngCore;
-use rusqlite::OptionalExtension;
 use time::OffsetDateTime;
 use tower_sessions::{
     Expiry, SessionManagerLayer, SessionStore,
@@ -39,11 +38,7 @@ use tower_sessions::{
 
 use crate::{
     config::Config,
-    db::{
-        Db,
-        writer::{Change, Writer},
-    },
-    error::AppError,
+    db::{Db, StoreError, writer::Writer},
     identity,
     model::SessionRow,
 };
@@ -85,7 +80,7 @@ pub fn layer(
                 every.tick().await;
                 lock(&pending).forget_idle(PENDING_IDLE);
                 let now = OffsetDateTime::now_utc().unix_timestamp();
-                if let Err(e) = writer.apply(Change::DeleteExpiredSessions { now }).await {
+                if let Err(e) = writer.delete_expired_sessions(now).await {
                     tracing::warn!(error = %e, "sweeping expired sessions failed");
                 }
             }
@@ -242,7 +237,7 @@ fn row_of(record: &Record) -> session_store::Result<SessionRow> {
     })
 }
 
-fn backend(e: AppError) -> session_store::Error {
+fn backend(e: StoreError) -> session_store::Error {
     session_store::Error::Backend(e.to_string())
 }
 
@@ -261,16 +256,12 @@ impl SessionStore for SqliteStore {
         }
         self.pending().remove(&record.id);
         loop {
-            match self
-                .writer
-                .apply(Change::CreateSession(row_of(record)?))
-                .await
-            {
-                Ok(_) => {
+            match self.writer.create_session(row_of(record)?).await {
+                Ok(()) => {
                     self.written(&record.id, Some(record));
                     return Ok(());
                 }
-                Err(AppError::Invalid(_)) => record.id = Id::default(),
+                Err(StoreError::SessionTaken) => record.id = Id::default(),
                 Err(e) => return Err(backend(e)),
             }
         }
@@ -286,7 +277,7 @@ impl SessionStore for SqliteStore {
         // Dropped first: if the write fails, the next load reads SQLite.
         self.written(&record.id, None);
         self.writer
-            .apply(Change::SaveSession(row_of(record)?))
+            .save_session(row_of(record)?)
             .await
             .map_err(backend)?;
         self.written(&record.id, Some(record));
@@ -301,19 +292,9 @@ impl SessionStore for SqliteStore {
             Ok(record) => return Ok(Some(record)),
             Err(epoch) => epoch,
         };
-        let id = session_id.to_string();
-        let now = OffsetDateTime::now_utc().unix_timestamp();
         let found = self
             .db
-            .read(move |conn| {
-                conn.prepare_cached(
-                    "SELECT data, expiry FROM sessions WHERE id = ?1 AND expiry >= ?2",
-                )?
-                .query_row(rusqlite::params![id, now], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-                })
-                .optional()
-            })
+            .session(&session_id.to_string())
             .await
             .map_err(backend)?;
         let Some((data, expiry)) = found else {
@@ -335,13 +316,10 @@ impl SessionStore for SqliteStore {
             return Ok(());
         }
         self.written(id, None);
-        let deleted = self
-            .writer
-            .apply(Change::DeleteSession { id: id.to_string() })
-            .await;
+        let deleted = self.writer.delete_session(&id.to_string()).await;
         // Again after: a load that read the row meanwhile must not keep it.
         self.written(id, None);
-        deleted.map(|_| ()).map_err(backend)
+        deleted.map_err(backend)
     }
 }
 

@@ -28,15 +28,19 @@ pub async fn writer(posters: usize, run: Duration) -> crate::Result<()> {
     std::fs::create_dir_all(&config.data_dir)?;
     std::fs::create_dir_all(&config.uploads_dir)?;
     drop(db::open_pool(&config.data_dir)?);
-    let hub = Hub::new(HubConfig {
+    // Nobody is present in the benchmark's room: presence has nothing to
+    // store, so its notes go nowhere.
+    let (hub, _notes) = Hub::new(HubConfig {
         leave_grace: config.leave_grace,
         unentered_room_ttl: config.unentered_room_ttl,
         room_channel_capacity: config.room_channel_capacity,
     });
     let stored = prometheus::IntCounter::new("stored", "events stored")?;
-    let (writer, thread) =
-        Writer::start(&config.data_dir, &config.uploads_dir, hub.clone(), stored)?;
-    hub.attach_writer(writer.clone());
+    let live = gifchat::after_commit::LiveSide {
+        hub,
+        uploads_dir: config.uploads_dir.clone(),
+    };
+    let (writer, thread) = Writer::start(&config.data_dir, live, stored)?;
     let owner = User::new("benchowner0000".into(), None);
     let room = writer
         .create_room(RoomRow {
@@ -73,7 +77,7 @@ pub async fn writer(posters: usize, run: Duration) -> crate::Result<()> {
                     gif_info: None,
                     to: None,
                 };
-                if writer.append(event).await.is_err() {
+                if writer.notice(event).await.is_err() {
                     break;
                 }
                 answers.record_us(sent.elapsed().as_micros() as u64);

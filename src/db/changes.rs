@@ -6,15 +6,15 @@
 use rusqlite::{Connection, params};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
+use super::{StoreError, StoreResult};
 use crate::{
     db::rooms,
-    error::{AppError, AppResult},
     model::{EventRecord, NewEvent, RoomRow, SessionRow, User},
 };
 
 /// Everything that changes the database.
 #[derive(Debug)]
-pub enum Change {
+pub(super) enum Change {
     CreateRoom(RoomRow),
     /// Store an event as it is (system notices).
     Append(NewEvent),
@@ -44,7 +44,7 @@ pub enum Change {
     Rename {
         user: User,
     },
-    /// Insert a new session; fails (as `Invalid`) if the id is taken.
+    /// Insert a new session; fails (`SessionTaken`) if the id is taken.
     CreateSession(SessionRow),
     SaveSession(SessionRow),
     DeleteSession {
@@ -57,7 +57,7 @@ pub enum Change {
 
 /// What a change did.
 #[derive(Debug)]
-pub enum Done {
+pub(super) enum Done {
     Room(RoomRow),
     Event(EventRecord),
     /// For `DeleteRoom`: whether the room existed, and the uploaded files
@@ -81,7 +81,7 @@ impl Change {
 }
 
 /// Applies one change; the caller owns the transaction.
-pub(super) fn apply(tx: &Connection, change: &Change) -> AppResult<Done> {
+pub(super) fn apply(tx: &Connection, change: &Change) -> StoreResult<Done> {
     match change {
         Change::CreateRoom(room) => {
             tx.prepare_cached(
@@ -107,9 +107,9 @@ pub(super) fn apply(tx: &Connection, change: &Change) -> AppResult<Done> {
         Change::Post(event) => {
             let poster = event.user.as_ref().map(|u| u.id.as_str()).unwrap_or("");
             let access =
-                rooms::access(tx, &event.room_id, poster)?.ok_or(AppError::not_found("room"))?;
+                rooms::access(tx, &event.room_id, poster)?.ok_or(StoreError::NoSuchRoom)?;
             if !access.is_admitted() {
-                return Err(AppError::refused(access));
+                return Err(StoreError::Refused(access));
             }
             insert_event(tx, event).map(Done::Event)
         }
@@ -132,7 +132,7 @@ pub(super) fn apply(tx: &Connection, change: &Change) -> AppResult<Done> {
                 .prepare_cached("UPDATE rooms SET owner_id = ?2, owner_name = ?3 WHERE id = ?1")?
                 .execute(params![notice.room_id, owner.id, owner.name])?;
             if updated == 0 {
-                return Err(AppError::not_found("room"));
+                return Err(StoreError::NoSuchRoom);
             }
             insert_event(tx, notice).map(Done::Event)
         }
@@ -161,7 +161,7 @@ pub(super) fn apply(tx: &Connection, change: &Change) -> AppResult<Done> {
                 )?
                 .execute(params![row.id, row.data, row.expiry])?;
             if inserted == 0 {
-                return Err(AppError::invalid("session id taken"));
+                return Err(StoreError::SessionTaken);
             }
             Ok(Done::Nothing)
         }
@@ -186,7 +186,7 @@ pub(super) fn apply(tx: &Connection, change: &Change) -> AppResult<Done> {
     }
 }
 
-fn insert_event(tx: &Connection, event: &NewEvent) -> AppResult<EventRecord> {
+fn insert_event(tx: &Connection, event: &NewEvent) -> StoreResult<EventRecord> {
     let created_at = now();
     let inserted = tx
         .prepare_cached(
@@ -210,7 +210,7 @@ fn insert_event(tx: &Connection, event: &NewEvent) -> AppResult<EventRecord> {
             event.gif_info.map(|g| g.frames),
         ])?;
     if inserted == 0 {
-        return Err(AppError::not_found("room"));
+        return Err(StoreError::NoSuchRoom);
     }
     Ok(EventRecord {
         id: tx.last_insert_rowid(),

@@ -126,6 +126,13 @@ pub fn last_seen_user(
     .map(|found| found.map(|name| User::new(user_id.to_owned(), name)))
 }
 
+/// The URL of every stored GIF event's file.
+pub fn gif_urls(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    conn.prepare("SELECT gif FROM events WHERE gif IS NOT NULL")?
+        .query_map([], |row| row.get(0))?
+        .collect()
+}
+
 /// The newest id ever handed out (0 for a fresh database). Ids of deleted
 /// events count: the sequence never goes back.
 pub fn newest_id(conn: &Connection) -> rusqlite::Result<i64> {

@@ -1,29 +1,34 @@
 //! Storage: the SQLite database in the data dir.
 //!
 //! - `schema`: versioned migrations, applied at start.
-//! - `rooms`, `events`: reads, on the r2d2 pool. Call them through
-//!   [`Db::read`], which runs them on the blocking thread pool, never on the
-//!   async executor.
+//! - [`Db`]: every read the server makes, each a method (`reads.rs`), run on
+//!   the r2d2 pool on the blocking thread pool, never on the async executor;
+//!   `rooms`, `events`: their SQL.
 //! - `writer`: the single writer thread that owns the write connection and
 //!   commits every change (see its docs for group commit and publishing);
 //!   `changes`: what each change does in SQL.
 //!
-//! The database runs in WAL mode, so readers never wait for the writer.
+//! Storage speaks its own errors ([`StoreError`]); what they mean to a
+//! client is decided at the HTTP edge. The database runs in WAL mode, so
+//! readers never wait for the writer.
 //! Its folder and files are private to the server's user (0700 and 0600):
 //! they hold sessions and password hashes.
 
 mod changes;
+mod error;
 pub mod events;
+mod reads;
 pub mod rooms;
 pub mod schema;
+mod sessions;
 pub mod writer;
+
+pub use error::{StoreError, StoreResult};
 
 use std::{path::Path, time::Duration};
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::Connection;
-
-use crate::error::{AppError, AppResult};
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
 
@@ -101,7 +106,8 @@ pub fn open_pool(data_dir: &Path) -> Result<Pool, Box<dyn std::error::Error + Se
     Ok(pool)
 }
 
-/// A cheap handle for reads on the pool.
+/// A cheap handle for reads on the pool; the reads are its methods
+/// (`reads.rs`).
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
@@ -113,17 +119,16 @@ impl Db {
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool.
-    pub async fn read<T, F>(&self, work: F) -> AppResult<T>
+    async fn read<T, F>(&self, work: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || -> AppResult<T> {
+        tokio::task::spawn_blocking(move || -> StoreResult<T> {
             let conn = pool.get()?;
             Ok(work(&conn)?)
         })
-        .await
-        .map_err(AppError::from)?
+        .await?
     }
 }

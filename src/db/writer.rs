@@ -1,34 +1,60 @@
 //! The single writer: one thread, one SQLite connection, every change.
 //!
-//! Handlers send a [`Change`] and wait for its answer. The thread takes
-//! whatever is queued (up to [`MAX_BATCH`]), applies the changes inside one
-//! transaction (each multi-statement change in its own savepoint, so one
-//! bad change fails alone), and commits once: group commit, so a burst of
-//! posts costs one fsync. Only after the commit does it answer the senders
-//! and publish the results to the hub, in id order; a 2xx to a poster
-//! therefore always means "committed". Because there is exactly one
-//! writer, publish order is id order, which the stream resume logic relies on.
+//! Callers name the change they want ([`Writer::post`], [`Writer::ban`],
+//! [`Writer::set_owner`], [`Writer::create_session`]...) and wait for its
+//! answer. The thread takes whatever is queued (up to [`MAX_BATCH`]),
+//! applies the changes inside one transaction (each multi-statement change
+//! in its own savepoint, so one bad change fails alone), and commits once:
+//! group commit, so a burst of posts costs one fsync. Only after the commit
+//! does it answer the senders and report what it committed to
+//! [`AfterCommit`], in id order; a 2xx to a poster therefore always means
+//! "committed". Because there is exactly one writer, report order is id
+//! order, which the stream resume logic relies on.
+//!
+//! Storage knows nothing above it: what a committed change means for the
+//! people watching (publishing, forgetting remembered access, removing a
+//! deleted room's files) is the [`AfterCommit`] implementation's business
+//! (`after_commit.rs`).
 
-use std::{
-    path::{Path, PathBuf},
-    thread,
-};
+use std::{path::Path, thread};
 
 use prometheus::IntCounter;
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-// The vocabulary of changes lives in `changes.rs`; handlers name it
-// through the writer they send it to.
-use super::changes::apply;
-pub use super::changes::{Change, Done, now};
+pub use super::changes::now;
+use super::{
+    StoreError, StoreResult,
+    changes::{Change, Done, apply},
+};
 use crate::{
     db,
-    error::{AppError, AppResult},
-    hub::Hub,
-    model::{EventRecord, NewEvent, RoomRow},
-    uploads,
+    model::{EventRecord, NewEvent, RoomRow, SessionRow, User},
 };
+
+/// What a committed change means for the people watching: called on the
+/// writer thread, in commit (so id) order, before the change's sender is
+/// answered (posts excepted: see [`run`]). Implemented by the live side
+/// (`after_commit.rs`); storage never reaches above itself.
+pub trait AfterCommit: Send + 'static {
+    /// At start-up: the newest id stored before this process ran.
+    fn started(&self, newest_id: i64);
+    /// A stored event: a post, a notice, a kick's or a hand-over's notice.
+    fn stored(&self, record: &EventRecord);
+    /// A room was created.
+    fn room_created(&self, room: &RoomRow);
+    /// A room was deleted (`existed`: it was there to delete), with the
+    /// URLs of the GIFs its events referred to.
+    fn room_deleted(&self, room_id: &str, existed: bool, gifs: &[String]);
+    /// A room has a new owner (reported before the notice saying so).
+    fn owner_changed(&self, room_id: &str, owner: &User);
+    /// A user was banned from a room (reported after the notice saying so).
+    fn banned(&self, room_id: &str, user_id: &str);
+    /// A user gave a private room's password.
+    fn admitted(&self, room_id: &str, user_id: &str);
+    /// A user set their display name.
+    fn renamed(&self, user: &User);
+}
 
 /// Most changes committed in one transaction.
 const MAX_BATCH: usize = 1024;
@@ -39,7 +65,7 @@ enum Job {
     Apply {
         // Boxed: changes vary in size, and the queue holds thousands.
         change: Box<Change>,
-        reply: oneshot::Sender<AppResult<Done>>,
+        reply: oneshot::Sender<StoreResult<Done>>,
     },
     /// Finish what is queued, checkpoint, stop.
     Stop { reply: oneshot::Sender<()> },
@@ -63,13 +89,12 @@ impl WriterThread {
 }
 
 impl Writer {
-    /// Opens the write connection and starts the thread.
-    /// `uploads_dir` is where a deleted room's files are removed from.
-    /// `stored` counts committed events for `/metrics`.
+    /// Opens the write connection and starts the thread, which reports what
+    /// it commits to `after`. `stored` counts committed events for
+    /// `/metrics`.
     pub fn start(
         data_dir: &Path,
-        uploads_dir: &Path,
-        hub: Hub,
+        after: impl AfterCommit,
         stored: IntCounter,
     ) -> Result<(Writer, WriterThread), crate::BoxError> {
         let conn = Connection::open(data_dir.join(db::DB_FILE))?;
@@ -77,17 +102,16 @@ impl Writer {
         // The writer alone decides durability: FULL makes a commit survive
         // power loss, and group commit keeps its cost per batch, not per post.
         conn.pragma_update(None, "synchronous", "FULL")?;
-        hub.stored_before_start(db::events::newest_id(&conn)?);
+        after.started(db::events::newest_id(&conn)?);
         let (jobs, queue) = mpsc::channel(QUEUE);
-        let uploads_dir = uploads_dir.to_owned();
         let handle = thread::Builder::new()
             .name("gifchat-writer".into())
-            .spawn(move || run(conn, queue, hub, uploads_dir, stored))?;
+            .spawn(move || run(conn, queue, after, stored))?;
         Ok((Writer { jobs }, WriterThread(handle)))
     }
 
-    /// Applies one change; answers once it is committed and published.
-    pub async fn apply(&self, change: Change) -> AppResult<Done> {
+    /// Applies one change; answers once it is committed and reported.
+    async fn apply(&self, change: Change) -> StoreResult<Done> {
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(Job::Apply {
@@ -95,38 +119,99 @@ impl Writer {
                 reply,
             })
             .await
-            .map_err(|_| AppError::Unavailable)?;
-        answer.await.map_err(|_| AppError::Unavailable)?
+            .map_err(|_| StoreError::Stopped)?;
+        answer.await.map_err(|_| StoreError::Stopped)?
     }
 
-    /// Applies a change that stores an event (`Append`, `Ban`,
-    /// `SetOwner`) and returns that event.
-    pub async fn event(&self, change: Change) -> AppResult<EventRecord> {
+    /// Applies a change that stores an event and returns that event.
+    async fn event(&self, change: Change) -> StoreResult<EventRecord> {
         match self.apply(change).await? {
             Done::Event(record) => Ok(record),
             other => Err(unexpected(other)),
         }
     }
 
-    pub async fn append(&self, event: NewEvent) -> AppResult<EventRecord> {
-        self.event(Change::Append(event)).await
+    /// Applies a change that answers nothing but its commit.
+    async fn done(&self, change: Change) -> StoreResult<()> {
+        self.apply(change).await.map(|_| ())
     }
 
-    /// Stores a member's post, once the writer has checked that its sender
-    /// may post in the room (see [`Change::Post`]).
-    pub async fn post(&self, event: NewEvent) -> AppResult<EventRecord> {
+    /// Stores a member's message, whisper or GIF, if its sender may post in
+    /// the room: checked in the same transaction, so a post racing a kick
+    /// is either stored before the ban or refused after it (`Refused`).
+    pub async fn post(&self, event: NewEvent) -> StoreResult<EventRecord> {
         self.event(Change::Post(event)).await
     }
 
-    pub async fn create_room(&self, room: RoomRow) -> AppResult<RoomRow> {
+    /// Stores an event as it is (a `system` notice).
+    pub async fn notice(&self, event: NewEvent) -> StoreResult<EventRecord> {
+        self.event(Change::Append(event)).await
+    }
+
+    /// Creates a room; its creator is admitted to it.
+    pub async fn create_room(&self, room: RoomRow) -> StoreResult<RoomRow> {
         match self.apply(Change::CreateRoom(room)).await? {
             Done::Room(room) => Ok(room),
             other => Err(unexpected(other)),
         }
     }
 
+    /// Remembers that a user gave a private room's password.
+    pub async fn admit(&self, room_id: &str, user_id: &str) -> StoreResult<()> {
+        self.done(Change::Admit {
+            room_id: room_id.to_owned(),
+            user_id: user_id.to_owned(),
+        })
+        .await
+    }
+
+    /// Bans `user` from the notice's room, with the notice saying so.
+    pub async fn ban(&self, user: User, notice: NewEvent) -> StoreResult<EventRecord> {
+        self.event(Change::Ban { user, notice }).await
+    }
+
+    /// Hands the notice's room to `owner`, with the notice saying so.
+    pub async fn set_owner(&self, owner: User, notice: NewEvent) -> StoreResult<EventRecord> {
+        self.event(Change::SetOwner { owner, notice }).await
+    }
+
+    /// Deletes a room with its events; whether it was there to delete.
+    pub async fn delete_room(&self, room_id: &str) -> StoreResult<bool> {
+        let change = Change::DeleteRoom {
+            room_id: room_id.to_owned(),
+        };
+        match self.apply(change).await? {
+            Done::Deleted { existed, .. } => Ok(existed),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// A user set their display name: rooms they own show it.
+    pub async fn rename(&self, user: User) -> StoreResult<()> {
+        self.done(Change::Rename { user }).await
+    }
+
+    /// Inserts a new session: `SessionTaken` if its id is in use.
+    pub async fn create_session(&self, row: SessionRow) -> StoreResult<()> {
+        self.done(Change::CreateSession(row)).await
+    }
+
+    /// Inserts or replaces a session.
+    pub async fn save_session(&self, row: SessionRow) -> StoreResult<()> {
+        self.done(Change::SaveSession(row)).await
+    }
+
+    pub async fn delete_session(&self, id: &str) -> StoreResult<()> {
+        self.done(Change::DeleteSession { id: id.to_owned() }).await
+    }
+
+    /// Deletes sessions that expired before `now` (Unix seconds).
+    pub async fn delete_expired_sessions(&self, now: i64) -> StoreResult<()> {
+        self.done(Change::DeleteExpiredSessions { now }).await
+    }
+
     /// Asks the thread to finish what is queued, checkpoint the WAL and
-    /// stop. Later changes answer 503.
+    /// stop. Later changes answer `Stopped`.
     pub async fn shutdown(&self) {
         let (reply, answer) = oneshot::channel();
         if self.jobs.send(Job::Stop { reply }).await.is_ok() {
@@ -135,15 +220,20 @@ impl Writer {
     }
 }
 
-fn unexpected(done: Done) -> AppError {
-    AppError::Internal(format!("writer answered {done:?}").into())
+fn unexpected(done: Done) -> StoreError {
+    StoreError::Database(format!("the writer answered {done:?}").into())
 }
 
+/// The thread: batches, commits, reports. Posters are answered before
+/// their messages are reported: the answer only promises the commit, and
+/// publishing a message to a big room wakes thousands of viewers, whom the
+/// poster's answer would otherwise queue behind. Other changes (notices,
+/// bans, owners) are reported before their answer, as their senders expect
+/// the live side to show them already; reporting stays in id order.
 fn run(
     mut conn: Connection,
     mut queue: mpsc::Receiver<Job>,
-    hub: Hub,
-    uploads_dir: PathBuf,
+    after: impl AfterCommit,
     stored: IntCounter,
 ) {
     let mut stop = None;
@@ -168,13 +258,6 @@ fn run(
             .filter(|r| matches!(r, Ok(Done::Event(_))))
             .count();
         stored.inc_by(events as u64);
-        // Posters are answered before their messages are published: the
-        // answer only promises the commit, and publishing a message to a
-        // big room wakes thousands of viewers, whom the poster's answer
-        // would otherwise queue behind. Other changes (system notices,
-        // bans, owners) are published before their answer, as their
-        // senders expect the hub to show them already; publishing stays
-        // in id order.
         let mut messages = Vec::new();
         for ((change, reply), result) in batch.into_iter().zip(results) {
             match (&*change, result) {
@@ -184,17 +267,17 @@ fn run(
                 }
                 (_, result) => {
                     for record in messages.drain(..) {
-                        hub.publish_stored(&record);
+                        after.stored(&record);
                     }
                     if let Ok(done) = &result {
-                        publish(&hub, &uploads_dir, &change, done);
+                        report(&after, &change, done);
                     }
                     let _ = reply.send(result);
                 }
             }
         }
         for record in messages {
-            hub.publish_stored(&record);
+            after.stored(&record);
         }
         if stop.is_some() {
             break;
@@ -215,9 +298,9 @@ fn run(
 fn commit<'a>(
     conn: &mut Connection,
     batch: impl ExactSizeIterator<Item = &'a Change> + Clone,
-) -> Vec<AppResult<Done>> {
+) -> Vec<StoreResult<Done>> {
     let size = batch.len();
-    let mut attempt = || -> rusqlite::Result<Vec<AppResult<Done>>> {
+    let mut attempt = || -> rusqlite::Result<Vec<StoreResult<Done>>> {
         let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(size);
         for change in batch.clone() {
@@ -255,39 +338,36 @@ fn commit<'a>(
         Err(e) => {
             tracing::error!(error = %e, changes = size, "commit failed");
             (0..size)
-                .map(|_| Err(AppError::Internal(format!("commit failed: {e}").into())))
+                .map(|_| Err(StoreError::Database(format!("commit failed: {e}").into())))
                 .collect()
         }
     }
 }
 
-/// Tells the hub what a committed change means for the people watching.
-fn publish(hub: &Hub, uploads_dir: &Path, change: &Change, done: &Done) {
+/// Tells `after` what a committed change did.
+fn report(after: &impl AfterCommit, change: &Change, done: &Done) {
     match (change, done) {
         (_, Done::Event(record)) => {
-            // A new owner is known to the hub before the notice goes out:
-            // whoever reads "bob is now the owner" and asks for the members
-            // next must find bob the owner.
+            // A new owner is known before the notice goes out: whoever reads
+            // "bob is now the owner" and asks for the members next must find
+            // bob the owner.
             if let Change::SetOwner { owner, .. } = change {
-                hub.owner_changed(&record.room, owner);
+                after.owner_changed(&record.room, owner);
             }
-            hub.publish_stored(record);
+            after.stored(record);
             // The kicked user's stream gets the notice, then `kicked`, and
             // ends. (Their posts were refused from the commit on: the
             // writer checks bans in the transaction that stores a post.)
             if let Change::Ban { user, .. } = change {
-                hub.kicked(&record.room, &user.id);
+                after.banned(&record.room, &user.id);
             }
         }
-        (_, Done::Room(room)) => hub.room_created(room),
+        (_, Done::Room(room)) => after.room_created(room),
         (Change::DeleteRoom { room_id }, Done::Deleted { existed, gifs }) => {
-            if *existed {
-                hub.room_deleted(room_id);
-            }
-            uploads::remove_files(uploads_dir, gifs);
+            after.room_deleted(room_id, *existed, gifs);
         }
-        (Change::Rename { user }, _) => hub.renamed(user),
-        (Change::Admit { room_id, user_id }, _) => hub.admitted(room_id, user_id),
+        (Change::Rename { user }, _) => after.renamed(user),
+        (Change::Admit { room_id, user_id }, _) => after.admitted(room_id, user_id),
         _ => {}
     }
 }

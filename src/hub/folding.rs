@@ -14,10 +14,8 @@ use std::{
 
 use tokio::sync::broadcast;
 
-use super::{Hub, presence::RoomState};
+use super::{Hub, Note, presence::RoomState};
 use crate::{
-    db::writer::Change,
-    error::AppResult,
     events::Event,
     model::{Audience, Kind, NewEvent, User},
 };
@@ -85,36 +83,30 @@ impl Hub {
         }
     }
 
-    async fn store_flush(&self, room_id: &str, plan: &FlushPlan) -> AppResult<()> {
-        let Some(writer) = self.shared.writer.get() else {
-            return Ok(());
-        };
+    async fn store_flush(&self, room_id: &str, plan: &FlushPlan) -> Result<(), String> {
+        let mut notes = Vec::new();
         if !plan.joins.is_empty() {
             let text = notice(&plan.joins, "joined");
-            writer.append(NewEvent::system(room_id, text)).await?;
+            notes.push(Note::Notice(NewEvent::system(room_id, text)));
         }
         if !plan.leaves.is_empty() {
             let text = notice(&plan.leaves, "left");
-            writer.append(NewEvent::system(room_id, text)).await?;
+            notes.push(Note::Notice(NewEvent::system(room_id, text)));
         }
         if let Some(heir) = &plan.heir {
             let text = format!("{} is now the owner", heir.label());
-            let notice = NewEvent::system(room_id, text);
-            writer
-                .apply(Change::SetOwner {
-                    owner: heir.clone(),
-                    notice,
-                })
-                .await?;
+            notes.push(Note::NewOwner {
+                owner: heir.clone(),
+                notice: NewEvent::system(room_id, text),
+            });
         }
         if plan.empty {
-            writer
-                .apply(Change::DeleteRoom {
-                    room_id: room_id.to_owned(),
-                })
-                .await?;
+            notes.push(Note::DeleteRoom(room_id.to_owned()));
         }
-        Ok(())
+        if notes.is_empty() {
+            return Ok(());
+        }
+        self.store(notes).await
     }
 
     /// Sends the lobby the room as it is now.

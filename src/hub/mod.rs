@@ -18,6 +18,12 @@
 //! - `recent`: a room's recent stored events, for resuming without SQLite.
 //! - `admission`: who may be in a room, remembered while it is in memory.
 //! - `lobby`: the lobby channel and its version counter for long-polls.
+//!
+//! The hub sits above storage: the writer reports what it committed to it
+//! (`after_commit.rs`), and it never holds the writer. What presence needs
+//! stored (join and leave notices, a new owner, an empty room's deletion)
+//! it hands out as [`Notes`] on a channel, which whoever wires the server
+//! passes to the writer (`lib.rs`), and waits for them to be stored.
 
 mod admission;
 mod folding;
@@ -28,20 +34,22 @@ mod roster;
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, Mutex, MutexGuard, OnceLock},
+    sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
 
-use tokio::runtime::Handle;
+use tokio::{
+    runtime::Handle,
+    sync::{mpsc, oneshot},
+};
 
 pub use admission::Known;
 pub use lobby::LobbyWatch;
 pub use presence::{Entry, Presence};
 
 use crate::{
-    db::writer::Writer,
     events::Event,
-    model::{Audience, EventRecord, Kind, RoomNotice, RoomRow},
+    model::{Audience, EventRecord, Kind, NewEvent, RoomNotice, RoomRow, User},
 };
 
 /// Tunables the hub needs from the configuration.
@@ -70,9 +78,8 @@ struct Shared {
     /// Timers are spawned from the writer thread and from `Drop`, which may
     /// run outside the runtime's context: they go through this handle.
     runtime: Handle,
-    /// Set once at start-up: presence stores its notices through it. (The
-    /// writer holds the hub too, so one of the two must come later.)
-    writer: OnceLock<Writer>,
+    /// Where presence hands what it needs stored (see the module docs).
+    notes: mpsc::UnboundedSender<Notes>,
 }
 
 #[derive(Default)]
@@ -87,22 +94,63 @@ struct State {
     published: i64,
 }
 
+/// What presence asks to have stored, in order.
+#[derive(Debug)]
+pub enum Note {
+    /// A `system` notice: who joined, who left.
+    Notice(NewEvent),
+    /// The room passes to `owner`, with the notice saying so.
+    NewOwner { owner: User, notice: NewEvent },
+    /// The room goes: empty, or never entered.
+    DeleteRoom(String),
+}
+
+/// Notes to store, and where to say that they are (or why not).
+pub struct Notes {
+    pub notes: Vec<Note>,
+    pub stored: oneshot::Sender<Result<(), String>>,
+}
+
+/// The other end of the hub's notes (see the module docs).
+pub type NotesToStore = mpsc::UnboundedReceiver<Notes>;
+
+/// What the hub refuses.
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    /// The room is gone, or going.
+    #[error("no such room")]
+    NoSuchRoom,
+    /// The room has as many members as it may.
+    #[error("the room is full")]
+    RoomFull,
+}
+
 impl Hub {
-    /// Must be called inside the tokio runtime.
-    pub fn new(config: HubConfig) -> Hub {
-        Hub {
+    /// Must be called inside the tokio runtime. The notes presence needs
+    /// stored come out of the second half.
+    pub fn new(config: HubConfig) -> (Hub, NotesToStore) {
+        let (notes, to_store) = mpsc::unbounded_channel();
+        let hub = Hub {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
                 lobby: lobby::Lobby::new(),
                 config,
                 runtime: Handle::current(),
-                writer: OnceLock::new(),
+                notes,
             }),
-        }
+        };
+        (hub, to_store)
     }
 
-    pub fn attach_writer(&self, writer: Writer) {
-        let _ = self.shared.writer.set(writer);
+    /// Has `notes` stored, in order, and waits until they are.
+    async fn store(&self, notes: Vec<Note>) -> Result<(), String> {
+        let (stored, answer) = oneshot::channel();
+        if self.shared.notes.send(Notes { notes, stored }).is_err() {
+            return Err("nothing stores presence notes".into());
+        }
+        answer
+            .await
+            .unwrap_or_else(|_| Err("the notes were dropped".into()))
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

@@ -14,14 +14,12 @@ use bytes::{BufMut, BytesMut};
 use tokio::sync::broadcast;
 
 use super::{
-    Hub,
+    Hub, HubError, Note,
     admission::Admissions,
     recent::Recent,
     roster::{Roster, SNAPSHOT_LIST_CAP},
 };
 use crate::{
-    db::writer::Change,
-    error::{AppError, AppResult},
     events::Event,
     model::{Audience, Kind, MembersSnapshot, RoomNotice, RoomRow, User},
 };
@@ -142,12 +140,12 @@ impl RoomState {
 }
 
 impl Hub {
-    /// Makes `user` present in `room` and subscribes to it. Fails with 409
-    /// when the room is full of other users, 404 when it is being deleted.
-    pub fn enter(&self, room: &RoomRow, user: &User) -> AppResult<Entry> {
+    /// Makes `user` present in `room` and subscribes to it. Fails when
+    /// the room is full of other users, or is being deleted.
+    pub fn enter(&self, room: &RoomRow, user: &User) -> Result<Entry, HubError> {
         let mut state = self.state();
         if state.deleted.contains(&room.id) {
-            return Err(AppError::not_found("room"));
+            return Err(HubError::NoSuchRoom);
         }
         let published = state.published;
         let capacity = self.shared.config.room_channel_capacity;
@@ -156,7 +154,7 @@ impl Hub {
             .entry(room.id.clone())
             .or_insert_with(|| RoomState::new(room.clone(), capacity, published));
         if entry.closing {
-            return Err(AppError::not_found("room"));
+            return Err(HubError::NoSuchRoom);
         }
         match entry.members.get_mut(&user.id) {
             Some(member) => {
@@ -165,7 +163,7 @@ impl Hub {
             }
             None => {
                 if entry.members.len() >= entry.room.max as usize {
-                    return Err(AppError::RoomFull);
+                    return Err(HubError::RoomFull);
                 }
                 entry.members.insert(user.clone());
                 entry.joins.push(user.clone());
@@ -334,8 +332,8 @@ impl Hub {
                     None => !state.deleted.contains(&room_id),
                 }
             };
-            if let (true, Some(writer)) = (abandoned, hub.shared.writer.get()) {
-                let _ = writer.apply(Change::DeleteRoom { room_id }).await;
+            if abandoned && let Err(e) = hub.store(vec![Note::DeleteRoom(room_id)]).await {
+                tracing::warn!(error = %e, "deleting a room nobody entered failed");
             }
         });
     }

@@ -1,7 +1,6 @@
 //! Who may do what in a room: the checks every room route starts with.
 
 use crate::{
-    db,
     error::{AppError, AppResult},
     hub::Known,
     model::{Access, RoomRow, User},
@@ -23,7 +22,7 @@ pub async fn room_access(
     let (id, user_id) = (room_id.to_owned(), user.id.clone());
     let (room, access) = state
         .db
-        .read(move |conn| db::rooms::with_access(conn, &id, &user_id))
+        .room_with_access(&id, &user_id)
         .await?
         .ok_or(AppError::not_found("room"))?;
     if let Some(ticket) = ticket {

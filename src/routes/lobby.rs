@@ -10,7 +10,6 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    db,
     error::AppResult,
     flash,
     identity::Visitor,
@@ -79,7 +78,7 @@ async fn list(State(state): State<AppState>) -> AppResult<Json<RoomList>> {
 
 /// Every room with its members present now, newest first.
 pub async fn rooms_now(state: &AppState) -> AppResult<Vec<Room>> {
-    let rows = state.db.read(db::rooms::list).await?;
+    let rows = state.db.rooms().await?;
     let counts = state.hub.member_counts();
     Ok(rows
         .iter()

@@ -11,7 +11,6 @@ use utoipa::{ToSchema, openapi::schema::Schema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    db::writer::Change,
     error::AppResult,
     identity::{MAX_NAME_CHARS, Visitor},
     model::User,
@@ -77,12 +76,7 @@ async fn set_name(
 ) -> AppResult<Response> {
     let name = bounded_name("name", form.name.as_deref().unwrap_or(""), MAX_NAME_CHARS)?;
     visitor.set_name(Some(name)).await?;
-    state
-        .writer
-        .apply(Change::Rename {
-            user: visitor.user.clone(),
-        })
-        .await?;
+    state.writer.rename(visitor.user.clone()).await?;
     // A browser goes back to the page its header form was on.
     let back = referer_path(&headers).unwrap_or_else(|| "/".to_owned());
     Ok(format.created(StatusCode::OK, &visitor.user, &back))

@@ -11,7 +11,6 @@ use utoipa::{IntoParams, ToSchema, openapi::schema::Schema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    db,
     error::{AppError, AppResult},
     identity::Visitor,
     model::{EventRecord, Kind, NewEvent},
@@ -237,9 +236,6 @@ async fn history(
     let (before, limit) = query.check()?;
     let room = admitted_room(&state, &room_id, &visitor.user).await?;
     let user_id = visitor.user.id;
-    let (events, has_more) = state
-        .db
-        .read(move |conn| db::events::page(conn, &room.id, &user_id, before, limit))
-        .await?;
+    let (events, has_more) = state.db.history(&room.id, &user_id, before, limit).await?;
     Ok(Json(History { events, has_more }))
 }

@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    db::{self, writer::Change},
     error::{AppError, AppResult},
     identity::Visitor,
     model::{EventRecord, NewEvent, User},
@@ -88,13 +87,13 @@ async fn kick(
             let (id, user_id) = (room.id.clone(), target_id.clone());
             state
                 .db
-                .read(move |conn| db::events::last_seen_user(conn, &id, &user_id))
+                .last_seen_user(&id, &user_id)
                 .await?
                 .ok_or_else(|| AppError::conflict("that user is not in this room"))?
         }
     };
     let notice = NewEvent::system(&room.id, format!("{} was kicked out", user.label()));
-    let record = state.writer.event(Change::Ban { user, notice }).await?;
+    let record = state.writer.ban(user, notice).await?;
     Ok(format.done_in_room(StatusCode::OK, &record, &room.id))
 }
 
@@ -137,9 +136,6 @@ async fn hand_over(
         owner.label()
     );
     let notice = NewEvent::system(&room.id, text);
-    let record = state
-        .writer
-        .event(Change::SetOwner { owner, notice })
-        .await?;
+    let record = state.writer.set_owner(owner, notice).await?;
     Ok(format.done_in_room(StatusCode::OK, &record, &room.id))
 }

@@ -49,10 +49,7 @@ pub fn metrics_only(state: AppState) -> Router {
     )
 )]
 async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    let probe = state
-        .db
-        .read(|conn| conn.query_row("SELECT 1", [], |row| row.get::<_, i64>(0)))
-        .await;
+    let probe = state.db.ping().await;
     match probe {
         Ok(_) => (StatusCode::OK, "ok"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database unavailable"),

@@ -152,7 +152,7 @@ async fn room_poll(
     // Enter (and so subscribe) before reading anything: see feed.rs.
     let entry = state.hub.enter(&room, &visitor.user)?;
     let mut feed = Feed::open(
-        &state,
+        (&state.db, &state.hub, &state.metrics),
         room.id.clone(),
         visitor.user.id.clone(),
         entry.rx,

@@ -19,10 +19,7 @@ use utoipa::{
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    db::{
-        self,
-        writer::{Change, now},
-    },
+    db::writer::now,
     error::{AppError, AppResult},
     flash,
     identity::Visitor,
@@ -265,14 +262,9 @@ async fn open(
     }
     require(access)?;
     has_place_for(&state, &room, &visitor.user)?;
-    let (id, user_id) = (room.id.clone(), visitor.user.id.clone());
     let (cursor, (events, has_more)) = state
         .db
-        .read(move |conn| {
-            let newest = db::events::newest_id(conn)?;
-            let page = db::events::page(conn, &id, &user_id, None, PAGE_MESSAGES)?;
-            Ok((newest, page))
-        })
+        .newest_id_and_history(&room.id, &visitor.user.id, PAGE_MESSAGES)
         .await?;
     // Anything committed between the two reads is on the page: the client
     // resumes after whichever is newer, and skips ids it already shows.
@@ -349,11 +341,7 @@ async fn join(
     }
     has_place_for(&state, &room, &visitor.user)?;
     if access == Access::NeedsPassword {
-        let change = Change::Admit {
-            room_id: room.id.clone(),
-            user_id: visitor.user.id.clone(),
-        };
-        state.writer.apply(change).await?;
+        state.writer.admit(&room.id, &visitor.user.id).await?;
         visitor.session.cycle_id().await?;
     }
     let public = room.public(state.hub.member_count(&room.id));
@@ -420,10 +408,7 @@ async fn delete(
     visitor: Visitor,
 ) -> AppResult<Response> {
     let room = owned_room(&state, &room_id, &visitor.user).await?;
-    state
-        .writer
-        .apply(Change::DeleteRoom { room_id: room.id })
-        .await?;
+    state.writer.delete_room(&room.id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -174,7 +174,7 @@ async fn room_events(
     // Enter (and so subscribe) before reading anything: see feed.rs.
     let entry = state.hub.enter(&room, &visitor.user)?;
     let mut feed = Feed::open(
-        &state,
+        (&state.db, &state.hub, &state.metrics),
         room.id,
         visitor.user.id,
         entry.rx,

@@ -27,13 +27,7 @@ pub async fn sweep(db: &Db, dir: &Path) -> AppResult<Swept> {
     // The query lives here rather than in `db/` because nothing else needs
     // every referenced file at once.
     let referenced: HashSet<String> = db
-        .read(|conn| {
-            let mut query = conn.prepare("SELECT gif FROM events WHERE gif IS NOT NULL")?;
-            let urls = query
-                .query_map([], |row| row.get::<_, String>(0))?
-                .collect::<rusqlite::Result<Vec<String>>>()?;
-            Ok(urls)
-        })
+        .gif_urls()
         .await?
         .iter()
         .filter_map(|url| super::file_name(url))

@@ -1,0 +1,57 @@
+//! What a committed change means for the people watching: the writer
+//! reports each one here (`db::writer::AfterCommit`), in commit order, and
+//! the live side acts on it. The hub publishes stored events, tells the
+//! lobby, forgets access it remembered that the change made stale; a
+//! deleted room's GIF files are removed from disk.
+
+use std::path::PathBuf;
+
+use crate::{
+    db::writer::AfterCommit,
+    hub::Hub,
+    model::{EventRecord, RoomRow, User},
+    uploads,
+};
+
+pub struct LiveSide {
+    pub hub: Hub,
+    /// Where a deleted room's files are removed from.
+    pub uploads_dir: PathBuf,
+}
+
+impl AfterCommit for LiveSide {
+    fn started(&self, newest_id: i64) {
+        self.hub.stored_before_start(newest_id);
+    }
+
+    fn stored(&self, record: &EventRecord) {
+        self.hub.publish_stored(record);
+    }
+
+    fn room_created(&self, room: &RoomRow) {
+        self.hub.room_created(room);
+    }
+
+    fn room_deleted(&self, room_id: &str, existed: bool, gifs: &[String]) {
+        if existed {
+            self.hub.room_deleted(room_id);
+        }
+        uploads::remove_files(&self.uploads_dir, gifs);
+    }
+
+    fn owner_changed(&self, room_id: &str, owner: &User) {
+        self.hub.owner_changed(room_id, owner);
+    }
+
+    fn banned(&self, room_id: &str, user_id: &str) {
+        self.hub.kicked(room_id, user_id);
+    }
+
+    fn admitted(&self, room_id: &str, user_id: &str) {
+        self.hub.admitted(room_id, user_id);
+    }
+
+    fn renamed(&self, user: &User) {
+        self.hub.renamed(user);
+    }
+}

@@ -1,0 +1,51 @@
+//! What storage says when something cannot be done. Storage knows nothing
+//! of HTTP: the edge (`error.rs`) decides what each of these means to a
+//! client.
+
+use crate::model::Access;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The room does not exist (or no longer does).
+    #[error("no such room")]
+    NoSuchRoom,
+    /// The poster may not post in the room: banned, or not admitted to a
+    /// private one.
+    #[error("not admitted to the room ({0:?})")]
+    Refused(Access),
+    /// A new session's id is taken already.
+    #[error("the session id is taken")]
+    SessionTaken,
+    /// The writer has stopped (the server is shutting down).
+    #[error("the writer has stopped")]
+    Stopped,
+    /// The database failed: the cause, for the log.
+    #[error("database: {0}")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub fn database(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Database(Box::new(cause))
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(cause: rusqlite::Error) -> Self {
+        Self::database(cause)
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(cause: r2d2::Error) -> Self {
+        Self::database(cause)
+    }
+}
+
+impl From<tokio::task::JoinError> for StoreError {
+    fn from(cause: tokio::task::JoinError) -> Self {
+        Self::database(cause)
+    }
+}
