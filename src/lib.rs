@@ -6,13 +6,21 @@
 //!   feature file (`lobby`, `rooms`, `messages`, `stream`, `poll`, `me`,
 //!   `ops`) owns its handlers and its `routes()`, which document them too:
 //!   `routes/openapi.rs` serves the OpenAPI document they make.
-//! - `db/`: SQLite. Reads run on an r2d2 pool on the blocking thread pool;
-//!   every change goes through the single writer thread (`db/writer.rs`),
-//!   which commits in groups and then publishes to the hub in id order.
-//! - `hub/`: per-room broadcast channels, the lobby channel, and presence.
+//! - `db/`: storage, a leaf. Reads are named methods of `Db`, run on an
+//!   r2d2 pool on the blocking thread pool; every change goes through the
+//!   single writer thread (`db/writer.rs`, one typed method per change),
+//!   which commits in groups and then reports what it committed, in id
+//!   order, to an `AfterCommit` implementation. It imports nothing above it
+//!   and speaks its own errors.
+//! - `after_commit.rs`: what a committed change means for the people
+//!   watching: the hub publishes, a deleted room's files go.
+//! - `hub/`: per-room broadcast channels, the lobby channel, and presence,
+//!   which asks for its notices to be stored through a channel (`run`
+//!   hands them to the writer) rather than holding the writer.
 //! - `feed.rs`: how one viewer gets an exact, gap-free sequence of events out
 //!   of a subscription plus SQLite, for SSE and long-polling alike.
-//! - `events.rs`: event data, rendered to JSON and SSE bytes exactly once.
+//! - `model/`: the plain data everything shares (rooms, users, events).
+//! - `events.rs`: an event rendered to JSON and SSE bytes exactly once.
 //! - `uploads/`: GIF files on disk: streamed in, decoded, named, swept.
 //! - `identity.rs`, `sessions.rs`, `flash.rs`: who is asking.
 //! - `views/`: maud pages, pure functions of plain data.
