@@ -1,7 +1,7 @@
-//! What each change does to the database: the `Change` vocabulary that
-//! handlers and presence send to the writer, and the SQL that applies it
-//! inside the writer's transaction (`writer.rs` owns the thread, the
-//! batching and the publishing).
+//! What each change does to the database: the `Change` vocabulary the
+//! writer's typed methods queue, and the SQL that applies it inside the
+//! writer's transaction (`writer.rs` owns the thread, the batching and the
+//! after-commit report).
 
 use rusqlite::{Connection, params};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};

@@ -5,8 +5,9 @@
 //!   the r2d2 pool on the blocking thread pool, never on the async executor;
 //!   `rooms`, `events`: their SQL.
 //! - `writer`: the single writer thread that owns the write connection and
-//!   commits every change (see its docs for group commit and publishing);
-//!   `changes`: what each change does in SQL.
+//!   commits every change, one typed method each (see its docs for group
+//!   commit and the after-commit report); `changes`: what each change does
+//!   in SQL.
 //!
 //! Storage speaks its own errors ([`StoreError`]); what they mean to a
 //! client is decided at the HTTP edge. The database runs in WAL mode, so
