@@ -5,13 +5,17 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use ipnet::IpNet;
 
 /// A self-hosted, real-time GIF chat server.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "gifchat", version, about)]
 pub struct Config {
+    /// What to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address to listen on.
     #[arg(long, env = "GIFCHAT_ADDR", default_value = "127.0.0.1:8005")]
     pub addr: SocketAddr,
@@ -132,6 +136,19 @@ pub struct Config {
     /// Log filter, in `tracing_subscriber::EnvFilter` syntax.
     #[arg(long, env = "GIFCHAT_LOG", default_value = "info")]
     pub log: String,
+}
+
+/// Commands that work on an installation instead of serving it.
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Writes a consistent copy of the database (SQLite's online backup, so
+    /// the server may keep running), the GIFs it refers to and the cookie
+    /// secret into DIR, a new or empty folder. Serve the copy with
+    /// `gifchat --data-dir DIR/data --uploads-dir DIR/uploads`.
+    Backup {
+        /// Where the copy goes.
+        dir: PathBuf,
+    },
 }
 
 impl Config {

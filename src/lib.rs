@@ -33,6 +33,7 @@
 //! which is how `main` and the tests (on port 0) start the server.
 
 pub mod after_commit;
+pub mod backup;
 pub mod client_addr;
 pub mod config;
 pub mod db;

@@ -1,8 +1,8 @@
 //! The `gifchat` binary: read the configuration, set up logging, bind, and
-//! serve until SIGINT or SIGTERM.
+//! serve until SIGINT or SIGTERM; or run a command (`gifchat backup DIR`).
 
 use clap::Parser;
-use gifchat::Config;
+use gifchat::{Config, config::Command};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -14,6 +14,9 @@ async fn main() {
         eprintln!("gifchat: ignoring .env: {e}");
     }
     let config = Config::parse();
+    if let Some(command) = &config.command {
+        std::process::exit(run_command(&config, command));
+    }
     tracing_subscriber::fmt()
         // Colors only for a person watching, not for journald or files.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
@@ -31,6 +34,37 @@ async fn main() {
     if let Err(e) = gifchat::run(listener, config, shutdown_signal()).await {
         eprintln!("gifchat: {e}");
         std::process::exit(1);
+    }
+}
+
+/// Runs a command instead of the server; the process's exit code.
+fn run_command(config: &Config, command: &Command) -> i32 {
+    match command {
+        Command::Backup { dir } => match gifchat::backup::backup(config, dir) {
+            Ok(copied) => {
+                println!(
+                    "gifchat: backed up {} rooms, {} events and {} GIFs into {}",
+                    copied.rooms,
+                    copied.events,
+                    copied.files,
+                    dir.display()
+                );
+                if copied.missing.is_empty() {
+                    0
+                } else {
+                    eprintln!(
+                        "gifchat: {} GIFs were deleted during the backup and are missing: {}",
+                        copied.missing.len(),
+                        copied.missing.join(", ")
+                    );
+                    1
+                }
+            }
+            Err(e) => {
+                eprintln!("gifchat: backup failed: {e}");
+                1
+            }
+        },
     }
 }
 

@@ -337,6 +337,24 @@ fn cookie_key(config: &Config) -> Result<Key, BoxError> {
     Ok(Key::from(&key))
 }
 
+/// Copies the generated cookie secret (if there is one) from one data dir
+/// to another, private, so that sessions stored in a copy of the database
+/// go on working there.
+pub fn copy_secret(from: &Path, to: &Path) -> std::io::Result<()> {
+    let source = from.join(SECRET_FILE);
+    if !source.exists() {
+        return Ok(());
+    }
+    let target = to.join(SECRET_FILE);
+    fs::copy(&source, &target)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&target, fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}
+
 /// The secret kept in the data dir, created (readable by the owner only)
 /// when missing.
 fn stored_secret(data_dir: &Path) -> Result<String, BoxError> {

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod backup;
 mod connections;
 mod crash;
 mod exactness;
