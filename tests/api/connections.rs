@@ -37,6 +37,20 @@ fn stream_request(path: &str) -> String {
     format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n")
 }
 
+/// A viewer of room `id` on a connection of its own, as curl opens one,
+/// once its stream has started (the `members` snapshot arrived); with what
+/// was read so far.
+async fn raw_viewer(app: &TestApp, id: &str) -> (TcpStream, Vec<u8>) {
+    let mut viewer = TcpStream::connect(app.addr).await.unwrap();
+    viewer
+        .write_all(stream_request(&format!("/rooms/{id}/events")).as_bytes())
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    read_until(&mut viewer, &mut seen, "event: members").await;
+    (viewer, seen)
+}
+
 #[tokio::test]
 async fn a_stream_on_a_new_connection_runs_until_the_connection_closes() {
     let app = TestApp::spawn().await;
@@ -44,14 +58,8 @@ async fn a_stream_on_a_new_connection_runs_until_the_connection_closes() {
     let room = alice.create_room("Wire", 10, None).await;
     let id = room["id"].as_str().unwrap();
 
-    let mut viewer = TcpStream::connect(app.addr).await.unwrap();
-    viewer
-        .write_all(stream_request(&format!("/rooms/{id}/events")).as_bytes())
-        .await
-        .unwrap();
-    let mut seen = Vec::new();
-    let text = read_until(&mut viewer, &mut seen, "event: members").await;
-    let head = head_of(&text);
+    let (mut viewer, mut seen) = raw_viewer(&app, id).await;
+    let head = head_of(&String::from_utf8_lossy(&seen));
     assert!(head.starts_with("http/1.1 200 ok\r\n"), "{head}");
     assert!(head.contains("content-type: text/event-stream"), "{head}");
     assert!(head.contains("connection: close"), "{head}");
@@ -242,13 +250,7 @@ async fn a_client_that_keeps_sending_after_its_stream_request_is_cut_off() {
     let alice = app.client();
     let room = alice.create_room("Chatty", 10, None).await;
     let id = room["id"].as_str().unwrap();
-    let mut viewer = TcpStream::connect(app.addr).await.unwrap();
-    viewer
-        .write_all(stream_request(&format!("/rooms/{id}/events")).as_bytes())
-        .await
-        .unwrap();
-    let mut seen = Vec::new();
-    read_until(&mut viewer, &mut seen, "event: members").await;
+    let (mut viewer, _) = raw_viewer(&app, id).await;
     // Junk after the request: a little is ignored, a lot is a hang-up.
     let _ = viewer.write_all(&[b'x'; 64 * 1024]).await;
     let mut rest = Vec::new();
@@ -289,12 +291,7 @@ async fn streams_are_counted_by_what_serves_them() {
     let alice = app.client();
     let room = alice.create_room("Gauged", 10, None).await;
     let id = room["id"].as_str().unwrap();
-    let mut direct = TcpStream::connect(app.addr).await.unwrap();
-    direct
-        .write_all(stream_request(&format!("/rooms/{id}/events")).as_bytes())
-        .await
-        .unwrap();
-    read_until(&mut direct, &mut Vec::new(), "event: members").await;
+    let (direct, _) = raw_viewer(&app, id).await;
     let (mut sender, _connection) = h2_connection(&app).await;
     let over_h2 = sender.send_request(h2_get("/events")).await.unwrap();
     assert_eq!(over_h2.status(), 200);
