@@ -246,7 +246,6 @@ fn multipart_error(error: multer::Error) -> AppError {
 /// The file a `GET /gif/{file}` asks for.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
-#[allow(dead_code)]
 struct GifPath {
     /// A name the server made (the `gif` of a `gif` event ends with it).
     #[param(pattern = "^[0-9a-f]{32}[.]gif$")]
@@ -275,11 +274,11 @@ struct GifPath {
 )]
 async fn serve_gif(
     State(state): State<AppState>,
-    file: Result<Path<String>, PathRejection>,
+    file: Result<Path<GifPath>, PathRejection>,
     request: Request,
 ) -> AppResult<Response> {
     let name = match file {
-        Ok(Path(name)) if uploads::is_upload_name(&name) => name,
+        Ok(Path(GifPath { file })) if uploads::is_upload_name(&file) => file,
         _ => return Err(AppError::not_found("GIF")),
     };
     let path = state.config.uploads_dir.join(name);

@@ -228,23 +228,26 @@ pub async fn limit_streams(
         Some(_) => "direct",
         None => "hyper",
     };
-    let mut open = Vec::with_capacity(2);
-    if let Some(transport) = transport {
-        let metrics = &state.metrics;
-        open.push(OpenGauge::new(
-            metrics.connections.with_label_values(&[transport.label()]),
-        ));
-        if matches!(transport, Transport::Sse | Transport::LobbySse) {
-            open.push(OpenGauge::new(
-                metrics.streams.with_label_values(&[served_by]),
-            ));
+    // No allocation: a poll does this on every request.
+    let (connections, streams) = match transport {
+        Some(transport) => {
+            let metrics = &state.metrics;
+            let label = transport.label();
+            let is_stream = matches!(transport, Transport::Sse | Transport::LobbySse);
+            (
+                Some(OpenGauge::new(
+                    metrics.connections.with_label_values(&[label]),
+                )),
+                is_stream.then(|| OpenGauge::new(metrics.streams.with_label_values(&[served_by]))),
+            )
         }
-    }
+        None => (None, None),
+    };
     next.run(request).await.map(|body| {
         Body::new(SlotBody {
             body,
             _slot: slot,
-            _open: open,
+            _open: [connections, streams],
         })
     })
 }
@@ -278,7 +281,7 @@ impl Drop for OpenGauge {
 struct SlotBody {
     body: Body,
     _slot: Slot,
-    _open: Vec<OpenGauge>,
+    _open: [Option<OpenGauge>; 2],
 }
 
 impl HttpBody for SlotBody {
