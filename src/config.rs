@@ -8,6 +8,8 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use clap::{Parser, Subcommand};
 use ipnet::IpNet;
 
+use crate::db::DatabaseUrl;
+
 /// A self-hosted, real-time GIF chat server.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "gifchat", version, about)]
@@ -20,9 +22,17 @@ pub struct Config {
     #[arg(long, env = "GIFCHAT_ADDR", default_value = "127.0.0.1:8005")]
     pub addr: SocketAddr,
 
-    /// Folder holding the SQLite database and the generated cookie secret.
+    /// Folder holding the generated cookie secret and, unless `--database`
+    /// names another place, the SQLite database.
     #[arg(long, env = "GIFCHAT_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
+
+    /// The database: `sqlite:<path>` (embedded, nothing to install; the
+    /// default is `sqlite:<data dir>/gifchat.sqlite3`) or
+    /// `postgres://user:password@host/db` (PostgreSQL 15 or newer; a unix
+    /// socket as `postgres:///db?host=/run/postgresql`).
+    #[arg(long, env = "GIFCHAT_DATABASE", value_parser = DatabaseUrl::parse)]
+    pub database: Option<DatabaseUrl>,
 
     /// Folder holding uploaded GIFs.
     #[arg(long, env = "GIFCHAT_UPLOADS_DIR", default_value = "uploads")]
@@ -152,6 +162,13 @@ pub enum Command {
 }
 
 impl Config {
+    /// The database to use: `--database`, or SQLite in the data dir.
+    pub fn database_url(&self) -> DatabaseUrl {
+        self.database
+            .clone()
+            .unwrap_or_else(|| DatabaseUrl::Sqlite(self.data_dir.join(crate::db::DB_FILE)))
+    }
+
     /// How big an uploaded GIF may be once decoded.
     pub fn gif_limits(&self) -> crate::uploads::GifLimits {
         crate::uploads::GifLimits {

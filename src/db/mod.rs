@@ -22,9 +22,11 @@ mod reads;
 pub mod rooms;
 pub mod schema;
 mod sessions;
+mod url;
 pub mod writer;
 
 pub use error::{StoreError, StoreResult};
+pub use url::DatabaseUrl;
 
 use std::{path::Path, time::Duration};
 
