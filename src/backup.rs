@@ -16,7 +16,12 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use crate::{BoxError, config::Config, db, sessions, uploads};
+use crate::{
+    BoxError,
+    config::Config,
+    db::{self, DatabaseUrl},
+    sessions, uploads,
+};
 
 /// What a backup copied.
 #[derive(Debug)]
@@ -35,13 +40,20 @@ pub fn backup(config: &Config, dir: &Path) -> Result<Copied, BoxError> {
     if fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(format!("{} is not empty: back up into a new folder", dir.display()).into());
     }
+    let DatabaseUrl::Sqlite(database) = config.database_url() else {
+        return Err(
+            "gifchat backup copies a SQLite database; back up PostgreSQL with its own \
+                    tools (pg_dump, or continuous archiving) and copy the uploads folder"
+                .into(),
+        );
+    };
     let data = dir.join("data");
     let files = dir.join("uploads");
-    db::make_private(&data)?;
+    db::make_private_dir(&data)?;
     fs::create_dir_all(&files)?;
 
     let mut copied = copy_uploads(&config.uploads_dir, &files, None)?;
-    let snapshot = db::backup(&config.data_dir, &data)?;
+    let snapshot = db::sqlite::backup(&database, &data)?;
     let referenced: HashSet<String> = snapshot
         .gifs
         .iter()

@@ -293,6 +293,10 @@ impl From<crate::db::StoreError> for AppError {
             StoreError::NoSuchRoom => Self::not_found("room"),
             StoreError::Refused(access) => Self::refused(access),
             StoreError::Stopped => Self::Unavailable,
+            StoreError::Unreachable(cause) => {
+                tracing::warn!(error = %cause, "the database is unreachable");
+                Self::Busy("the database is unreachable; try again shortly")
+            }
             failed @ (StoreError::SessionTaken | StoreError::Database(_)) => Self::internal(failed),
         }
     }

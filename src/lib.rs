@@ -6,19 +6,20 @@
 //!   feature file (`lobby`, `rooms`, `messages`, `stream`, `poll`, `me`,
 //!   `ops`) owns its handlers and its `routes()`, which document them too:
 //!   `routes/openapi.rs` serves the OpenAPI document they make.
-//! - `db/`: storage, a leaf. Reads are named methods of `Db`, run on an
-//!   r2d2 pool on the blocking thread pool; every change goes through the
-//!   single writer thread (`db/writer.rs`, one typed method per change),
-//!   which commits in groups and then reports what it committed, in id
-//!   order, to an `AfterCommit` implementation. It imports nothing above it
-//!   and speaks its own errors.
+//! - `db/`: storage, a leaf, on SQLite (`db/sqlite/`, the default) or
+//!   PostgreSQL (`db/postgres/`). Reads are named methods of one interface
+//!   (`db/reads.rs`); every change goes through the single writer thread
+//!   (`db/writer.rs`, one typed method per change), which commits in
+//!   groups and then reports what it committed, in id order, to an
+//!   `AfterCommit` implementation. It imports nothing above it and speaks
+//!   its own errors.
 //! - `after_commit.rs`: what a committed change means for the people
 //!   watching: the hub publishes, a deleted room's files go.
 //! - `hub/`: per-room broadcast channels, the lobby channel, and presence,
 //!   which asks for its notices to be stored through a channel (`run`
 //!   hands them to the writer) rather than holding the writer.
 //! - `feed.rs`: how one viewer gets an exact, gap-free sequence of events out
-//!   of a subscription plus SQLite, for SSE and long-polling alike.
+//!   of a subscription plus the database, for SSE and long-polling alike.
 //! - `model/`: the plain data everything shares (rooms, users, events).
 //! - `events.rs`: an event rendered to JSON and SSE bytes exactly once.
 //! - `uploads/`: GIF files on disk: streamed in, decoded, named, swept.
@@ -61,7 +62,7 @@ use tokio_util::sync::CancellationToken;
 pub use config::Config;
 
 use crate::{
-    db::{Db, writer::Writer},
+    db::writer::Writer,
     hub::{Hub, HubConfig},
     state::AppState,
 };
@@ -69,16 +70,18 @@ use crate::{
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Serves gifchat on `listener` until `shutdown` resolves, then ends every
-/// stream, lets requests in flight finish, checkpoints SQLite and returns.
+/// stream, lets requests in flight finish, closes the database and returns.
 pub async fn run(
     listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BoxError> {
-    db::make_private(&config.data_dir)?;
+    db::make_private_dir(&config.data_dir)?;
     std::fs::create_dir_all(&config.uploads_dir)?;
-    let pool = db::open_pool(&config.data_dir)?;
-    let db = Db::new(pool);
+    let database = config.database_url();
+    let (db, engine) = db::open(&database)
+        .await
+        .map_err(|e| format!("cannot open the database {database}: {e}"))?;
     // Before the first request, so it never races an upload in progress.
     uploads::sweep(&db, &config.uploads_dir).await?;
     let (hub, presence_notes) = Hub::new(HubConfig {
@@ -94,7 +97,7 @@ pub async fn run(
         uploads_dir: config.uploads_dir.clone(),
     };
     let (writer, writer_thread) =
-        Writer::start(&config.data_dir, live, metrics.events_stored.clone())?;
+        Writer::start(engine, live, metrics.events_stored.clone()).await?;
     let note_keeper = tokio::spawn(store_presence_notes(presence_notes, writer.clone()));
     for room in db.rooms().await? {
         hub.adopt_existing_room(room.id);

@@ -294,7 +294,10 @@ impl SessionStore for SqliteStore {
         };
         let found = self
             .db
-            .session(&session_id.to_string())
+            .session(
+                &session_id.to_string(),
+                OffsetDateTime::now_utc().unix_timestamp(),
+            )
             .await
             .map_err(backend)?;
         let Some((data, expiry)) = found else {

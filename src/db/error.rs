@@ -21,6 +21,10 @@ pub enum StoreError {
     /// The writer has stopped (the server is shutting down).
     #[error("the writer has stopped")]
     Stopped,
+    /// The database cannot be reached (connection refused or lost, the
+    /// pool timed out): trying again shortly may work.
+    #[error("the database is unreachable: {0}")]
+    Unreachable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The database failed: the cause, for the log.
     #[error("database: {0}")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -47,5 +51,26 @@ impl From<r2d2::Error> for StoreError {
 impl From<tokio::task::JoinError> for StoreError {
     fn from(cause: tokio::task::JoinError) -> Self {
         Self::database(cause)
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(cause: tokio_postgres::Error) -> Self {
+        // An error the server sent (a constraint, a syntax error) has a
+        // code; one without is the connection's.
+        if cause.is_closed() || cause.code().is_none() {
+            Self::Unreachable(Box::new(cause))
+        } else {
+            Self::database(cause)
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(cause: deadpool_postgres::PoolError) -> Self {
+        match cause {
+            deadpool_postgres::PoolError::Backend(cause) => cause.into(),
+            other => Self::Unreachable(Box::new(other)),
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! The single writer: one thread, one SQLite connection, every change.
+//! The single writer: one thread, one database connection, every change.
 //!
 //! Callers name the change they want ([`Writer::post`], [`Writer::ban`],
 //! [`Writer::set_owner`], [`Writer::create_session`]...) and wait for its
@@ -15,22 +15,42 @@
 //! people watching (publishing, forgetting remembered access, removing a
 //! deleted room's files) is the [`AfterCommit`] implementation's business
 //! (`after_commit.rs`).
+//!
+//! The thread is the same for both backends: each brings a [`Commit`],
+//! which applies a batch in one transaction on its connection.
 
-use std::{path::Path, thread};
+use std::thread;
 
 use prometheus::IntCounter;
-use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
 pub use super::changes::now;
 use super::{
     StoreError, StoreResult,
-    changes::{Change, Done, apply},
+    changes::{Change, Done},
 };
-use crate::{
-    db,
-    model::{EventRecord, NewEvent, RoomRow, SessionRow, User},
-};
+use crate::model::{EventRecord, NewEvent, RoomRow, SessionRow, User};
+
+/// A backend's side of the writer: its connection, on the writer thread.
+pub(crate) trait Commit: Send + 'static {
+    /// The newest id handed out so far (0 for a new database).
+    fn newest_id(&mut self) -> StoreResult<i64>;
+    /// Applies the batch in one transaction, so that one bad change (a
+    /// vanished room, say) fails alone, and commits it: one result per
+    /// change, in order. A failed commit fails every change.
+    fn commit(&mut self, batch: &[&Change]) -> Vec<StoreResult<Done>>;
+    /// Called once, when the writer stops.
+    fn close(&mut self) {}
+}
+
+/// An open database's writing side, handed to [`Writer::start`].
+pub struct Engine(Box<dyn Commit>);
+
+impl Engine {
+    pub(crate) fn new(commit: impl Commit) -> Self {
+        Self(Box::new(commit))
+    }
+}
 
 /// What a committed change means for the people watching: called on the
 /// writer thread, in commit (so id) order, before the change's sender is
@@ -89,24 +109,35 @@ impl WriterThread {
 }
 
 impl Writer {
-    /// Opens the write connection and starts the thread, which reports what
-    /// it commits to `after`. `stored` counts committed events for
-    /// `/metrics`.
-    pub fn start(
-        data_dir: &Path,
+    /// Starts the thread on `engine`, which reports what it commits to
+    /// `after`; returns once `after` knows the newest id stored. `stored`
+    /// counts committed events for `/metrics`.
+    pub async fn start(
+        engine: Engine,
         after: impl AfterCommit,
         stored: IntCounter,
     ) -> Result<(Writer, WriterThread), crate::BoxError> {
-        let conn = Connection::open(data_dir.join(db::DB_FILE))?;
-        db::configure(&conn)?;
-        // The writer alone decides durability: FULL makes a commit survive
-        // power loss, and group commit keeps its cost per batch, not per post.
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        after.started(db::events::newest_id(&conn)?);
         let (jobs, queue) = mpsc::channel(QUEUE);
+        let (ready, started) = oneshot::channel();
         let handle = thread::Builder::new()
             .name("gifchat-writer".into())
-            .spawn(move || run(conn, queue, after, stored))?;
+            .spawn(move || {
+                let mut engine = engine.0;
+                match engine.newest_id() {
+                    Ok(newest) => {
+                        after.started(newest);
+                        let _ = ready.send(Ok(()));
+                        run(engine, queue, after, stored);
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                    }
+                }
+            })?;
+        started
+            .await
+            .map_err(|_| StoreError::Stopped)
+            .and_then(|started| started)?;
         Ok((Writer { jobs }, WriterThread(handle)))
     }
 
@@ -210,8 +241,8 @@ impl Writer {
         self.done(Change::DeleteExpiredSessions { now }).await
     }
 
-    /// Asks the thread to finish what is queued, checkpoint the WAL and
-    /// stop. Later changes answer `Stopped`.
+    /// Asks the thread to finish what is queued, close the database (SQLite
+    /// checkpoints its WAL) and stop. Later changes answer `Stopped`.
     pub async fn shutdown(&self) {
         let (reply, answer) = oneshot::channel();
         if self.jobs.send(Job::Stop { reply }).await.is_ok() {
@@ -231,7 +262,7 @@ fn unexpected(done: Done) -> StoreError {
 /// bans, owners) are reported before their answer, as their senders expect
 /// the live side to show them already; reporting stays in id order.
 fn run(
-    mut conn: Connection,
+    mut engine: Box<dyn Commit>,
     mut queue: mpsc::Receiver<Job>,
     after: impl AfterCommit,
     stored: IntCounter,
@@ -252,7 +283,9 @@ fn run(
                 next = queue.try_recv().ok();
             }
         }
-        let results = commit(&mut conn, batch.iter().map(|(change, _)| &**change));
+        let changes: Vec<&Change> = batch.iter().map(|(change, _)| &**change).collect();
+        let results = engine.commit(&changes);
+        drop(changes);
         let events = results
             .iter()
             .filter(|r| matches!(r, Ok(Done::Event(_))))
@@ -284,63 +317,10 @@ fn run(
         }
     }
     queue.close();
-    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
-        tracing::warn!(error = %e, "WAL checkpoint at shutdown failed");
-    }
-    drop(conn);
+    engine.close();
+    drop(engine);
     if let Some(reply) = stop {
         let _ = reply.send(());
-    }
-}
-
-/// Applies the batch in one transaction, each change in a savepoint so one
-/// bad change (a vanished room, say) fails alone.
-fn commit<'a>(
-    conn: &mut Connection,
-    batch: impl ExactSizeIterator<Item = &'a Change> + Clone,
-) -> Vec<StoreResult<Done>> {
-    let size = batch.len();
-    let mut attempt = || -> rusqlite::Result<Vec<StoreResult<Done>>> {
-        let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut results = Vec::with_capacity(size);
-        for change in batch.clone() {
-            if change.writes_once() {
-                // One statement is atomic on its own: a failed one leaves
-                // nothing behind, so it needs no savepoint (two statements
-                // parsed and run per change otherwise). Some errors (I/O,
-                // a full disk) roll back the whole transaction, though:
-                // then the batch fails as a whole, as a failed commit does.
-                let result = apply(&tx, change);
-                if result.is_err() && tx.is_autocommit() {
-                    return Err(rusqlite::Error::SqliteFailure(
-                        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ABORT),
-                        Some("the transaction was rolled back".into()),
-                    ));
-                }
-                results.push(result);
-                continue;
-            }
-            let savepoint = tx.savepoint()?;
-            match apply(&savepoint, change) {
-                Ok(done) => {
-                    savepoint.commit()?;
-                    results.push(Ok(done));
-                }
-                // Dropping the savepoint rolls this change back.
-                Err(e) => results.push(Err(e)),
-            }
-        }
-        tx.commit()?;
-        Ok(results)
-    };
-    match attempt() {
-        Ok(results) => results,
-        Err(e) => {
-            tracing::error!(error = %e, changes = size, "commit failed");
-            (0..size)
-                .map(|_| Err(StoreError::Database(format!("commit failed: {e}").into())))
-                .collect()
-        }
     }
 }
 

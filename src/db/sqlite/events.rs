@@ -151,7 +151,7 @@ mod tests {
     #[test]
     fn replay_and_history_reuse_their_plans() {
         let mut conn = Connection::open_in_memory().unwrap();
-        crate::db::schema::migrate(&mut conn).unwrap();
+        crate::db::sqlite::schema::migrate(&mut conn).unwrap();
         for n in 0..5 {
             after(&conn, "room", "user", n, 256).unwrap();
             page(&conn, "room", "user", Some(n), 50 + n as usize).unwrap();

@@ -1,0 +1,268 @@
+//! The reads on PostgreSQL, each on a pooled connection with its
+//! statements prepared once per connection (deadpool's statement cache).
+//! They ask what `sqlite/rooms.rs` and `sqlite/events.rs` ask, in
+//! PostgreSQL's words.
+
+use async_trait::async_trait;
+use deadpool_postgres::{GenericClient, Pool};
+use tokio_postgres::Row;
+
+use crate::{
+    db::{HistoryPage, Reads, StoreError, StoreResult},
+    model::{Access, EventRecord, GifInfo, Kind, RoomRow, User},
+};
+
+const ROOM: &str = "SELECT id, title, max_members, password_hash, owner_id, owner_name, created_at
+                    FROM rooms";
+
+/// What `$2` may do in room `$1`: banned, admitted; no row when there is
+/// no such room.
+const ACCESS: &str = "SELECT EXISTS (SELECT 1 FROM bans WHERE room_id = $1 AND user_id = $2),
+                             password_hash IS NULL OR owner_id = $2
+                             OR EXISTS (SELECT 1 FROM admissions
+                                        WHERE room_id = $1 AND user_id = $2)
+                      FROM rooms WHERE id = $1";
+
+/// Events of room `$1` visible to `$2` (everything but other people's
+/// whispers), with id after `$3`, oldest first, at most `$4`.
+const AFTER: &str = "SELECT id, room_id, kind, user_id, user_name, chat, gif, to_id, to_name,
+                            created_at, gif_width, gif_height, gif_frames
+                     FROM events
+                     WHERE room_id = $1 AND (kind <> 'whisper' OR user_id = $2 OR to_id = $2)
+                       AND id > $3
+                     ORDER BY id LIMIT $4";
+
+/// The same, before `$3`, newest first.
+const BEFORE: &str = "SELECT id, room_id, kind, user_id, user_name, chat, gif, to_id, to_name,
+                             created_at, gif_width, gif_height, gif_frames
+                      FROM events
+                      WHERE room_id = $1 AND (kind <> 'whisper' OR user_id = $2 OR to_id = $2)
+                        AND id < $3
+                      ORDER BY id DESC LIMIT $4";
+
+/// The reads' pool on a PostgreSQL database.
+#[derive(Clone)]
+pub struct PgReads {
+    pub(super) pool: Pool,
+}
+
+impl PgReads {
+    /// Runs one cached statement on a pooled connection.
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> StoreResult<Vec<Row>> {
+        let client = self.pool.get().await?;
+        query(&client, sql, params).await
+    }
+}
+
+async fn query(
+    client: &impl GenericClient,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> StoreResult<Vec<Row>> {
+    let statement = client.prepare_cached(sql).await?;
+    Ok(client.query(&statement, params).await?)
+}
+
+/// What `user_id` may do in the room; `None` when there is no such room.
+/// Also read by the writer, inside its transaction, to say why a post was
+/// refused.
+pub(super) async fn access_of(
+    client: &impl GenericClient,
+    room_id: &str,
+    user_id: &str,
+) -> StoreResult<Option<Access>> {
+    let rows = query(client, ACCESS, &[&room_id, &user_id]).await?;
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let (banned, admitted): (bool, bool) = (row.try_get(0)?, row.try_get(1)?);
+    Ok(Some(if banned {
+        Access::Banned
+    } else if admitted {
+        Access::Admitted
+    } else {
+        Access::NeedsPassword
+    }))
+}
+
+fn room(row: &Row) -> StoreResult<RoomRow> {
+    let max: i64 = row.try_get(2)?;
+    Ok(RoomRow {
+        id: row.try_get(0)?,
+        title: row.try_get(1)?,
+        max: u32::try_from(max).map_err(StoreError::database)?,
+        password_hash: row.try_get(3)?,
+        owner: User::new(row.try_get(4)?, row.try_get(5)?),
+        created_at: row.try_get(6)?,
+    })
+}
+
+pub(super) fn event(row: &Row) -> StoreResult<EventRecord> {
+    let kind: String = row.try_get(2)?;
+    let kind = Kind::from_stored(&kind)
+        .ok_or_else(|| StoreError::Database(format!("unknown event kind {kind}").into()))?;
+    let user_id: Option<String> = row.try_get(3)?;
+    let to_id: Option<String> = row.try_get(7)?;
+    let dimension = |index| -> StoreResult<Option<u32>> {
+        let value: Option<i64> = row.try_get(index)?;
+        value
+            .map(u32::try_from)
+            .transpose()
+            .map_err(StoreError::database)
+    };
+    let gif_info = match (dimension(10)?, dimension(11)?, dimension(12)?) {
+        (Some(width), Some(height), Some(frames)) => Some(GifInfo {
+            width,
+            height,
+            frames,
+        }),
+        _ => None,
+    };
+    Ok(EventRecord {
+        id: row.try_get(0)?,
+        room: row.try_get(1)?,
+        kind,
+        user: user_id.map(|id| User::new(id, row.try_get(4).ok().flatten())),
+        chat: row.try_get(5)?,
+        gif: row.try_get(6)?,
+        gif_info,
+        to: to_id.map(|id| User::new(id, row.try_get(8).ok().flatten())),
+        created_at: row.try_get(9)?,
+    })
+}
+
+impl PgReads {
+    async fn page(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<HistoryPage> {
+        let before = before.unwrap_or(i64::MAX);
+        let rows = self
+            .query(BEFORE, &[&room_id, &user_id, &before, &(limit as i64 + 1)])
+            .await?;
+        let mut events = rows.iter().map(event).collect::<StoreResult<Vec<_>>>()?;
+        let has_more = events.len() > limit;
+        events.truncate(limit);
+        events.reverse();
+        Ok((events, has_more))
+    }
+
+    async fn newest_id(&self) -> StoreResult<i64> {
+        let rows = self.query("SELECT last FROM event_ids", &[]).await?;
+        match rows.first() {
+            Some(row) => Ok(row.try_get(0)?),
+            None => Err(StoreError::Database("event_ids has no row".into())),
+        }
+    }
+}
+
+#[async_trait]
+impl Reads for PgReads {
+    async fn rooms(&self) -> StoreResult<Vec<RoomRow>> {
+        let rows = self
+            .query(&format!("{ROOM} ORDER BY created_at DESC, id"), &[])
+            .await?;
+        rows.iter().map(room).collect()
+    }
+
+    async fn room_with_access(
+        &self,
+        room_id: &str,
+        user_id: &str,
+    ) -> StoreResult<Option<(RoomRow, Access)>> {
+        let client = self.pool.get().await?;
+        let rows = query(&client, &format!("{ROOM} WHERE id = $1"), &[&room_id]).await?;
+        let Some(found) = rows.first() else {
+            return Ok(None);
+        };
+        let access = access_of(&client, room_id, user_id).await?;
+        Ok(Some((
+            room(found)?,
+            access.unwrap_or(Access::NeedsPassword),
+        )))
+    }
+
+    async fn events_after(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<EventRecord>> {
+        let rows = self
+            .query(AFTER, &[&room_id, &user_id, &after, &(limit as i64)])
+            .await?;
+        rows.iter().map(event).collect()
+    }
+
+    async fn history(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<HistoryPage> {
+        self.page(room_id, user_id, before, limit).await
+    }
+
+    async fn newest_id_and_history(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        limit: usize,
+    ) -> StoreResult<(i64, HistoryPage)> {
+        // In this order: the page is read after the id, so it holds
+        // everything up to that id (and maybe more, which the feed drops).
+        let newest = self.newest_id().await?;
+        let page = self.page(room_id, user_id, None, limit).await?;
+        Ok((newest, page))
+    }
+
+    async fn last_seen_user(&self, room_id: &str, user_id: &str) -> StoreResult<Option<User>> {
+        let rows = self
+            .query(
+                "SELECT CASE WHEN user_id = $2 THEN user_name ELSE to_name END FROM events
+                 WHERE room_id = $1 AND (user_id = $2 OR to_id = $2)
+                 ORDER BY id DESC LIMIT 1",
+                &[&room_id, &user_id],
+            )
+            .await?;
+        match rows.first() {
+            Some(row) => Ok(Some(User::new(user_id.to_owned(), row.try_get(0)?))),
+            None => Ok(None),
+        }
+    }
+
+    async fn gif_urls(&self) -> StoreResult<Vec<String>> {
+        let rows = self
+            .query("SELECT gif FROM events WHERE gif IS NOT NULL", &[])
+            .await?;
+        rows.iter()
+            .map(|row| Ok(row.try_get(0)?))
+            .collect::<StoreResult<_>>()
+    }
+
+    async fn session(&self, id: &str, now: i64) -> StoreResult<Option<(String, i64)>> {
+        let rows = self
+            .query(
+                "SELECT data, expiry FROM sessions WHERE id = $1 AND expiry >= $2",
+                &[&id, &now],
+            )
+            .await?;
+        match rows.first() {
+            Some(row) => Ok(Some((row.try_get(0)?, row.try_get(1)?))),
+            None => Ok(None),
+        }
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.query("SELECT 1", &[]).await.map(|_| ())
+    }
+}

@@ -1,0 +1,103 @@
+//! The schema on PostgreSQL, as a list of migrations applied in order at
+//! start-up. `gifchat_schema` records how many have run; a migration is
+//! never edited once released, only followed by a new one. The tables are
+//! SQLite's (`sqlite/schema.rs`) with PostgreSQL's types, plus the
+//! `event_ids` counter (see `apply.rs` for why ids come from a row).
+
+use deadpool_postgres::Client;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: rooms, their events and the counter of event ids, admissions to
+    // private rooms, bans, sessions.
+    r#"
+    CREATE TABLE rooms (
+        id            TEXT PRIMARY KEY,
+        title         TEXT NOT NULL,
+        max_members   BIGINT NOT NULL,
+        password_hash TEXT,
+        owner_id      TEXT NOT NULL,
+        owner_name    TEXT,
+        created_at    TEXT NOT NULL
+    );
+    -- One row: the newest event id handed out, never going back (ids of
+    -- deleted events are not handed out again).
+    CREATE TABLE event_ids (
+        one  BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one),
+        last BIGINT NOT NULL
+    );
+    INSERT INTO event_ids (last) VALUES (0);
+    CREATE TABLE events (
+        id         BIGINT PRIMARY KEY,
+        room_id    TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        kind       TEXT NOT NULL,
+        user_id    TEXT,
+        user_name  TEXT,
+        chat       TEXT,
+        gif        TEXT,
+        gif_width  BIGINT,
+        gif_height BIGINT,
+        gif_frames BIGINT,
+        to_id      TEXT,
+        to_name    TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX events_by_room ON events(room_id, id);
+    CREATE TABLE admissions (
+        room_id TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        user_id TEXT NOT NULL,
+        PRIMARY KEY (room_id, user_id)
+    );
+    CREATE TABLE bans (
+        room_id    TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        user_id    TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (room_id, user_id)
+    );
+    -- tower-sessions records: JSON data, expiry as a Unix timestamp.
+    CREATE TABLE sessions (
+        id     TEXT PRIMARY KEY,
+        data   TEXT NOT NULL,
+        expiry BIGINT NOT NULL
+    );
+    CREATE INDEX sessions_by_expiry ON sessions(expiry);
+    "#,
+];
+
+/// Any number that no other program's advisory lock on the database is
+/// likely to use: "gifchat" in ASCII.
+const MIGRATION_LOCK: i64 = 0x0067_6966_6368_6174;
+
+/// Applies every migration the database has not seen yet, with the
+/// version bumps, in one transaction (DDL is transactional here). An
+/// advisory lock makes nodes starting together migrate one after the
+/// other: the second finds the work done.
+pub async fn migrate(client: &mut Client) -> Result<(), tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS gifchat_schema (version INTEGER NOT NULL)")
+        .await?;
+    let done: Option<i32> = tx
+        .query_one("SELECT max(version) FROM gifchat_schema", &[])
+        .await?
+        .get(0);
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(done.unwrap_or(0) as usize)
+    {
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO gifchat_schema (version) VALUES ($1)",
+            &[&(index as i32 + 1)],
+        )
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// How many migrations a database has seen.
+#[cfg(test)]
+pub fn latest() -> usize {
+    MIGRATIONS.len()
+}

@@ -1,0 +1,157 @@
+//! What each change does in SQLite, inside the writer's transaction.
+
+use rusqlite::{Connection, params};
+
+use super::rooms;
+use crate::{
+    db::{
+        StoreError, StoreResult,
+        changes::{Change, Done, now},
+    },
+    model::{EventRecord, NewEvent},
+};
+
+/// Applies one change; the caller owns the transaction.
+pub(super) fn apply(tx: &Connection, change: &Change) -> StoreResult<Done> {
+    match change {
+        Change::CreateRoom(room) => {
+            tx.prepare_cached(
+                "INSERT INTO rooms (id, title, max_members, password_hash, owner_id, owner_name, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                room.id,
+                room.title,
+                room.max,
+                room.password_hash,
+                room.owner.id,
+                room.owner.name,
+                room.created_at
+            ])?;
+            // The creator is admitted, not only as the owner: handing the
+            // room over does not lock them out of it (API.md).
+            tx.prepare_cached("INSERT INTO admissions (room_id, user_id) VALUES (?1, ?2)")?
+                .execute(params![room.id, room.owner.id])?;
+            Ok(Done::Room(room.clone()))
+        }
+        Change::Append(event) => insert_event(tx, event).map(Done::Event),
+        Change::Post(event) => {
+            let poster = event.user.as_ref().map(|u| u.id.as_str()).unwrap_or("");
+            let access =
+                rooms::access(tx, &event.room_id, poster)?.ok_or(StoreError::NoSuchRoom)?;
+            if !access.is_admitted() {
+                return Err(StoreError::Refused(access));
+            }
+            insert_event(tx, event).map(Done::Event)
+        }
+        Change::Admit { room_id, user_id } => {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO admissions (room_id, user_id) VALUES (?1, ?2)",
+            )?
+            .execute(params![room_id, user_id])?;
+            Ok(Done::Nothing)
+        }
+        Change::Ban { user, notice } => {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO bans (room_id, user_id, created_at) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![notice.room_id, user.id, now()])?;
+            insert_event(tx, notice).map(Done::Event)
+        }
+        Change::SetOwner { owner, notice } => {
+            let updated = tx
+                .prepare_cached("UPDATE rooms SET owner_id = ?2, owner_name = ?3 WHERE id = ?1")?
+                .execute(params![notice.room_id, owner.id, owner.name])?;
+            if updated == 0 {
+                return Err(StoreError::NoSuchRoom);
+            }
+            insert_event(tx, notice).map(Done::Event)
+        }
+        Change::DeleteRoom { room_id } => {
+            let gifs = tx
+                .prepare_cached("SELECT gif FROM events WHERE room_id = ?1 AND gif IS NOT NULL")?
+                .query_map([room_id], |row| row.get(0))?
+                .collect::<rusqlite::Result<Vec<String>>>()?;
+            let deleted = tx
+                .prepare_cached("DELETE FROM rooms WHERE id = ?1")?
+                .execute([room_id])?;
+            Ok(Done::Deleted {
+                existed: deleted > 0,
+                gifs,
+            })
+        }
+        Change::Rename { user } => {
+            tx.prepare_cached("UPDATE rooms SET owner_name = ?2 WHERE owner_id = ?1")?
+                .execute(params![user.id, user.name])?;
+            Ok(Done::Nothing)
+        }
+        Change::CreateSession(row) => {
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO sessions (id, data, expiry) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![row.id, row.data, row.expiry])?;
+            if inserted == 0 {
+                return Err(StoreError::SessionTaken);
+            }
+            Ok(Done::Nothing)
+        }
+        Change::SaveSession(row) => {
+            tx.prepare_cached(
+                "INSERT INTO sessions (id, data, expiry) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET data = excluded.data, expiry = excluded.expiry",
+            )?
+            .execute(params![row.id, row.data, row.expiry])?;
+            Ok(Done::Nothing)
+        }
+        Change::DeleteSession { id } => {
+            tx.prepare_cached("DELETE FROM sessions WHERE id = ?1")?
+                .execute([id])?;
+            Ok(Done::Nothing)
+        }
+        Change::DeleteExpiredSessions { now } => {
+            tx.prepare_cached("DELETE FROM sessions WHERE expiry < ?1")?
+                .execute([now])?;
+            Ok(Done::Nothing)
+        }
+    }
+}
+
+fn insert_event(tx: &Connection, event: &NewEvent) -> StoreResult<EventRecord> {
+    let created_at = now();
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO events (room_id, kind, user_id, user_name, chat, gif, to_id, to_name,
+                                 created_at, gif_width, gif_height, gif_frames)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
+             WHERE EXISTS (SELECT 1 FROM rooms WHERE id = ?1)",
+        )?
+        .execute(params![
+            event.room_id,
+            event.kind.as_str(),
+            event.user.as_ref().map(|u| &u.id),
+            event.user.as_ref().and_then(|u| u.name.as_ref()),
+            event.chat,
+            event.gif,
+            event.to.as_ref().map(|u| &u.id),
+            event.to.as_ref().and_then(|u| u.name.as_ref()),
+            created_at,
+            event.gif_info.map(|g| g.width),
+            event.gif_info.map(|g| g.height),
+            event.gif_info.map(|g| g.frames),
+        ])?;
+    if inserted == 0 {
+        return Err(StoreError::NoSuchRoom);
+    }
+    Ok(EventRecord {
+        id: tx.last_insert_rowid(),
+        kind: event.kind,
+        room: event.room_id.clone(),
+        user: event.user.clone(),
+        chat: event.chat.clone(),
+        gif: event.gif.clone(),
+        gif_info: event.gif_info,
+        to: event.to.clone(),
+        created_at,
+    })
+}

@@ -1,0 +1,109 @@
+//! The reads on SQLite: each runs on a pooled connection on the blocking
+//! thread pool, never on the async executor.
+
+use async_trait::async_trait;
+use rusqlite::Connection;
+
+use super::{Pool, events, rooms, sessions};
+use crate::{
+    db::{HistoryPage, Reads, StoreResult},
+    model::{Access, EventRecord, RoomRow, User},
+};
+
+/// The read pool of a SQLite database.
+#[derive(Clone)]
+pub struct SqliteReads {
+    pub(super) pool: Pool,
+}
+
+impl SqliteReads {
+    /// Runs `work` with a pooled connection on the blocking thread pool.
+    async fn read<T, F>(&self, work: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || -> StoreResult<T> {
+            let conn = pool.get()?;
+            Ok(work(&conn)?)
+        })
+        .await?
+    }
+}
+
+#[async_trait]
+impl Reads for SqliteReads {
+    async fn rooms(&self) -> StoreResult<Vec<RoomRow>> {
+        self.read(rooms::list).await
+    }
+
+    async fn room_with_access(
+        &self,
+        room_id: &str,
+        user_id: &str,
+    ) -> StoreResult<Option<(RoomRow, Access)>> {
+        let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
+        self.read(move |conn| rooms::with_access(conn, &room_id, &user_id))
+            .await
+    }
+
+    async fn events_after(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<EventRecord>> {
+        let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
+        self.read(move |conn| events::after(conn, &room_id, &user_id, after, limit))
+            .await
+    }
+
+    async fn history(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<HistoryPage> {
+        let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
+        self.read(move |conn| events::page(conn, &room_id, &user_id, before, limit))
+            .await
+    }
+
+    async fn newest_id_and_history(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        limit: usize,
+    ) -> StoreResult<(i64, HistoryPage)> {
+        let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
+        self.read(move |conn| {
+            let newest = events::newest_id(conn)?;
+            let page = events::page(conn, &room_id, &user_id, None, limit)?;
+            Ok((newest, page))
+        })
+        .await
+    }
+
+    async fn last_seen_user(&self, room_id: &str, user_id: &str) -> StoreResult<Option<User>> {
+        let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
+        self.read(move |conn| events::last_seen_user(conn, &room_id, &user_id))
+            .await
+    }
+
+    async fn gif_urls(&self) -> StoreResult<Vec<String>> {
+        self.read(events::gif_urls).await
+    }
+
+    async fn session(&self, id: &str, now: i64) -> StoreResult<Option<(String, i64)>> {
+        let id = id.to_owned();
+        self.read(move |conn| sessions::load(conn, &id, now)).await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
+            .await
+    }
+}
