@@ -159,6 +159,18 @@ pub enum Command {
         /// Where the copy goes.
         dir: PathBuf,
     },
+    /// Copies a whole database (rooms, events with their ids, admissions,
+    /// bans, sessions) into another, empty one: how an installation moves
+    /// from SQLite to PostgreSQL. Stop the server first; point the new one
+    /// at the same uploads folder and cookie secret.
+    CopyDatabase {
+        /// The database to copy, e.g. sqlite:data/gifchat.sqlite3.
+        #[arg(long, value_parser = DatabaseUrl::parse)]
+        from: DatabaseUrl,
+        /// The empty database to copy into, e.g. postgres://gifchat@localhost/gifchat.
+        #[arg(long, value_parser = DatabaseUrl::parse)]
+        to: DatabaseUrl,
+    },
 }
 
 impl Config {

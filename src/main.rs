@@ -1,5 +1,6 @@
 //! The `gifchat` binary: read the configuration, set up logging, bind, and
-//! serve until SIGINT or SIGTERM; or run a command (`gifchat backup DIR`).
+//! serve until SIGINT or SIGTERM; or run a command (`gifchat backup DIR`,
+//! `gifchat copy-database --from URL --to URL`).
 
 use clap::Parser;
 use gifchat::{Config, config::Command};
@@ -15,7 +16,7 @@ async fn main() {
     }
     let config = Config::parse();
     if let Some(command) = &config.command {
-        std::process::exit(run_command(&config, command));
+        std::process::exit(run_command(&config, command).await);
     }
     tracing_subscriber::fmt()
         // Colors only for a person watching, not for journald or files.
@@ -38,8 +39,27 @@ async fn main() {
 }
 
 /// Runs a command instead of the server; the process's exit code.
-fn run_command(config: &Config, command: &Command) -> i32 {
+async fn run_command(config: &Config, command: &Command) -> i32 {
     match command {
+        Command::CopyDatabase { from, to } => match gifchat::db::copy::copy(from, to).await {
+            Ok(copied) => {
+                let rows: Vec<String> = copied
+                    .rows
+                    .iter()
+                    .map(|(table, count)| format!("{count} {table}"))
+                    .collect();
+                println!(
+                    "gifchat: copied {} from {from} to {to}; the next event id is {}",
+                    rows.join(", "),
+                    copied.newest_id + 1
+                );
+                0
+            }
+            Err(e) => {
+                eprintln!("gifchat: copy-database failed: {e}");
+                1
+            }
+        },
         Command::Backup { dir } => match gifchat::backup::backup(config, dir) {
             Ok(copied) => {
                 println!(

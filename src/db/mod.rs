@@ -9,8 +9,10 @@
 //! - Two backends behind both, chosen by `--database` ([`DatabaseUrl`]):
 //!   `sqlite` (the embedded default) and `postgres`. Each owns its schema
 //!   (versioned migrations), its reads and what each change does in SQL.
+//! - `copy`: `gifchat copy-database`, any backend to any other.
 
 mod changes;
+pub mod copy;
 mod error;
 pub mod postgres;
 mod reads;

@@ -11,6 +11,7 @@
 //!   counter row rather than a sequence.
 
 mod apply;
+pub mod copy;
 mod reads;
 pub mod schema;
 

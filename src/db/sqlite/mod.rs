@@ -13,6 +13,7 @@
 //! they hold sessions and password hashes.
 
 mod apply;
+pub mod copy;
 pub mod events;
 mod reads;
 pub mod rooms;
