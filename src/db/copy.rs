@@ -133,7 +133,7 @@ pub async fn copy(from: &DatabaseUrl, to: &DatabaseUrl) -> Result<Copied, crate:
     let written = import(to, received).await;
     // A source that failed ends its chunks early: its error is the cause.
     reading.await??;
-    Ok(written?)
+    written
 }
 
 async fn export(from: DatabaseUrl, chunks: mpsc::Sender<Chunk>) -> StoreResult<()> {
