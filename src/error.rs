@@ -2,7 +2,7 @@
 //!
 //! Handlers return `Result<_, AppError>`. Pick the constructor that says what
 //! went wrong for the client (`AppError::not_found("room")`,
-//! `AppError::invalid("...")`); wrap anything unexpected (SQLite, the disk, a
+//! `AppError::invalid("...")`); wrap anything unexpected (the database, the disk, a
 //! closed channel) with `?`, which lands in [`AppError::Internal`]: the cause
 //! is kept for the log, never shown to the client.
 //!

@@ -3,7 +3,7 @@
 //!
 //! The recipe that makes resume exact:
 //! 1. subscribe to the room's channel (done by `Hub::enter`, before this);
-//! 2. read stored events with `id > last` from SQLite, in pages, and send;
+//! 2. read stored events with `id > last` from the database, in pages, and send;
 //! 3. forward live events, skipping any stored event with `id <= last`.
 //!
 //! Subscribing before reading closes the race with the writer (an event
@@ -16,7 +16,7 @@
 //!
 //! Lag policy: when a receiver falls behind the channel's capacity, it does
 //! not drop events and does not buffer them either: it goes back to step 2
-//! from its last delivered id and catches up from SQLite. A slow reader
+//! from its last delivered id and catches up from the database. A slow reader
 //! therefore costs a database read, never memory or a lost message.
 //!
 //! `next` is cancel-safe: state only changes after an await has completed,
@@ -35,7 +35,7 @@ use crate::{
     metrics::Metrics,
 };
 
-/// Stored events read from SQLite per step of a catch-up.
+/// Stored events read from the database per step of a catch-up.
 const CATCH_UP_PAGE: usize = 256;
 
 pub struct Feed {
@@ -60,7 +60,7 @@ impl Feed {
     /// then live; without a cursor, live from `published` (the newest id
     /// published when `rx` was subscribed, see `Hub::enter`). Nothing after
     /// `published` can be missing from the channel, so a cursor at or past
-    /// it needs no SQLite at all.
+    /// it needs no database read at all.
     pub fn open(
         (db, hub, metrics): (&Db, &Hub, &Metrics),
         room_id: String,
@@ -93,7 +93,7 @@ impl Feed {
                     feed.catching_up = false;
                     "memory"
                 }
-                None => "sqlite",
+                None => "database",
             };
             metrics.resumes.with_label_values(&[source]).inc();
         }
@@ -146,7 +146,7 @@ impl Feed {
         None
     }
 
-    /// When replaying, fetches the next page from SQLite now, so that
+    /// When replaying, fetches the next page from the database now, so that
     /// `ready` can hand it out without waiting for anything live.
     pub async fn prefetch(&mut self) -> StoreResult<()> {
         if self.catching_up && self.backlog.is_empty() {

@@ -23,7 +23,7 @@ pub struct Metrics {
     /// Times a viewer fell behind its room channel and caught up from SQLite.
     pub lag_recoveries: IntCounter,
     /// Viewers that resumed from a cursor, by where the missed events came
-    /// from: `memory` (the room's recent events) or `sqlite`.
+    /// from: `memory` (the room's recent events) or `database`.
     pub resumes: IntCounterVec,
     pub upload_bytes: IntCounter,
     /// Time to the response head, by method and route.

@@ -1,4 +1,4 @@
-//! Sessions: tower-sessions over our own SQLite database, behind a signed
+//! Sessions: tower-sessions over our own database, behind a signed
 //! cookie.
 //!
 //! A session is stored only once it is worth keeping: when its client
@@ -43,7 +43,7 @@ use crate::{
     model::SessionRow,
 };
 
-pub type SessionLayer = SessionManagerLayer<SqliteStore, SignedCookie>;
+pub type SessionLayer = SessionManagerLayer<DbStore, SignedCookie>;
 
 /// File in the data dir holding the generated cookie secret.
 const SECRET_FILE: &str = "cookie_secret";
@@ -66,7 +66,7 @@ pub fn layer(
     db: Db,
     writer: Writer,
 ) -> Result<(SessionLayer, tokio::task::JoinHandle<()>), BoxError> {
-    let store = SqliteStore {
+    let store = DbStore {
         db,
         writer: writer.clone(),
         cache: Arc::default(),
@@ -98,7 +98,7 @@ pub fn layer(
 
 /// The session store: records as JSON in the `sessions` table.
 #[derive(Clone)]
-pub struct SqliteStore {
+pub struct DbStore {
     db: Db,
     writer: Writer,
     /// Records as last written or read. This process is the database's
@@ -176,7 +176,7 @@ struct Cache {
 /// each).
 const CACHED_SESSIONS: usize = 100_000;
 
-impl SqliteStore {
+impl DbStore {
     fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
         lock(&self.cache)
     }
@@ -194,7 +194,7 @@ impl SqliteStore {
         }
     }
 
-    /// Caches a record read from SQLite, unless a write ran meanwhile.
+    /// Caches a record read from the database, unless a write ran meanwhile.
     fn loaded(&self, record: &Record, epoch: u64) {
         let mut cache = self.cache();
         if cache.epoch == epoch {
@@ -222,9 +222,9 @@ impl Cache {
     }
 }
 
-impl std::fmt::Debug for SqliteStore {
+impl std::fmt::Debug for DbStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SqliteStore")
+        f.write_str("DbStore")
     }
 }
 
@@ -242,7 +242,7 @@ fn backend(e: StoreError) -> session_store::Error {
 }
 
 #[async_trait]
-impl SessionStore for SqliteStore {
+impl SessionStore for DbStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         if !identity::is_kept(&record.data) {
             // Ids are 128 random bits; a collision is theoretical, but the
@@ -274,7 +274,7 @@ impl SessionStore for SqliteStore {
             return Ok(());
         }
         self.pending().remove(&record.id);
-        // Dropped first: if the write fails, the next load reads SQLite.
+        // Dropped first: if the write fails, the next load reads the database.
         self.written(&record.id, None);
         self.writer
             .save_session(row_of(record)?)

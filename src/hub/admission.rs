@@ -1,8 +1,8 @@
 //! Who may be in a room, remembered while the room is in memory, so that
 //! polls and reconnecting streams (a poll every few seconds per viewer) do
-//! not read the room, its bans and its admissions from SQLite every time.
+//! not read the room, its bans and its admissions from the database every time.
 //!
-//! SQLite stays the authority. An entry is what a read found; the writer's
+//! The database stays the authority. An entry is what a read found; the writer's
 //! publishing step, which runs after a change commits and before it is
 //! answered, drops the entries the change makes stale: a ban (`kicked`),
 //! a password given (`admitted`), a new owner (`owner_changed`). A read

@@ -3,7 +3,7 @@
 //! One `tokio::broadcast` channel per room that someone is present in, and
 //! one for the lobby. The writer publishes committed events here in id
 //! order; streams and polls subscribe (see `feed.rs` for how a viewer turns
-//! a subscription plus SQLite into an exact, gap-free sequence).
+//! a subscription plus the database into an exact, gap-free sequence).
 //!
 //! `Hub` is a cheap handle around `Arc<Shared>`; its methods hide the
 //! locking. The state sits behind a std `Mutex`, never held across an
@@ -15,7 +15,7 @@
 //! - `roster`: one room's members in arrival order, the snapshot list cached.
 //! - `folding`: a room's changes of each second become one round of
 //!   notices, snapshot and lobby update.
-//! - `recent`: a room's recent stored events, for resuming without SQLite.
+//! - `recent`: a room's recent stored events, for resuming without the database.
 //! - `admission`: who may be in a room, remembered while it is in memory.
 //! - `lobby`: the lobby channel and its version counter for long-polls.
 //!
@@ -61,7 +61,7 @@ pub struct HubConfig {
     pub unentered_room_ttl: Duration,
     /// Events a room channel holds for its slowest receiver. A receiver
     /// that falls further behind is told it lagged and catches up from
-    /// SQLite, so this bounds memory per room, not correctness.
+    /// the database, so this bounds memory per room, not correctness.
     pub room_channel_capacity: usize,
 }
 
@@ -90,7 +90,7 @@ struct State {
     deleted: HashSet<String>,
     /// Id of the newest stored event published (or stored before start-up):
     /// every stored event up to it has reached the channels, so a viewer
-    /// who subscribes now and has seen up to here needs nothing from SQLite.
+    /// who subscribes now and has seen up to here needs nothing from the database.
     published: i64,
 }
 
@@ -186,7 +186,7 @@ impl Hub {
 
     /// Every stored event of the room after `cursor`, from memory, when
     /// they are all there (`recent.rs`); `None` when they must be read from
-    /// SQLite. Whispers are in it: the feed filters for its viewer.
+    /// the database. Whispers are in it: the feed filters for its viewer.
     pub fn recent_after(&self, room_id: &str, cursor: i64) -> Option<Vec<Arc<Event>>> {
         self.state().rooms.get(room_id)?.recent.after(cursor)
     }

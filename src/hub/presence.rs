@@ -60,19 +60,19 @@ pub struct Presence {
 /// What entering a room gives a stream or poll.
 pub struct Entry {
     pub presence: Presence,
-    /// Subscribed before anything is read from SQLite: see `feed.rs`.
+    /// Subscribed before anything is read from the database: see `feed.rs`.
     pub rx: broadcast::Receiver<Arc<Event>>,
     /// The current `members` snapshot.
     pub snapshot: Arc<Event>,
     /// Newest stored id published when `rx` subscribed: a cursor at or
-    /// past it has nothing to read from SQLite, and a live start begins
+    /// past it has nothing to read from the database, and a live start begins
     /// here.
     pub published: i64,
 }
 
 impl RoomState {
     /// `published`: the newest stored id so far; the room's events up to
-    /// it are in SQLite only.
+    /// it are in the database only.
     fn new(room: RoomRow, capacity: usize, published: i64) -> Self {
         Self {
             tx: broadcast::channel(capacity).0,

@@ -1,13 +1,13 @@
 //! A room's recent stored events, in memory, so that a viewer resuming
 //! from a recent cursor (every long-poll, a stream reconnecting after a
 //! network blip, a whole room reconnecting after a restart of its proxy)
-//! is answered without reading SQLite.
+//! is answered without reading the database.
 //!
 //! The room's state keeps it from the moment someone enters: every stored
 //! event of the room published after that goes in, in id order, under the
 //! hub's lock that also advances `published`. So everything of the room
 //! after [`Recent::since`] is here, and a cursor at or after it can be
-//! answered from memory; an older one goes to SQLite.
+//! answered from memory; an older one goes to the database.
 
 use std::{collections::VecDeque, sync::Arc};
 
@@ -25,7 +25,7 @@ pub(super) struct Recent {
 
 impl Recent {
     /// A room whose events up to `since` (the newest id published so far)
-    /// are in SQLite only.
+    /// are in the database only.
     pub(super) fn new(since: i64) -> Recent {
         Recent {
             since,

@@ -9,7 +9,7 @@ use crate::{
 
 /// The room and what `user` may do in it; 404 when there is no such room.
 /// Remembered by the hub while the room is in memory (`hub/admission.rs`),
-/// read from SQLite otherwise.
+/// read from the database otherwise.
 pub async fn room_access(
     state: &AppState,
     room_id: &str,

@@ -171,7 +171,7 @@ macro_rules! response_set {
 }
 
 response_set!(
-    /// Any handler can fail (SQLite, the disk): 500.
+    /// Any handler can fail (the database, the disk): 500.
     Failed: "500" => "Internal"
 );
 response_set!(
