@@ -255,7 +255,7 @@ fn stored_ids(answer: &serde_json::Value) -> Vec<i64> {
 }
 
 #[tokio::test]
-async fn recent_resumes_are_answered_from_memory_and_older_ones_from_sqlite() {
+async fn recent_resumes_are_answered_from_memory_and_older_ones_from_the_database() {
     use crate::operations::sample;
 
     let app = TestApp::spawn().await;
@@ -288,7 +288,7 @@ async fn recent_resumes_are_answered_from_memory_and_older_ones_from_sqlite() {
     let ids = stored_ids(&recent);
     assert!(ids.contains(&two) && !ids.contains(&one), "{recent}");
     assert_eq!(resumes("memory").await, 1.0);
-    assert_eq!(resumes("sqlite").await, 0.0);
+    assert_eq!(resumes("database").await, 0.0);
 
     let older = alice
         .get_json(&format!("/rooms/{id}/poll?after={}&timeout=0", early - 1))
@@ -300,7 +300,7 @@ async fn recent_resumes_are_answered_from_memory_and_older_ones_from_sqlite() {
         "{older}"
     );
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "in order: {ids:?}");
-    assert_eq!(resumes("sqlite").await, 1.0);
+    assert_eq!(resumes("database").await, 1.0);
 }
 
 #[tokio::test]
