@@ -18,16 +18,21 @@ use gifchat::{
 
 use crate::stats::Histogram;
 
-pub async fn writer(posters: usize, run: Duration) -> crate::Result<()> {
+pub async fn writer(
+    posters: usize,
+    run: Duration,
+    database: Option<db::DatabaseUrl>,
+) -> crate::Result<()> {
     println!(
         "writer, in process (no HTTP): {posters} concurrent posters for {:.0} s",
         run.as_secs_f64()
     );
     let dir = tempfile::TempDir::new()?;
-    let config = gifchat::Config::for_dir(dir.path());
+    let mut config = gifchat::Config::for_dir(dir.path());
+    config.database = database;
     std::fs::create_dir_all(&config.data_dir)?;
     std::fs::create_dir_all(&config.uploads_dir)?;
-    drop(db::open_pool(&config.data_dir)?);
+    let (_, engine) = db::open(&config.database_url()).await?;
     // Nobody is present in the benchmark's room: presence has nothing to
     // store, so its notes go nowhere.
     let (hub, _notes) = Hub::new(HubConfig {
@@ -40,7 +45,7 @@ pub async fn writer(posters: usize, run: Duration) -> crate::Result<()> {
         hub,
         uploads_dir: config.uploads_dir.clone(),
     };
-    let (writer, thread) = Writer::start(&config.data_dir, live, stored)?;
+    let (writer, thread) = Writer::start(engine, live, stored).await?;
     let owner = User::new("benchowner0000".into(), None);
     let room = writer
         .create_room(RoomRow {

@@ -13,6 +13,7 @@
 //! - **Writer** (stored messages per second from concurrent posters, each
 //!   answered after its commit):
 //!   `cargo run --release --example fanout -- --writer --posters 128 --duration 10s`
+//!   Add `--database postgres://…` (an empty database) to measure PostgreSQL.
 //!
 //! By default the benchmark re-executes itself with `--serve` as a child
 //! process that runs `gifchat::run` on a temporary data dir (127.0.0.1, a
@@ -107,6 +108,10 @@ struct Args {
     /// Log filter of the server started by the benchmark.
     #[arg(long, default_value = "warn")]
     log: String,
+    /// The database of the server the benchmark starts (default: SQLite
+    /// in a temporary folder), e.g. a fresh, empty PostgreSQL database.
+    #[arg(long, value_parser = gifchat::db::DatabaseUrl::parse)]
+    database: Option<gifchat::db::DatabaseUrl>,
     /// A running server to measure instead of starting one.
     #[arg(long)]
     target: Option<SocketAddr>,
@@ -124,7 +129,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     if args.serve {
         let result = serve::data_dir_arg(args.data_dir.clone())
-            .and_then(|dir| serve::serve(&dir, &args.log));
+            .and_then(|dir| serve::serve(&dir, args.database.clone(), &args.log));
         return match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -144,7 +149,11 @@ fn main() -> ExitCode {
             .enable_all()
             .build();
         let result = match runtime {
-            Ok(runtime) => runtime.block_on(inproc::writer(args.posters, args.duration)),
+            Ok(runtime) => runtime.block_on(inproc::writer(
+                args.posters,
+                args.duration,
+                args.database.clone(),
+            )),
             Err(e) => Err(e.into()),
         };
         return match result {
@@ -157,7 +166,7 @@ fn main() -> ExitCode {
     }
     let (server, addr) = match args.target {
         Some(addr) => (None, addr),
-        None => match Server::start(&args.log) {
+        None => match Server::start(args.database.as_ref(), &args.log) {
             Ok(server) => {
                 let addr = server.addr;
                 (Some(server), addr)

@@ -14,7 +14,11 @@ use tempfile::TempDir;
 
 /// Child side: serves gifchat on 127.0.0.1 (a free port, printed on
 /// stdout) over `data_dir` until stdin closes.
-pub fn serve(data_dir: &Path, log: &str) -> Result<(), gifchat::BoxError> {
+pub fn serve(
+    data_dir: &Path,
+    database: Option<gifchat::db::DatabaseUrl>,
+    log: &str,
+) -> Result<(), gifchat::BoxError> {
     crate::stats::raise_nofile_limit();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(log)?)
@@ -38,6 +42,7 @@ pub fn serve(data_dir: &Path, log: &str) -> Result<(), gifchat::BoxError> {
             .await;
         };
         let mut config = gifchat::Config::for_dir(data_dir);
+        config.database = database;
         // Every client of the benchmark comes from 127.0.0.1: the
         // per-address limits (streams, posts, stored sessions) would
         // measure themselves.
@@ -57,9 +62,16 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn start(log: &str) -> Result<Server, gifchat::BoxError> {
+    pub fn start(
+        database: Option<&gifchat::db::DatabaseUrl>,
+        log: &str,
+    ) -> Result<Server, gifchat::BoxError> {
         let dir = TempDir::new()?;
-        let mut child = Command::new(std::env::current_exe()?)
+        let mut command = Command::new(std::env::current_exe()?);
+        if let Some(database) = database {
+            command.arg("--database").arg(&*database.as_str());
+        }
+        let mut child = command
             .arg("--serve")
             .arg("--data-dir")
             .arg(dir.path())

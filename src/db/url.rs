@@ -36,6 +36,17 @@ impl DatabaseUrl {
     }
 }
 
+impl DatabaseUrl {
+    /// The URL as written (with its password): what to hand to another
+    /// process, never to a log.
+    pub fn as_str(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Self::Sqlite(path) => format!("sqlite:{}", path.display()).into(),
+            Self::Postgres(url) => url.into(),
+        }
+    }
+}
+
 /// Shown in logs: a PostgreSQL password never is.
 impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
