@@ -235,13 +235,19 @@ async fn the_data_directory_and_database_files_are_private() {
             & 0o777
     };
     assert_eq!(mode(""), 0o700, "the data directory");
+    assert_eq!(mode("cookie_secret"), 0o600, "cookie_secret");
+    // The database's files, when it is SQLite in the data directory; a
+    // PostgreSQL server keeps its own, and none is left here.
     for file in [
         "gifchat.sqlite3",
         "gifchat.sqlite3-wal",
         "gifchat.sqlite3-shm",
-        "cookie_secret",
     ] {
-        assert_eq!(mode(file), 0o600, "{file}");
+        if crate::backend::POSTGRES {
+            assert!(!app.config.data_dir.join(file).exists(), "{file}");
+        } else {
+            assert_eq!(mode(file), 0o600, "{file}");
+        }
     }
 }
 

@@ -1,11 +1,13 @@
-//! `TestApp`: a running server on its own temporary data dir; `Client`: a
-//! visitor with its own cookie jar; `Sse`: a minimal EventSource reader.
+//! `TestApp`: a running server on its own temporary data dir (and, on
+//! PostgreSQL, its own database); `Client`: a visitor with its own cookie
+//! jar; `Sse`: a minimal EventSource reader; `Binary`: the real binary as a
+//! child process on an `Installation`.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{ffi::OsString, net::SocketAddr, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use gifchat::Config;
+use gifchat::{Config, db::DatabaseUrl};
 use reqwest::{StatusCode, header::HeaderMap, redirect};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -35,6 +37,9 @@ impl TestApp {
         config.post_rate = 2000.0;
         config.post_burst = 2000;
         tune(&mut config);
+        if config.database.is_none() {
+            config.database = crate::backend::new_database().await;
+        }
         TestApp::start(dir, config, "127.0.0.1:0".parse().unwrap()).await
     }
 
@@ -73,7 +78,8 @@ impl TestApp {
         }
     }
 
-    /// Stops the server and starts it again on the same data dir and port.
+    /// Stops the server and starts it again on the same data dir, database
+    /// and port.
     pub async fn restart(mut self) -> TestApp {
         self.stop().await;
         let (dir, config, addr) = (self.dir.clone(), self.config.clone(), self.addr);
@@ -92,6 +98,28 @@ impl TestApp {
     /// The folder uploaded GIFs are stored in.
     pub fn uploads_dir(&self) -> std::path::PathBuf {
         self.config.uploads_dir.clone()
+    }
+
+    /// How many rows `table` of this server's database holds, whichever
+    /// its backend.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let sql = format!("SELECT count(*) FROM {table}");
+        match self.config.database_url() {
+            DatabaseUrl::Sqlite(path) => rusqlite::Connection::open(&path)
+                .and_then(|db| db.query_row(&sql, [], |row| row.get(0)))
+                .unwrap_or_else(|e| panic!("{sql} in {}: {e}", path.display())),
+            DatabaseUrl::Postgres(url) => {
+                let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
+                tokio::spawn(connection);
+                let row = client
+                    .query_one(&sql, &[])
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql} on {url}: {e}"));
+                row.get(0)
+            }
+        }
     }
 }
 
@@ -487,6 +515,38 @@ pub async fn history_ids(client: &Client, room: &str) -> Vec<i64> {
     }
 }
 
+/// Where the real binary keeps its data: the data and uploads folders in a
+/// temporary directory and, on PostgreSQL, a database of its own. A
+/// `Binary` started again on the same installation finds the same data.
+pub struct Installation {
+    pub dir: TempDir,
+    pub database: Option<DatabaseUrl>,
+}
+
+impl Installation {
+    pub async fn new() -> Installation {
+        Installation {
+            dir: TempDir::new().expect("temp dir"),
+            database: crate::backend::new_database().await,
+        }
+    }
+}
+
+/// `--database <URL>` naming `database` as given, or nothing. (Its
+/// `Display` is for logs: it hides a password and does not read back.)
+pub fn database_args(database: Option<&DatabaseUrl>) -> Vec<OsString> {
+    let url: OsString = match database {
+        None => return Vec::new(),
+        Some(DatabaseUrl::Postgres(url)) => url.into(),
+        Some(DatabaseUrl::Sqlite(path)) => {
+            let mut url = OsString::from("sqlite:");
+            url.push(path);
+            url
+        }
+    };
+    vec!["--database".into(), url]
+}
+
 /// The real `gifchat` binary as a child process on a fresh port, for what
 /// only a process of its own shows: a SIGKILL, its memory.
 pub struct Binary {
@@ -495,9 +555,10 @@ pub struct Binary {
 }
 
 impl Binary {
-    /// Starts the binary on `dir` with `args` after the data flags, and
-    /// waits until it answers `/healthz`.
-    pub async fn start(dir: &TempDir, args: &[&str]) -> Binary {
+    /// Starts the binary on `installation` with `args` after the data
+    /// flags, and waits until it answers `/healthz`.
+    pub async fn start(installation: &Installation, args: &[&str]) -> Binary {
+        let dir = installation.dir.path();
         // Bind port 0 to find a free port, then hand it to the binary.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -508,9 +569,10 @@ impl Binary {
             .arg("--addr")
             .arg(format!("127.0.0.1:{port}"))
             .arg("--data-dir")
-            .arg(dir.path().join("data"))
+            .arg(dir.join("data"))
             .arg("--uploads-dir")
-            .arg(dir.path().join("uploads"))
+            .arg(dir.join("uploads"))
+            .args(database_args(installation.database.as_ref()))
             .args(["--log", "warn"])
             .args(args)
             .stdout(std::process::Stdio::null())

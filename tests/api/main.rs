@@ -1,7 +1,23 @@
 //! Integration tests: the real server, started on port 0 with a temporary
 //! data dir, driven over HTTP the way browsers and curl drive it.
+//!
+//! This binary runs them on SQLite; `tests/api_postgres` runs the same
+//! modules again on PostgreSQL. `backend` is what differs between the two.
 
 mod helpers;
+
+/// This binary's backend: SQLite, in each server's data dir.
+mod backend {
+    use gifchat::db::DatabaseUrl;
+
+    pub const POSTGRES: bool = false;
+
+    /// The database a new test server gets: none named, so SQLite in its
+    /// data dir, as a bare `gifchat` uses.
+    pub async fn new_database() -> Option<DatabaseUrl> {
+        None
+    }
+}
 
 mod backup;
 mod connections;

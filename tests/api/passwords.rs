@@ -3,9 +3,8 @@
 //! gets the session a new id.
 
 use serde_json::json;
-use tempfile::TempDir;
 
-use crate::helpers::{Answer, Binary, Client, TestApp};
+use crate::helpers::{Answer, Binary, Client, Installation, TestApp};
 
 /// A guess at `room`'s password from `addr` (the server trusts the test's
 /// `X-Forwarded-For`).
@@ -126,8 +125,12 @@ async fn a_password_that_admits_gives_the_session_a_new_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_parallel_guesses_stay_within_the_memory_bound() {
-    let dir = TempDir::new().unwrap();
-    let server = Binary::start(&dir, &["--password-guesses", "0", "--post-rate", "0"]).await;
+    let installation = Installation::new().await;
+    let server = Binary::start(
+        &installation,
+        &["--password-guesses", "0", "--post-rate", "0"],
+    )
+    .await;
     let owner = Client::new(&server.base);
     let room = owner.create_room("Vault", 10, Some("opensesame")).await;
     let room = room["id"].as_str().unwrap().to_owned();

@@ -4,10 +4,8 @@
 use crate::helpers::{Client, TestApp};
 
 /// Sessions stored in the test server's database.
-fn stored_sessions(app: &TestApp) -> i64 {
-    let db = rusqlite::Connection::open(app.config.data_dir.join("gifchat.sqlite3")).unwrap();
-    db.query_row("SELECT count(*) FROM sessions", [], |row| row.get(0))
-        .unwrap()
+async fn stored_sessions(app: &TestApp) -> i64 {
+    app.count_rows("sessions").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -15,7 +13,7 @@ async fn ten_thousand_cookie_less_page_views_store_no_session() {
     let app = TestApp::spawn().await;
     let room = app.client().create_room("Visited", 10, None).await;
     let room = room["id"].as_str().unwrap().to_owned();
-    let rows_before = stored_sessions(&app);
+    let rows_before = stored_sessions(&app).await;
     // No cookie jar: every request is a new visitor, as with curl.
     let http = reqwest::Client::new();
     let mut workers = Vec::new();
@@ -42,7 +40,7 @@ async fn ten_thousand_cookie_less_page_views_store_no_session() {
     for worker in workers {
         worker.await.unwrap();
     }
-    let rows = stored_sessions(&app) - rows_before;
+    let rows = stored_sessions(&app).await - rows_before;
     println!("10,000 cookie-less page views: {rows} sessions stored");
     assert_eq!(rows, 0);
 
@@ -51,7 +49,7 @@ async fn ten_thousand_cookie_less_page_views_store_no_session() {
     let browser = app.client();
     let me = browser.me().await;
     assert_eq!(browser.me().await, me);
-    assert_eq!(stored_sessions(&app) - rows_before, 1);
+    assert_eq!(stored_sessions(&app).await - rows_before, 1);
 }
 
 #[tokio::test]
@@ -64,7 +62,11 @@ async fn stored_sessions_are_bounded_per_address_and_the_rest_still_work() {
             assert_eq!(visitor.me().await, me, "one user across requests");
         }
     }
-    assert_eq!(stored_sessions(&app), 3, "three stored, two in memory only");
+    assert_eq!(
+        stored_sessions(&app).await,
+        3,
+        "three stored, two in memory only"
+    );
     // Those in memory only can still do everything.
     let late = &visitors[4];
     let room = late.create_room("Late", 5, None).await;
