@@ -1,0 +1,66 @@
+//! The API tests of `tests/api` again, every server on a database of its
+//! own in a throwaway PostgreSQL that this process starts (`postgres`).
+//! Without PostgreSQL installed, one "postgres tests skipped" line and
+//! success; `GIFCHAT_PG_TESTS=required` makes that a failure.
+//!
+//! The modules are `tests/api`'s very files; `backend` is what differs.
+
+mod postgres;
+
+/// This binary's backend: PostgreSQL, a fresh database per server.
+mod backend {
+    use gifchat::db::DatabaseUrl;
+
+    pub const POSTGRES: bool = true;
+
+    /// The database a new test server gets: a new empty one.
+    pub async fn new_database() -> Option<DatabaseUrl> {
+        Some(DatabaseUrl::Postgres(
+            crate::postgres::fresh_database().await,
+        ))
+    }
+}
+
+#[path = "../api/helpers.rs"]
+mod helpers;
+
+#[path = "../api/backup.rs"]
+mod backup;
+#[path = "../api/connections.rs"]
+mod connections;
+#[path = "../api/crash.rs"]
+mod crash;
+#[path = "../api/exactness.rs"]
+mod exactness;
+#[path = "../api/hardening.rs"]
+mod hardening;
+#[path = "../api/identity.rs"]
+mod identity;
+#[path = "../api/keep_alive.rs"]
+mod keep_alive;
+#[path = "../api/lobby.rs"]
+mod lobby;
+#[path = "../api/messages.rs"]
+mod messages;
+#[path = "../api/openapi.rs"]
+mod openapi;
+#[path = "../api/operations.rs"]
+pub mod operations;
+#[path = "../api/passwords.rs"]
+mod passwords;
+#[path = "../api/poll.rs"]
+mod poll;
+#[path = "../api/presence.rs"]
+mod presence;
+#[path = "../api/private_rooms.rs"]
+mod private_rooms;
+#[path = "../api/room_life.rs"]
+mod room_life;
+#[path = "../api/rooms.rs"]
+mod rooms;
+#[path = "../api/sessions.rs"]
+mod sessions;
+#[path = "../api/streams.rs"]
+mod streams;
+#[path = "../api/uploads.rs"]
+mod uploads;
