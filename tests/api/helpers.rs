@@ -3,7 +3,7 @@
 //! jar; `Sse`: a minimal EventSource reader; `Binary`: the real binary as a
 //! child process on an `Installation`.
 
-use std::{ffi::OsString, net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
@@ -532,19 +532,11 @@ impl Installation {
     }
 }
 
-/// `--database <URL>` naming `database` as given, or nothing. (Its
-/// `Display` is for logs: it hides a password and does not read back.)
-pub fn database_args(database: Option<&DatabaseUrl>) -> Vec<OsString> {
-    let url: OsString = match database {
-        None => return Vec::new(),
-        Some(DatabaseUrl::Postgres(url)) => url.into(),
-        Some(DatabaseUrl::Sqlite(path)) => {
-            let mut url = OsString::from("sqlite:");
-            url.push(path);
-            url
-        }
-    };
-    vec!["--database".into(), url]
+/// `--database <URL>` naming `database`, or nothing.
+pub fn database_args(database: Option<&DatabaseUrl>) -> Vec<String> {
+    database.map_or_else(Vec::new, |database| {
+        vec!["--database".to_owned(), database.as_str().into_owned()]
+    })
 }
 
 /// The real `gifchat` binary as a child process on a fresh port, for what
