@@ -216,6 +216,15 @@ impl Client {
         }
     }
 
+    /// The same visitor (same cookies) at another server on this host:
+    /// cookies belong to the host, whatever its port.
+    pub fn at(&self, base: &str) -> Client {
+        Client {
+            base: base.to_owned(),
+            ..self.clone()
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -28,6 +28,7 @@ mod helpers;
 mod backup;
 #[path = "../api/connections.rs"]
 mod connections;
+mod copy_database;
 #[path = "../api/crash.rs"]
 mod crash;
 #[path = "../api/exactness.rs"]
