@@ -26,6 +26,7 @@ mod helpers;
 
 #[path = "../api/backup.rs"]
 mod backup;
+mod commit_order;
 #[path = "../api/connections.rs"]
 mod connections;
 mod copy_database;
