@@ -9,60 +9,122 @@
 //! commits 10 and that reader never sees it. On one SQLite writer this
 //! cannot happen; with several gifchat nodes on one PostgreSQL it would.
 //!
-//! So ids come from the one row of `event_ids`, incremented by the
-//! statement that inserts the event (`UPDATE ... RETURNING`), in the
-//! writing transaction. The update locks the row until that transaction
-//! ends, so a second writer's increment waits for the first to commit (or
-//! roll back) and then reads its result: ids are handed out in commit
-//! order, by construction, however many writers there are. PostgreSQL
-//! makes a transaction visible before it releases its locks, so by the
-//! time id N+1 can be handed out, id N is visible to every reader. The
-//! cost is that writers take turns on that row; each holds it for one
-//! group commit, which is what the single writer per node already does.
+//! So ids come from the one row of `event_ids`: the writing transaction
+//! first takes a block of ids from it, one for every change of its batch
+//! that may store an event (`UPDATE ... RETURNING`, [`reserve_ids`]). The
+//! update locks the row until that transaction ends, so a second writer's
+//! block waits for the first to commit (or roll back) and then starts after
+//! it: ids are handed out in commit order, by construction, however many
+//! writers there are. PostgreSQL makes a transaction visible before it
+//! releases its locks, so by the time id N+1 can be handed out, id N is
+//! visible to every reader. A change that stores nothing (a refused post)
+//! leaves its id unused: ids only ever need to increase. The cost is that
+//! writers take turns on that row; each holds it for one group commit,
+//! which is what the single writer per node already does. (One update per
+//! batch, not per event: every update of a row makes a new version of it,
+//! and a transaction's own versions pile up until it ends.)
 
 use deadpool_postgres::Transaction;
 
-use super::reads::access_of;
 use crate::{
     db::{
         StoreError, StoreResult,
         changes::{Change, Done, now},
     },
-    model::{EventRecord, NewEvent},
+    model::{Access, EventRecord, NewEvent},
 };
 
-/// Inserts an event with the next id if `$guard` holds; `$1` is the room,
-/// `$3` the poster.
+/// Stores an event with id `$13` if `$guard` holds, reading what the
+/// poster (`$3`) may do in the room (`$1`) in the same statement: one row,
+/// `(id, banned)`, the id null when the guard refused, `banned` null when
+/// there is no such room.
 macro_rules! insert_event_if {
     ($guard:literal) => {
         concat!(
-            "WITH next AS (
-                 UPDATE event_ids SET last = last + 1 WHERE ",
+            "WITH access AS (
+                 SELECT EXISTS (SELECT 1 FROM bans WHERE room_id = $1 AND user_id = $3) AS banned,
+                        password_hash IS NULL OR owner_id = $3
+                        OR EXISTS (SELECT 1 FROM admissions WHERE room_id = $1 AND user_id = $3)
+                        AS admitted
+                 FROM rooms WHERE id = $1
+             ), stored AS (
+                 INSERT INTO events (id, room_id, kind, user_id, user_name, chat, gif, to_id,
+                                     to_name, created_at, gif_width, gif_height, gif_frames)
+                 SELECT $13, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
+                 WHERE EXISTS (SELECT 1 FROM access WHERE ",
             $guard,
-            " RETURNING last
+            ")
+                 RETURNING id
              )
-             INSERT INTO events (id, room_id, kind, user_id, user_name, chat, gif, to_id,
-                                 to_name, created_at, gif_width, gif_height, gif_frames)
-             SELECT last, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM next
-             RETURNING id"
+             SELECT (SELECT id FROM stored), (SELECT banned FROM access)"
         )
     };
 }
 
 /// An event of a room that exists (notices).
-const INSERT_EVENT: &str = insert_event_if!("EXISTS (SELECT 1 FROM rooms WHERE id = $1)");
+const INSERT_EVENT: &str = insert_event_if!("TRUE");
 
-/// A member's post: the room exists, the poster is not banned, and the room
-/// is open or the poster may enter it (as `rooms::ACCESS` reads it).
-const INSERT_POST: &str = insert_event_if!(
-    "EXISTS (SELECT 1 FROM rooms WHERE id = $1
-              AND NOT EXISTS (SELECT 1 FROM bans WHERE room_id = $1 AND user_id = $3)
-              AND (password_hash IS NULL OR owner_id = $3
-                   OR EXISTS (SELECT 1 FROM admissions WHERE room_id = $1 AND user_id = $3)))"
-);
+/// A member's post: the poster is not banned, and the room is open or the
+/// poster may enter it.
+const INSERT_POST: &str = insert_event_if!("NOT banned AND admitted");
 
-/// Applies one change; the caller owns the transaction.
-pub(super) async fn apply(tx: &Transaction<'_>, change: &Change) -> StoreResult<Done> {
+/// Deletes a room (its events, admissions and bans go with it) and says
+/// whether it was there and which GIFs its events showed: the main query
+/// reads the snapshot from before the delete.
+const DELETE_ROOM: &str = "WITH gone AS (DELETE FROM rooms WHERE id = $1 RETURNING id)
+     SELECT EXISTS (SELECT 1 FROM gone),
+            ARRAY(SELECT gif FROM events
+                  WHERE room_id = $1 AND gif IS NOT NULL AND EXISTS (SELECT 1 FROM gone))";
+
+/// The statements of the other single-statement changes.
+const ADMIT: &str = "INSERT INTO admissions (room_id, user_id)
+    SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM rooms WHERE id = $1)
+    ON CONFLICT DO NOTHING";
+const RENAME: &str = "UPDATE rooms SET owner_name = $2 WHERE owner_id = $1";
+const CREATE_SESSION: &str = "INSERT INTO sessions (id, data, expiry) VALUES ($1, $2, $3)
+    ON CONFLICT DO NOTHING";
+const SAVE_SESSION: &str = "INSERT INTO sessions (id, data, expiry) VALUES ($1, $2, $3)
+    ON CONFLICT (id) DO UPDATE SET data = excluded.data, expiry = excluded.expiry";
+const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id = $1";
+const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM sessions WHERE expiry < $1";
+
+/// The one statement a change runs, for those that run one (see
+/// [`Change::writes_once`]): each runs it alone, with nothing awaited
+/// before it is sent but its (cached) preparation, which is what lets the
+/// writer pipeline a run of them.
+pub(super) fn single_statement(change: &Change) -> Option<&'static str> {
+    Some(match change {
+        Change::Append(_) => INSERT_EVENT,
+        Change::Post(_) => INSERT_POST,
+        Change::Admit { .. } => ADMIT,
+        Change::DeleteRoom { .. } => DELETE_ROOM,
+        Change::Rename { .. } => RENAME,
+        Change::CreateSession(_) => CREATE_SESSION,
+        Change::SaveSession(_) => SAVE_SESSION,
+        Change::DeleteSession { .. } => DELETE_SESSION,
+        Change::DeleteExpiredSessions { .. } => DELETE_EXPIRED_SESSIONS,
+        Change::CreateRoom(_) | Change::Ban { .. } | Change::SetOwner { .. } => return None,
+    })
+}
+
+/// Takes `count` ids for this transaction: the first of them.
+pub(super) async fn reserve_ids(
+    tx: &Transaction<'_>,
+    count: usize,
+) -> Result<i64, tokio_postgres::Error> {
+    let count = count as i64;
+    let row = tx
+        .query_one(
+            "UPDATE event_ids SET last = last + $1 RETURNING last",
+            &[&count],
+        )
+        .await?;
+    Ok(row.get::<_, i64>(0) - count + 1)
+}
+
+/// Applies one change; the caller owns the transaction. `id` is the id a
+/// stored event gets (see [`Change::stores_event`]).
+pub(super) async fn apply(tx: &Transaction<'_>, change: &Change, id: i64) -> StoreResult<Done> {
     match change {
         Change::CreateRoom(room) => {
             let statement = tx
@@ -93,27 +155,10 @@ pub(super) async fn apply(tx: &Transaction<'_>, change: &Change) -> StoreResult<
             tx.execute(&statement, &[&room.id, &room.owner.id]).await?;
             Ok(Done::Room(room.clone()))
         }
-        Change::Append(event) => insert_event(tx, INSERT_EVENT, event).await,
-        Change::Post(event) => match insert_event(tx, INSERT_POST, event).await {
-            // Refused: say why (no room, or which refusal).
-            Err(StoreError::NoSuchRoom) => {
-                let poster = event.user.as_ref().map_or("", |u| u.id.as_str());
-                match access_of(tx, &event.room_id, poster).await? {
-                    Some(access) => Err(StoreError::Refused(access)),
-                    None => Err(StoreError::NoSuchRoom),
-                }
-            }
-            done => done,
-        },
+        Change::Append(event) => insert_event(tx, INSERT_EVENT, event, id).await,
+        Change::Post(event) => insert_event(tx, INSERT_POST, event, id).await,
         Change::Admit { room_id, user_id } => {
-            execute(
-                tx,
-                "INSERT INTO admissions (room_id, user_id)
-                 SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM rooms WHERE id = $1)
-                 ON CONFLICT DO NOTHING",
-                &[room_id, user_id],
-            )
-            .await?;
+            execute(tx, ADMIT, &[room_id, user_id]).await?;
             Ok(Done::Nothing)
         }
         Change::Ban { user, notice } => {
@@ -124,7 +169,7 @@ pub(super) async fn apply(tx: &Transaction<'_>, change: &Change) -> StoreResult<
                 &[&notice.room_id, &user.id, &now()],
             )
             .await?;
-            insert_event(tx, INSERT_EVENT, notice).await
+            insert_event(tx, INSERT_EVENT, notice, id).await
         }
         Change::SetOwner { owner, notice } => {
             let updated = execute(
@@ -136,62 +181,37 @@ pub(super) async fn apply(tx: &Transaction<'_>, change: &Change) -> StoreResult<
             if updated == 0 {
                 return Err(StoreError::NoSuchRoom);
             }
-            insert_event(tx, INSERT_EVENT, notice).await
+            insert_event(tx, INSERT_EVENT, notice, id).await
         }
         Change::DeleteRoom { room_id } => {
-            let statement = tx
-                .prepare_cached("SELECT gif FROM events WHERE room_id = $1 AND gif IS NOT NULL")
-                .await?;
-            let gifs = tx
-                .query(&statement, &[room_id])
-                .await?
-                .iter()
-                .map(|row| row.try_get(0))
-                .collect::<Result<Vec<String>, _>>()?;
-            let deleted = execute(tx, "DELETE FROM rooms WHERE id = $1", &[room_id]).await?;
+            let statement = tx.prepare_cached(DELETE_ROOM).await?;
+            let row = tx.query_one(&statement, &[room_id]).await?;
             Ok(Done::Deleted {
-                existed: deleted > 0,
-                gifs,
+                existed: row.try_get(0)?,
+                gifs: row.try_get(1)?,
             })
         }
         Change::Rename { user } => {
-            execute(
-                tx,
-                "UPDATE rooms SET owner_name = $2 WHERE owner_id = $1",
-                &[&user.id, &user.name],
-            )
-            .await?;
+            execute(tx, RENAME, &[&user.id, &user.name]).await?;
             Ok(Done::Nothing)
         }
         Change::CreateSession(row) => {
-            let inserted = execute(
-                tx,
-                "INSERT INTO sessions (id, data, expiry) VALUES ($1, $2, $3)
-                 ON CONFLICT DO NOTHING",
-                &[&row.id, &row.data, &row.expiry],
-            )
-            .await?;
+            let inserted = execute(tx, CREATE_SESSION, &[&row.id, &row.data, &row.expiry]).await?;
             if inserted == 0 {
                 return Err(StoreError::SessionTaken);
             }
             Ok(Done::Nothing)
         }
         Change::SaveSession(row) => {
-            execute(
-                tx,
-                "INSERT INTO sessions (id, data, expiry) VALUES ($1, $2, $3)
-                 ON CONFLICT (id) DO UPDATE SET data = excluded.data, expiry = excluded.expiry",
-                &[&row.id, &row.data, &row.expiry],
-            )
-            .await?;
+            execute(tx, SAVE_SESSION, &[&row.id, &row.data, &row.expiry]).await?;
             Ok(Done::Nothing)
         }
         Change::DeleteSession { id } => {
-            execute(tx, "DELETE FROM sessions WHERE id = $1", &[id]).await?;
+            execute(tx, DELETE_SESSION, &[id]).await?;
             Ok(Done::Nothing)
         }
         Change::DeleteExpiredSessions { now } => {
-            execute(tx, "DELETE FROM sessions WHERE expiry < $1", &[now]).await?;
+            execute(tx, DELETE_EXPIRED_SESSIONS, &[now]).await?;
             Ok(Done::Nothing)
         }
     }
@@ -207,14 +227,19 @@ async fn execute(
     Ok(tx.execute(&statement, params).await?)
 }
 
-/// Stores `event` with `sql` (one of the `insert_event_if!`s): `NoSuchRoom`
-/// when its guard refused it.
-async fn insert_event(tx: &Transaction<'_>, sql: &str, event: &NewEvent) -> StoreResult<Done> {
+/// Stores `event` with `sql` (one of the `insert_event_if!`s), or says why
+/// not.
+async fn insert_event(
+    tx: &Transaction<'_>,
+    sql: &str,
+    event: &NewEvent,
+    id: i64,
+) -> StoreResult<Done> {
     let created_at = now();
     let gif = event.gif_info;
     let statement = tx.prepare_cached(sql).await?;
     let row = tx
-        .query_opt(
+        .query_one(
             &statement,
             &[
                 &event.room_id,
@@ -229,14 +254,20 @@ async fn insert_event(tx: &Transaction<'_>, sql: &str, event: &NewEvent) -> Stor
                 &gif.map(|g| i64::from(g.width)),
                 &gif.map(|g| i64::from(g.height)),
                 &gif.map(|g| i64::from(g.frames)),
+                &id,
             ],
         )
         .await?;
-    let Some(row) = row else {
-        return Err(StoreError::NoSuchRoom);
+    let (id, banned): (Option<i64>, Option<bool>) = (row.try_get(0)?, row.try_get(1)?);
+    let Some(id) = id else {
+        return Err(match banned {
+            Some(true) => StoreError::Refused(Access::Banned),
+            Some(false) => StoreError::Refused(Access::NeedsPassword),
+            None => StoreError::NoSuchRoom,
+        });
     };
     Ok(Done::Event(EventRecord {
-        id: row.try_get(0)?,
+        id,
         kind: event.kind,
         room: event.room_id.clone(),
         user: event.user.clone(),

@@ -17,9 +17,10 @@ pub mod schema;
 
 pub use reads::PgReads;
 
-use std::time::Duration;
+use std::{future::Future, future::poll_fn, ops::RangeFrom, task::Poll, time::Duration};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use futures_util::future::maybe_done;
 use tokio::runtime::Handle;
 
 use super::{
@@ -115,10 +116,12 @@ impl From<tokio_postgres::Error> for Failed {
     }
 }
 
-/// Applies the batch in one transaction and commits it. Most batches are
-/// posts and sessions, one statement each, and go without savepoints
-/// (each costs two round trips); only when a statement fails is the batch
-/// run again with a savepoint around every change.
+/// Applies the batch in one transaction and commits it. Most changes are
+/// posts and sessions, one statement each: a run of them is pipelined (sent
+/// together, in order, and answered together: one round trip for the run,
+/// not one per change) and needs no savepoint (each costs two round trips).
+/// Only when a statement failed is the batch run again with a savepoint
+/// around every change.
 async fn commit(pool: &Pool, batch: &[&Change]) -> Vec<StoreResult<Done>> {
     let outcome = match attempt(pool, batch, false).await {
         Err(Failed::Aborted(cause)) => {
@@ -156,25 +159,95 @@ async fn attempt(
 ) -> Result<Vec<StoreResult<Done>>, Failed> {
     let mut client = pool.get().await.map_err(|e| Failed::Whole(e.into()))?;
     let mut tx = client.transaction().await?;
+    let storing = batch.iter().filter(|change| change.stores_event()).count();
+    let mut ids = match storing {
+        0 => 0,
+        _ => apply::reserve_ids(&tx, storing).await?,
+    }..;
     let mut results = Vec::with_capacity(batch.len());
-    for &change in batch {
-        if !each_alone && change.writes_once() {
-            let result = apply::apply(&tx, change).await;
-            if let Err(cause @ (StoreError::Database(_) | StoreError::Unreachable(_))) = result {
-                return Err(Failed::Aborted(cause));
+    let mut rest = batch;
+    while let Some((&first, after)) = rest.split_first() {
+        let run = match each_alone {
+            true => 0,
+            false => rest
+                .iter()
+                .take_while(|change| apply::single_statement(change).is_some())
+                .count(),
+        };
+        if run > 0 {
+            let (now, later) = rest.split_at(run);
+            for result in pipelined(&tx, now, &mut ids).await? {
+                if let Err(cause @ (StoreError::Database(_) | StoreError::Unreachable(_))) = result
+                {
+                    return Err(Failed::Aborted(cause));
+                }
+                results.push(result);
             }
-            results.push(result);
+            rest = later;
             continue;
         }
         let savepoint = tx.savepoint("change").await?;
-        let result = apply::apply(&savepoint, change).await;
+        let id = next_id(first, &mut ids);
+        let result = apply::apply(&savepoint, first, id).await;
         if result.is_ok() {
             savepoint.commit().await?;
         } else {
             savepoint.rollback().await?;
         }
         results.push(result);
+        rest = after;
     }
     tx.commit().await?;
     Ok(results)
+}
+
+/// Applies single-statement changes pipelined, in order: their statements
+/// are prepared first (once per connection), so that each change's first
+/// poll sends its statement at once, and the futures are first polled in
+/// the batch's order.
+async fn pipelined(
+    tx: &deadpool_postgres::Transaction<'_>,
+    changes: &[&Change],
+    ids: &mut RangeFrom<i64>,
+) -> Result<Vec<StoreResult<Done>>, tokio_postgres::Error> {
+    let mut prepared = Vec::new();
+    for sql in changes.iter().filter_map(|c| apply::single_statement(c)) {
+        if !prepared.contains(&sql) {
+            tx.prepare_cached(sql).await?;
+            prepared.push(sql);
+        }
+    }
+    let mut pending: Vec<_> = changes
+        .iter()
+        .map(|&change| {
+            let id = next_id(change, ids);
+            Box::pin(maybe_done(apply::apply(tx, change, id)))
+        })
+        .collect();
+    poll_fn(|cx| {
+        let mut done = true;
+        for change in &mut pending {
+            done &= change.as_mut().poll(cx).is_ready();
+        }
+        if done { Poll::Ready(()) } else { Poll::Pending }
+    })
+    .await;
+    Ok(pending
+        .iter_mut()
+        .map(|change| {
+            change
+                .as_mut()
+                .take_output()
+                .unwrap_or_else(|| Err(StoreError::Database("a change was not applied".into())))
+        })
+        .collect())
+}
+
+/// The id of the event `change` stores, from this batch's block (0 for a
+/// change that stores none).
+fn next_id(change: &Change, ids: &mut RangeFrom<i64>) -> i64 {
+    match change.stores_event() {
+        true => ids.next().unwrap_or(0),
+        false => 0,
+    }
 }

@@ -68,9 +68,7 @@ async fn query(
 }
 
 /// What `user_id` may do in the room; `None` when there is no such room.
-/// Also read by the writer, inside its transaction, to say why a post was
-/// refused.
-pub(super) async fn access_of(
+async fn access_of(
     client: &impl GenericClient,
     room_id: &str,
     user_id: &str,
