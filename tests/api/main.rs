@@ -21,6 +21,7 @@ mod backend {
 
 mod backup;
 mod connections;
+mod copy_database;
 mod crash;
 mod exactness;
 mod hardening;

@@ -29,6 +29,7 @@ mod backup;
 mod commit_order;
 #[path = "../api/connections.rs"]
 mod connections;
+#[path = "../api/copy_database.rs"]
 mod copy_database;
 #[path = "../api/crash.rs"]
 mod crash;

@@ -1,7 +1,7 @@
-//! `gifchat copy-database`: an installation moved from SQLite to
-//! PostgreSQL (and back) serves the same rooms, history with its ids,
-//! admissions, bans and sessions, and hands out no id twice; a target that
-//! holds anything is refused.
+//! `gifchat copy-database`: an installation moved from SQLite to the
+//! backend under test (PostgreSQL, or another SQLite file) and back serves
+//! the same rooms, history with its ids, admissions, bans and sessions, and
+//! hands out no id twice; a target that holds anything is refused.
 
 use std::process::{Command, Output};
 
@@ -35,7 +35,7 @@ async fn user_id(client: &Client) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_installation_moves_to_postgresql_and_back_with_its_history_ids_and_sessions() {
+async fn an_installation_moves_to_another_database_and_back_with_its_history_ids_and_sessions() {
     let installation = Installation {
         dir: tempfile::TempDir::new().unwrap(),
         database: None,
@@ -97,15 +97,18 @@ async fn an_installation_moves_to_postgresql_and_back_with_its_history_ids_and_s
     drop(bob_watching);
     server.kill();
 
-    let postgres = DatabaseUrl::Postgres(crate::postgres::fresh_database().await);
-    let copied = copy_database(&sqlite, &postgres);
+    let target = match crate::backend::new_database().await {
+        Some(database) => database,
+        None => DatabaseUrl::Sqlite(installation.dir.path().join("moved/gifchat.sqlite3")),
+    };
+    let copied = copy_database(&sqlite, &target);
     assert!(copied.status.success(), "{copied:?}");
     let said = String::from_utf8_lossy(&copied.stdout);
     assert!(said.contains("2 rooms"), "{said}");
 
     let moved = Installation {
         dir: installation.dir,
-        database: Some(postgres.clone()),
+        database: Some(target.clone()),
     };
     let server = Binary::start(&moved, &["--post-rate", "0"]).await;
     let (alice, bob, mallory) = (
@@ -137,16 +140,16 @@ async fn an_installation_moves_to_postgresql_and_back_with_its_history_ids_and_s
         "ids continue upwards: {next}"
     );
 
-    let again = copy_database(&sqlite, &postgres);
+    let again = copy_database(&sqlite, &target);
     assert!(!again.status.success(), "{again:?}");
     let said = String::from_utf8_lossy(&again.stderr);
     assert!(said.contains("not empty"), "{said}");
 
-    // And back down to SQLite, with the post made on PostgreSQL.
+    // And back to a new SQLite file, with the post made after the move.
     let after = history(&bob, &private).await;
     server.kill();
     let back = DatabaseUrl::Sqlite(moved.dir.path().join("back/gifchat.sqlite3"));
-    let copied = copy_database(&postgres, &back);
+    let copied = copy_database(&target, &back);
     assert!(copied.status.success(), "{copied:?}");
     let home = Installation {
         dir: moved.dir,
