@@ -56,9 +56,7 @@ impl From<tokio::task::JoinError> for StoreError {
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(cause: tokio_postgres::Error) -> Self {
-        // An error the server sent (a constraint, a syntax error) has a
-        // code; one without is the connection's.
-        if cause.is_closed() || cause.code().is_none() {
+        if connection_lost(&cause) {
             Self::Unreachable(Box::new(cause))
         } else {
             Self::database(cause)
@@ -66,11 +64,26 @@ impl From<tokio_postgres::Error> for StoreError {
     }
 }
 
+/// Whether `cause` says the connection is gone or the server will not
+/// serve us now, rather than that a statement failed: the connection
+/// closed or failed on the wire, or the server said so (SQLSTATE class 08
+/// connection exception, 53 insufficient resources, 57 operator
+/// intervention, such as a restart).
+fn connection_lost(cause: &tokio_postgres::Error) -> bool {
+    use std::error::Error as _;
+    let on_the_wire = cause
+        .source()
+        .is_some_and(|source| source.is::<std::io::Error>());
+    let said_so = cause
+        .code()
+        .is_some_and(|code| matches!(code.code().get(..2), Some("08" | "53" | "57")));
+    cause.is_closed() || on_the_wire || said_so
+}
+
 impl From<deadpool_postgres::PoolError> for StoreError {
+    /// Whatever kept the pool from handing out a connection (none free in
+    /// time, none could be made) makes the database unreachable for now.
     fn from(cause: deadpool_postgres::PoolError) -> Self {
-        match cause {
-            deadpool_postgres::PoolError::Backend(cause) => cause.into(),
-            other => Self::Unreachable(Box::new(other)),
-        }
+        Self::Unreachable(Box::new(cause))
     }
 }

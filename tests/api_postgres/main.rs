@@ -65,5 +65,6 @@ mod rooms;
 mod sessions;
 #[path = "../api/streams.rs"]
 mod streams;
+mod unreachable;
 #[path = "../api/uploads.rs"]
 mod uploads;

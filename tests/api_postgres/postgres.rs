@@ -82,14 +82,8 @@ impl Server {
 /// the other tests wait for it; without PostgreSQL it ends the process (or
 /// panics) as `GIFCHAT_PG_TESTS` says.
 pub async fn fresh_database() -> String {
-    // A server that could not start fails every test with the reason,
-    // rather than being tried again by each.
-    static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    let server = match SERVER.get_or_init(start) {
-        Ok(server) => server,
-        Err(why) => panic!("{why}"),
-    };
+    let server = server();
     let name = format!("t_{}", NEXT.fetch_add(1, Ordering::Relaxed));
     // template0 cannot be connected to, so no session ever holds it and
     // makes a concurrent CREATE DATABASE fail. PostgreSQL 15's default
@@ -101,6 +95,23 @@ pub async fn fresh_database() -> String {
         .await
         .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
     server.url(&name)
+}
+
+/// A superuser's client on this process's PostgreSQL, for what a test does
+/// to a database from outside (as an operator would).
+pub async fn admin() -> tokio_postgres::Client {
+    connect(&server().url("postgres")).await
+}
+
+/// This process's PostgreSQL, started by the first caller.
+fn server() -> &'static Server {
+    // A server that could not start fails every test with the reason,
+    // rather than being tried again by each.
+    static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
+    match SERVER.get_or_init(start) {
+        Ok(server) => server,
+        Err(why) => panic!("{why}"),
+    }
 }
 
 /// A client on `url`, its connection driven by a task of the calling test's
