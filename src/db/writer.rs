@@ -18,6 +18,15 @@
 //!
 //! The thread is the same for both backends: each brings a [`Commit`],
 //! which applies a batch in one transaction on its connection.
+//!
+//! Where other writers share the database (gifchat nodes on one
+//! PostgreSQL), the thread also reports what they committed, so that its
+//! report is the whole log in id order: it keeps `caught_up`, the id up to
+//! which every committed event has been reported; a batch of its own whose
+//! ids start further on first reports the events in between (the backend
+//! reads them in the batch's transaction, where they are all committed),
+//! and news of other writers' commits ([`Writer::news`], from the
+//! backend's listener) has it read the log up to them.
 
 use std::thread;
 
@@ -37,18 +46,59 @@ pub(crate) trait Commit: Send + 'static {
     fn newest_id(&mut self) -> StoreResult<i64>;
     /// Applies the batch in one transaction, so that one bad change (a
     /// vanished room, say) fails alone, and commits it: one result per
-    /// change, in order. A failed commit fails every change.
-    fn commit(&mut self, batch: &[&Change]) -> Vec<StoreResult<Done>>;
+    /// change, in order. A failed commit fails every change. Every event
+    /// up to `caught_up` has been reported.
+    fn commit(&mut self, batch: &[&Change], caught_up: i64) -> Committed;
+    /// The events other writers committed after `caught_up` (up to `hint`
+    /// when it is known), in id order.
+    fn follow(&mut self, caught_up: i64, _hint: Option<i64>) -> StoreResult<Followed> {
+        Ok(Followed {
+            events: Vec::new(),
+            through: caught_up,
+        })
+    }
     /// Called once, when the writer stops.
     fn close(&mut self) {}
 }
 
-/// An open database's writing side, handed to [`Writer::start`].
-pub struct Engine(Box<dyn Commit>);
+/// What a batch's commit did.
+pub(crate) struct Committed {
+    /// One per change, in order.
+    pub results: Vec<StoreResult<Done>>,
+    /// Events other writers committed after `caught_up` and before this
+    /// batch's, in id order.
+    pub before: Vec<EventRecord>,
+    /// Every id up to this one is now committed or will never be used.
+    pub through: i64,
+}
+
+/// Events other writers committed.
+pub(crate) struct Followed {
+    pub events: Vec<EventRecord>,
+    /// Every id up to this one is committed or will never be used.
+    pub through: i64,
+}
+
+/// An open database's writing side, handed to [`Writer::start`]: the
+/// connection, and where other writers' commits are announced (PostgreSQL).
+pub struct Engine {
+    commit: Box<dyn Commit>,
+    news: Option<Box<dyn FnOnce(Writer) + Send>>,
+}
 
 impl Engine {
     pub(crate) fn new(commit: impl Commit) -> Self {
-        Self(Box::new(commit))
+        Self {
+            commit: Box::new(commit),
+            news: None,
+        }
+    }
+
+    /// `listen` is started with the writer and tells it of other writers'
+    /// commits ([`Writer::news`]) until the writer stops.
+    pub(crate) fn with_news(mut self, listen: impl FnOnce(Writer) + Send + 'static) -> Self {
+        self.news = Some(Box::new(listen));
+        self
     }
 }
 
@@ -87,6 +137,9 @@ enum Job {
         change: Box<Change>,
         reply: oneshot::Sender<StoreResult<Done>>,
     },
+    /// Another writer committed, through `hint` when it is known: read the
+    /// log up to there.
+    Follow { hint: Option<i64> },
     /// Finish what is queued, checkpoint, stop.
     Stop { reply: oneshot::Sender<()> },
 }
@@ -119,15 +172,16 @@ impl Writer {
     ) -> Result<(Writer, WriterThread), crate::BoxError> {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let (ready, started) = oneshot::channel();
+        let Engine { commit, news } = engine;
         let handle = thread::Builder::new()
             .name("gifchat-writer".into())
             .spawn(move || {
-                let mut engine = engine.0;
+                let mut engine = commit;
                 match engine.newest_id() {
                     Ok(newest) => {
                         after.started(newest);
                         let _ = ready.send(Ok(()));
-                        run(engine, queue, after, stored);
+                        run(engine, queue, after, stored, newest);
                     }
                     Err(e) => {
                         let _ = ready.send(Err(e));
@@ -138,7 +192,11 @@ impl Writer {
             .await
             .map_err(|_| StoreError::Stopped)
             .and_then(|started| started)?;
-        Ok((Writer { jobs }, WriterThread(handle)))
+        let writer = Writer { jobs };
+        if let Some(listen) = news {
+            listen(writer.clone());
+        }
+        Ok((writer, WriterThread(handle)))
     }
 
     /// Applies one change; answers once it is committed and reported.
@@ -241,6 +299,17 @@ impl Writer {
         self.done(Change::DeleteExpiredSessions { now }).await
     }
 
+    /// Another writer committed (through `hint`, when the news says):
+    /// the thread reads the log up to there and reports it. Never waits: a
+    /// full queue means the thread is busy, and its next batch reads the
+    /// log anyway. False once the writer has stopped.
+    pub fn news(&self, hint: Option<i64>) -> bool {
+        !matches!(
+            self.jobs.try_send(Job::Follow { hint }),
+            Err(mpsc::error::TrySendError::Closed(_))
+        )
+    }
+
     /// Asks the thread to finish what is queued, close the database (SQLite
     /// checkpoints its WAL) and stop. Later changes answer `Stopped`.
     pub async fn shutdown(&self) {
@@ -266,14 +335,18 @@ fn run(
     mut queue: mpsc::Receiver<Job>,
     after: impl AfterCommit,
     stored: IntCounter,
+    mut caught_up: i64,
 ) {
     let mut stop = None;
     while let Some(first) = queue.blocking_recv() {
         let mut batch = Vec::with_capacity(64);
+        // Whether to read the log for other writers' events after the batch.
+        let mut follow = false;
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
                 Job::Apply { change, reply } => batch.push((change, reply)),
+                Job::Follow { hint } => follow |= hint.is_none_or(|hint| hint > caught_up),
                 Job::Stop { reply } => {
                     stop = Some(reply);
                     break;
@@ -283,34 +356,11 @@ fn run(
                 next = queue.try_recv().ok();
             }
         }
-        let changes: Vec<&Change> = batch.iter().map(|(change, _)| &**change).collect();
-        let results = engine.commit(&changes);
-        drop(changes);
-        let events = results
-            .iter()
-            .filter(|r| matches!(r, Ok(Done::Event(_))))
-            .count();
-        stored.inc_by(events as u64);
-        let mut messages = Vec::new();
-        for ((change, reply), result) in batch.into_iter().zip(results) {
-            match (&*change, result) {
-                (Change::Post(_), Ok(Done::Event(record))) => {
-                    let _ = reply.send(Ok(Done::Event(record.clone())));
-                    messages.push(record);
-                }
-                (_, result) => {
-                    for record in messages.drain(..) {
-                        after.stored(&record);
-                    }
-                    if let Ok(done) = &result {
-                        report(&after, &change, done);
-                    }
-                    let _ = reply.send(result);
-                }
-            }
+        if !batch.is_empty() {
+            caught_up = commit_and_report(&mut *engine, batch, &after, &stored, caught_up);
         }
-        for record in messages {
-            after.stored(&record);
+        if follow {
+            caught_up = follow_others(&mut *engine, &after, caught_up);
         }
         if stop.is_some() {
             break;
@@ -321,6 +371,72 @@ fn run(
     drop(engine);
     if let Some(reply) = stop {
         let _ = reply.send(());
+    }
+}
+
+/// A batch of this writer's: committed, answered and reported, after the
+/// events other writers committed before it. The id reported through.
+fn commit_and_report(
+    engine: &mut dyn Commit,
+    batch: Vec<(Box<Change>, oneshot::Sender<StoreResult<Done>>)>,
+    after: &impl AfterCommit,
+    stored: &IntCounter,
+    caught_up: i64,
+) -> i64 {
+    let changes: Vec<&Change> = batch.iter().map(|(change, _)| &**change).collect();
+    let Committed {
+        results,
+        before,
+        through,
+    } = engine.commit(&changes, caught_up);
+    drop(changes);
+    for record in &before {
+        after.stored(record);
+    }
+    let events = results
+        .iter()
+        .filter(|r| matches!(r, Ok(Done::Event(_))))
+        .count();
+    stored.inc_by(events as u64);
+    let mut messages = Vec::new();
+    for ((change, reply), result) in batch.into_iter().zip(results) {
+        match (&*change, result) {
+            (Change::Post(_), Ok(Done::Event(record))) => {
+                let _ = reply.send(Ok(Done::Event(record.clone())));
+                messages.push(record);
+            }
+            (_, result) => {
+                for record in messages.drain(..) {
+                    after.stored(&record);
+                }
+                if let Ok(done) = &result {
+                    report(after, &change, done);
+                }
+                let _ = reply.send(result);
+            }
+        }
+    }
+    for record in messages {
+        after.stored(&record);
+    }
+    through.max(caught_up)
+}
+
+/// Reports what other writers committed since `caught_up`; the id
+/// reported through.
+fn follow_others(engine: &mut dyn Commit, after: &impl AfterCommit, caught_up: i64) -> i64 {
+    match engine.follow(caught_up, None) {
+        Ok(Followed { events, through }) => {
+            for record in &events {
+                after.stored(record);
+            }
+            through.max(caught_up)
+        }
+        Err(e) => {
+            // The listener's backstop asks again shortly.
+            tracing::warn!(error = %e, "reading other writers' events failed");
+            caught_up
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 
 mod apply;
 pub mod copy;
+mod listen;
 mod reads;
 pub mod schema;
 
@@ -26,8 +27,9 @@ use tokio::runtime::Handle;
 use super::{
     Db, Engine, StoreError, StoreResult,
     changes::{Change, Done},
-    writer::Commit,
+    writer::{Commit, Committed, Followed},
 };
+use crate::model::EventRecord;
 
 /// Connections the reads may hold at once.
 const READ_CONNECTIONS: usize = 16;
@@ -48,7 +50,8 @@ pub async fn open(url: &str) -> Result<(Db, Engine), crate::BoxError> {
         Engine::new(PgEngine {
             pool: writer,
             runtime: Handle::current(),
-        }),
+        })
+        .with_news(listen::start(url.to_owned())),
     ))
 }
 
@@ -95,10 +98,37 @@ impl Commit for PgEngine {
         })
     }
 
-    fn commit(&mut self, batch: &[&Change]) -> Vec<StoreResult<Done>> {
-        self.runtime.block_on(commit(&self.pool, batch))
+    fn commit(&mut self, batch: &[&Change], caught_up: i64) -> Committed {
+        self.runtime.block_on(commit(&self.pool, batch, caught_up))
+    }
+
+    fn follow(&mut self, caught_up: i64, hint: Option<i64>) -> StoreResult<Followed> {
+        self.runtime.block_on(async {
+            let client = self.pool.get().await?;
+            let through = match hint {
+                Some(hint) => hint,
+                None => {
+                    let row = client.query_one("SELECT last FROM event_ids", &[]).await?;
+                    row.try_get(0)?
+                }
+            };
+            if through <= caught_up {
+                return Ok(Followed {
+                    events: Vec::new(),
+                    through: caught_up,
+                });
+            }
+            Ok(Followed {
+                events: reads::log(&client, caught_up, through).await?,
+                through,
+            })
+        })
     }
 }
+
+/// What a transaction that committed did: the results, the events others
+/// committed before its own ids, and the id committed through.
+type Attempted = (Vec<StoreResult<Done>>, Vec<EventRecord>, i64);
 
 /// Why a batch's transaction did not commit.
 enum Failed {
@@ -122,21 +152,25 @@ impl From<tokio_postgres::Error> for Failed {
 /// not one per change) and needs no savepoint (each costs two round trips).
 /// Only when a statement failed is the batch run again with a savepoint
 /// around every change.
-async fn commit(pool: &Pool, batch: &[&Change]) -> Vec<StoreResult<Done>> {
-    let outcome = match attempt(pool, batch, false).await {
+async fn commit(pool: &Pool, batch: &[&Change], caught_up: i64) -> Committed {
+    let outcome = match attempt(pool, batch, caught_up, false).await {
         Err(Failed::Aborted(cause)) => {
             tracing::debug!(error = %cause, "a change failed: committing each alone");
-            attempt(pool, batch, true).await
+            attempt(pool, batch, caught_up, true).await
         }
         outcome => outcome,
     };
     match outcome {
-        Ok(results) => results,
+        Ok((results, before, through)) => Committed {
+            results,
+            before,
+            through,
+        },
         Err(Failed::Aborted(cause) | Failed::Whole(cause)) => {
             tracing::error!(error = %cause, changes = batch.len(), "commit failed");
             let unreachable = matches!(cause, StoreError::Unreachable(_));
             let message = cause.to_string();
-            batch
+            let results = batch
                 .iter()
                 .map(|_| {
                     let cause = format!("commit failed: {message}").into();
@@ -146,24 +180,44 @@ async fn commit(pool: &Pool, batch: &[&Change]) -> Vec<StoreResult<Done>> {
                         StoreError::Database(cause)
                     })
                 })
-                .collect()
+                .collect();
+            Committed {
+                results,
+                before: Vec::new(),
+                through: caught_up,
+            }
         }
     }
 }
 
 /// One try at the batch; `each_alone` puts every change in a savepoint.
+/// Once the batch's ids are taken, every lower id is committed: those of
+/// other writers after `caught_up` are read in the same transaction, to be
+/// reported before the batch's own. A batch that stores events announces
+/// its last id on commit (`NOTIFY`), for the other nodes' listeners.
 async fn attempt(
     pool: &Pool,
     batch: &[&Change],
+    caught_up: i64,
     each_alone: bool,
-) -> Result<Vec<StoreResult<Done>>, Failed> {
+) -> Result<Attempted, Failed> {
     let mut client = pool.get().await.map_err(|e| Failed::Whole(e.into()))?;
     let mut tx = client.transaction().await?;
     let storing = batch.iter().filter(|change| change.stores_event()).count();
-    let mut ids = match storing {
-        0 => 0,
-        _ => apply::reserve_ids(&tx, storing).await?,
-    }..;
+    let (first, through, before) = match storing {
+        0 => (0, caught_up, Vec::new()),
+        _ => {
+            let first = apply::reserve_ids(&tx, storing).await?;
+            let before = match first > caught_up + 1 {
+                true => reads::log(&tx, caught_up, first - 1)
+                    .await
+                    .map_err(Failed::Whole)?,
+                false => Vec::new(),
+            };
+            (first, first + storing as i64 - 1, before)
+        }
+    };
+    let mut ids = first..;
     let mut results = Vec::with_capacity(batch.len());
     let mut rest = batch;
     while let Some((&first, after)) = rest.split_first() {
@@ -197,8 +251,11 @@ async fn attempt(
         results.push(result);
         rest = after;
     }
+    if storing > 0 {
+        listen::announce(&tx, through).await?;
+    }
     tx.commit().await?;
-    Ok(results)
+    Ok((results, before, through))
 }
 
 /// Applies single-statement changes pipelined, in order: their statements

@@ -40,6 +40,35 @@ const BEFORE: &str = "SELECT id, room_id, kind, user_id, user_name, chat, gif, t
                         AND id < $3
                       ORDER BY id DESC LIMIT $4";
 
+/// Every room's events with an id in (`$1`, `$2`], oldest first, at most
+/// `$3`: the log other writers committed.
+const LOG: &str = "SELECT id, room_id, kind, user_id, user_name, chat, gif, to_id, to_name,
+                          created_at, gif_width, gif_height, gif_frames
+                   FROM events WHERE id > $1 AND id <= $2
+                   ORDER BY id LIMIT $3";
+
+/// Rows of the log read per query.
+const LOG_PAGE: i64 = 1000;
+
+/// Every event with an id after `after` and up to `through`, in id order.
+pub(super) async fn log(
+    client: &impl GenericClient,
+    mut after: i64,
+    through: i64,
+) -> StoreResult<Vec<EventRecord>> {
+    let mut events = Vec::new();
+    loop {
+        let rows = query(client, LOG, &[&after, &through, &LOG_PAGE]).await?;
+        for row in &rows {
+            events.push(event(row)?);
+        }
+        match events.last() {
+            Some(last) if rows.len() as i64 == LOG_PAGE => after = last.id,
+            _ => return Ok(events),
+        }
+    }
+}
+
 /// The reads' pool on a PostgreSQL database.
 #[derive(Clone)]
 pub struct PgReads {
@@ -99,7 +128,7 @@ fn room(row: &Row) -> StoreResult<RoomRow> {
     })
 }
 
-pub(super) fn event(row: &Row) -> StoreResult<EventRecord> {
+fn event(row: &Row) -> StoreResult<EventRecord> {
     let kind: String = row.try_get(2)?;
     let kind = Kind::from_stored(&kind)
         .ok_or_else(|| StoreError::Database(format!("unknown event kind {kind}").into()))?;

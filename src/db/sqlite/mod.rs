@@ -30,7 +30,7 @@ use rusqlite::Connection;
 use super::{
     Db, Engine, StoreError, StoreResult,
     changes::{Change, Done},
-    writer::Commit,
+    writer::{Commit, Committed},
 };
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
@@ -121,8 +121,21 @@ impl Commit for SqliteEngine {
         Ok(events::newest_id(&self.conn)?)
     }
 
-    fn commit(&mut self, batch: &[&Change]) -> Vec<StoreResult<Done>> {
-        commit(&mut self.conn, batch)
+    /// The only writer of its file: nothing was committed by others.
+    fn commit(&mut self, batch: &[&Change], caught_up: i64) -> Committed {
+        let results = commit(&mut self.conn, batch);
+        let through = results
+            .iter()
+            .filter_map(|result| match result {
+                Ok(Done::Event(record)) => Some(record.id),
+                _ => None,
+            })
+            .fold(caught_up, i64::max);
+        Committed {
+            results,
+            before: Vec::new(),
+            through,
+        }
     }
 
     fn close(&mut self) {
