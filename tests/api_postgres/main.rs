@@ -26,6 +26,7 @@ mod helpers;
 
 #[path = "../api/backup.rs"]
 mod backup;
+mod cluster;
 mod commit_order;
 #[path = "../api/connections.rs"]
 mod connections;

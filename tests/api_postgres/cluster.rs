@@ -1,0 +1,230 @@
+//! Three gifchat processes on one PostgreSQL database, as behind a load
+//! balancer: viewers on every node, posters on every node. Every viewer
+//! ends with the same stored events, the history's, in id order, none
+//! missing or doubled; a viewer that moves to another node mid-stream with
+//! its Last-Event-ID goes on exactly where it was.
+
+use std::{collections::HashSet, time::Duration};
+
+use futures_util::future::join_all;
+use gifchat::db::DatabaseUrl;
+
+use crate::helpers::{Binary, Client, Installation, Sse, history_ids};
+
+const NODES: usize = 3;
+const VIEWERS_PER_NODE: usize = 2;
+const POSTS_PER_NODE: usize = 40;
+
+/// Three nodes on one fresh database, with one cookie secret.
+struct Cluster {
+    /// Killed when dropped, before their folders go.
+    nodes: Vec<Binary>,
+    _installations: Vec<Installation>,
+    /// The database's name.
+    database: String,
+}
+
+async fn cluster() -> Cluster {
+    let url = crate::postgres::fresh_database().await;
+    let config: tokio_postgres::Config = url.parse().unwrap();
+    let database = config.get_dbname().unwrap().to_owned();
+    let mut nodes = Vec::new();
+    let mut installations = Vec::new();
+    for _ in 0..NODES {
+        let installation = Installation {
+            dir: tempfile::TempDir::new().unwrap(),
+            database: Some(DatabaseUrl::Postgres(url.clone())),
+        };
+        let args = [
+            "--cookie-secret",
+            "one-secret-for-every-node-of-this-cluster-0123456789abcdef0123456789",
+            "--post-rate",
+            "0",
+            // No leave notice during the test: nothing but the news of a
+            // commit may bring one node's last posts to another.
+            "--leave-grace",
+            "60s",
+        ];
+        nodes.push(Binary::start(&installation, &args).await);
+        installations.push(installation);
+    }
+    Cluster {
+        nodes,
+        _installations: installations,
+        database,
+    }
+}
+
+/// What a viewer has seen: the ids of the stored events, in the order
+/// they came, and the chats among them.
+#[derive(Default)]
+struct Seen {
+    ids: Vec<i64>,
+    chats: HashSet<String>,
+}
+
+/// Reads `sse` until every chat in `wanted` has been seen (`who` says
+/// which viewer, should it time out).
+async fn read_until(sse: &mut Sse, wanted: &HashSet<String>, seen: &mut Seen, who: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while !wanted.is_subset(&seen.chats) {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let Some(event) = sse.next_within(left).await else {
+            let mut missing: Vec<_> = wanted.difference(&seen.chats).collect();
+            missing.sort();
+            panic!(
+                "{who}: {} chats never arrived, e.g. {:?}; {} ids seen, the last {:?}",
+                missing.len(),
+                &missing[..missing.len().min(5)],
+                seen.ids.len(),
+                seen.ids.last()
+            );
+        };
+        let (Some(id), Some(_)) = (event.id_number(), &event.data) else {
+            continue;
+        };
+        seen.ids.push(id);
+        if let Some(chat) = event.json()["chat"].as_str() {
+            seen.chats.insert(chat.to_owned());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_on_every_node_see_every_event_once_in_order() {
+    let cluster = cluster().await;
+    let nodes = &cluster.nodes;
+    let owner = Client::new(&nodes[0].base);
+    let room = owner.create_room("Cluster", 100, None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/rooms/{room}/events");
+
+    let mut viewers = Vec::new();
+    for node in nodes {
+        for _ in 0..VIEWERS_PER_NODE {
+            let viewer = Client::new(&node.base);
+            viewers.push(viewer.sse(&path, Some(0)).await);
+        }
+    }
+    // Starts on node 0 and moves to node 1 halfway through.
+    let mover = Client::new(&nodes[0].base);
+    let mut moving = mover.sse(&path, Some(0)).await;
+
+    // Joins are folded into one notice per room and second: let them be
+    // stored before posting, so that afterwards no node writes anything
+    // that would read the others' last posts along the way.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let posters: Vec<_> = nodes
+        .iter()
+        .enumerate()
+        .map(|(n, node)| {
+            let poster = Client::new(&node.base);
+            let room = room.clone();
+            tokio::spawn(async move {
+                for i in 0..POSTS_PER_NODE {
+                    poster.say(&room, &format!("node {n} message {i}")).await;
+                }
+            })
+        })
+        .collect();
+    let expected: HashSet<String> = (0..NODES)
+        .flat_map(|n| (0..POSTS_PER_NODE).map(move |i| format!("node {n} message {i}")))
+        .collect();
+
+    // The mover reads a part on node 0, then resumes on node 1.
+    let first_half: HashSet<String> = (0..POSTS_PER_NODE / 2)
+        .map(|i| format!("node 0 message {i}"))
+        .collect();
+    let mut moved_seen = Seen::default();
+    read_until(
+        &mut moving,
+        &first_half,
+        &mut moved_seen,
+        "the mover on node 0",
+    )
+    .await;
+    drop(moving);
+    let mover = mover.at(&nodes[1].base);
+    let mut moved = mover.sse(&path, moved_seen.ids.last().copied()).await;
+
+    for poster in posters {
+        poster.await.unwrap();
+    }
+    let seen = join_all(viewers.iter_mut().enumerate().map(|(v, sse)| {
+        let expected = &expected;
+        async move {
+            let mut seen = Seen::default();
+            let who = format!("viewer {v} on node {}", v / VIEWERS_PER_NODE);
+            read_until(sse, expected, &mut seen, &who).await;
+            seen.ids
+        }
+    }))
+    .await;
+    read_until(
+        &mut moved,
+        &expected,
+        &mut moved_seen,
+        "the mover on node 1",
+    )
+    .await;
+
+    let last_chat = *seen.iter().flat_map(|ids| ids.last()).max().unwrap();
+    let upto =
+        |ids: &[i64]| -> Vec<i64> { ids.iter().copied().filter(|id| *id <= last_chat).collect() };
+    let expected_ids = upto(&history_ids(&owner, &room).await);
+    for (n, node) in nodes.iter().enumerate() {
+        let reader = Client::new(&node.base);
+        assert_eq!(
+            upto(&history_ids(&reader, &room).await),
+            expected_ids,
+            "node {n} serves the same history"
+        );
+    }
+    for (v, ids) in seen.iter().chain([&moved_seen.ids]).enumerate() {
+        assert_eq!(
+            upto(ids),
+            expected_ids,
+            "viewer {v} saw every stored event once, in id order"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_goes_on_when_the_listening_connections_are_cut() {
+    let cluster = cluster().await;
+    let nodes = &cluster.nodes;
+    let owner = Client::new(&nodes[0].base);
+    let room = owner.create_room("Cut", 100, None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/rooms/{room}/events");
+    let mut viewer = Client::new(&nodes[0].base).sse(&path, Some(0)).await;
+    let poster = Client::new(&nodes[1].base);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let admin = crate::postgres::admin().await;
+    let cut = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = 'gifchat listener' AND datname = $1",
+            &[&cluster.database],
+        )
+        .await
+        .unwrap();
+    assert_eq!(cut.len(), NODES, "every node was listening");
+    let mut seen = Seen::default();
+    for n in 0..5 {
+        let chat = format!("after the cut {n}");
+        poster.say(&room, &chat).await;
+        read_until(
+            &mut viewer,
+            &HashSet::from([chat]),
+            &mut seen,
+            "the viewer on node 0",
+        )
+        .await;
+    }
+}
