@@ -103,6 +103,7 @@ mod tests {
             gif_info: None,
             to: Some(User::new("bob".into(), None)),
             created_at: "2026-01-01T00:00:00Z".into(),
+            client_id: None,
         }
     }
 

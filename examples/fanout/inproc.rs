@@ -81,6 +81,7 @@ pub async fn writer(
                     gif: None,
                     gif_info: None,
                     to: None,
+                    client_id: None,
                 };
                 if writer.notice(event).await.is_err() {
                     break;

@@ -67,7 +67,7 @@ fuzz_target!(|input: &[u8]| {
     }
     let received: AppResult<Vec<u8>> = RUNTIME.block_on(async {
         let mut form = multipart(request, max)?;
-        let mut field = gif_field(&mut form).await?;
+        let (mut field, _client_id) = gif_field(&mut form).await?;
         let mut intake = Intake::new(max);
         let mut file = Vec::new();
         while let Some(chunk) = next_chunk(&mut field).await? {

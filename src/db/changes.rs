@@ -55,6 +55,9 @@ pub(crate) enum Change {
 pub(crate) enum Done {
     Room(RoomRow),
     Event(EventRecord),
+    /// A post repeated (same user, room and `client_id`): the event stored
+    /// the first time; nothing new was stored.
+    Repeat(EventRecord),
     /// For `DeleteRoom`: whether the room existed, and the uploaded files
     /// its events referred to (removed from disk after the commit).
     Deleted {

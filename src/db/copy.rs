@@ -89,6 +89,7 @@ pub const TABLES: &[Table] = &[
             "to_id",
             "to_name",
             "created_at",
+            "client_id",
         ],
     },
 ];

@@ -144,6 +144,23 @@ enum Job {
     Stop { reply: oneshot::Sender<()> },
 }
 
+/// What a post was.
+#[derive(Debug)]
+pub enum Post {
+    /// Stored now.
+    New(EventRecord),
+    /// A repeat: the event stored the first time.
+    Repeat(EventRecord),
+}
+
+impl Post {
+    pub fn record(&self) -> &EventRecord {
+        match self {
+            Post::New(record) | Post::Repeat(record) => record,
+        }
+    }
+}
+
 /// Cheap handle to the writer thread.
 #[derive(Clone)]
 pub struct Writer {
@@ -227,9 +244,15 @@ impl Writer {
 
     /// Stores a member's message, whisper or GIF, if its sender may post in
     /// the room: checked in the same transaction, so a post racing a kick
-    /// is either stored before the ban or refused after it (`Refused`).
-    pub async fn post(&self, event: NewEvent) -> StoreResult<EventRecord> {
-        self.event(Change::Post(event)).await
+    /// is either stored before the ban or refused after it (`Refused`). A
+    /// repeat of a post (the same `client_id` by the same user in the room)
+    /// stores nothing and answers the event stored the first time.
+    pub async fn post(&self, event: NewEvent) -> StoreResult<Post> {
+        match self.apply(Change::Post(event)).await? {
+            Done::Event(record) => Ok(Post::New(record)),
+            Done::Repeat(record) => Ok(Post::Repeat(record)),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// Stores an event as it is (a `system` notice).

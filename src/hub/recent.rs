@@ -72,6 +72,7 @@ mod tests {
             gif_info: None,
             to: None,
             created_at: String::new(),
+            client_id: None,
         }))
     }
 

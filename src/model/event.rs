@@ -108,6 +108,10 @@ pub struct EventRecord {
     /// RFC 3339.
     #[schema(format = DateTime)]
     pub created_at: String,
+    /// The poster's own name for the post (`client_id` of the request),
+    /// which makes a repeat of it store nothing new.
+    #[schema(required = true, pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    pub client_id: Option<String>,
 }
 
 /// What a validated GIF looks like.
@@ -188,6 +192,9 @@ pub struct NewEvent {
     pub gif: Option<String>,
     pub gif_info: Option<GifInfo>,
     pub to: Option<User>,
+    /// A post's `client_id`: a repeat by the same user in the same room
+    /// stores nothing new.
+    pub client_id: Option<String>,
 }
 
 impl NewEvent {
@@ -201,6 +208,7 @@ impl NewEvent {
             gif: None,
             gif_info: None,
             to: None,
+            client_id: None,
         }
     }
 }

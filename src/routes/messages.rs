@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema, openapi::schema::Schema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
+    db::writer::Post,
     error::{AppError, AppResult},
     identity::Visitor,
     model::{EventRecord, Kind, NewEvent},
@@ -40,6 +41,36 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct ChatForm {
     #[schema(required = true, schema_with = chat_schema)]
     chat: Option<String>,
+    /// The poster's own name for this post: a repeat of it (a retry)
+    /// stores nothing new and answers 200 with the event stored the first
+    /// time.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    client_id: Option<String>,
+}
+
+/// A post's `client_id`: 1 to 64 of `A-Z a-z 0-9 _ -`; 422 otherwise.
+pub fn check_client_id(value: Option<&str>) -> AppResult<Option<String>> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let fits = (1..=64).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !fits {
+        return Err(AppError::invalid(
+            "client_id is 1 to 64 letters, digits, `_` or `-`",
+        ));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+/// The status a post answers: 201 when stored now, 200 for a repeat.
+pub fn posted_status(posted: &Post) -> StatusCode {
+    match posted {
+        Post::New(_) => StatusCode::CREATED,
+        Post::Repeat(_) => StatusCode::OK,
+    }
 }
 
 fn chat_schema() -> Schema {
@@ -47,9 +78,11 @@ fn chat_schema() -> Schema {
 }
 
 impl ChatForm {
-    /// The message, trimmed; 422 when empty or over [`MAX_CHAT_CHARS`].
-    pub fn check(&self) -> AppResult<String> {
-        bounded_text("chat", self.chat.as_deref().unwrap_or(""), MAX_CHAT_CHARS)
+    /// The message, trimmed, and its `client_id`; 422 when the message is
+    /// empty or over [`MAX_CHAT_CHARS`], or the `client_id` malformed.
+    pub fn check(&self) -> AppResult<(String, Option<String>)> {
+        let chat = bounded_text("chat", self.chat.as_deref().unwrap_or(""), MAX_CHAT_CHARS)?;
+        Ok((chat, check_client_id(self.client_id.as_deref())?))
     }
 }
 
@@ -65,6 +98,7 @@ impl ChatForm {
         (ChatForm = "application/x-www-form-urlencoded")
     )),
     responses(
+        (status = OK, description = "A repeat (same `client_id`): the event stored the first time", body = EventRecord),
         (status = CREATED, description = "The stored event", body = EventRecord, links(
             ("history_before" = (
                 operation_id = "room_history",
@@ -82,10 +116,10 @@ async fn post_message(
     visitor: Visitor,
     Input(form): Input<ChatForm>,
 ) -> AppResult<Response> {
-    let chat = form.check()?;
+    let (chat, client_id) = form.check()?;
     // The writer checks that the poster may post here, in the transaction
     // that stores the message: no read before it on the hot path.
-    let record = state
+    let posted = state
         .writer
         .post(NewEvent {
             room_id: room_id.clone(),
@@ -95,9 +129,10 @@ async fn post_message(
             gif: None,
             gif_info: None,
             to: None,
+            client_id,
         })
         .await?;
-    Ok(format.done_in_room(StatusCode::CREATED, &record, &room_id))
+    Ok(format.done_in_room(posted_status(&posted), posted.record(), &room_id))
 }
 
 /// The body of `POST /rooms/{id}/whispers`.
@@ -110,13 +145,18 @@ pub struct WhisperForm {
     to: Option<String>,
     #[schema(required = true, schema_with = chat_schema)]
     chat: Option<String>,
+    /// As a message's.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    client_id: Option<String>,
 }
 
 impl WhisperForm {
-    /// The message (as [`ChatForm::check`]) and the id of whom it goes to:
-    /// 422 when `to` is missing, 409 when it is the sender, `me`.
-    pub fn check(&self, me: &str) -> AppResult<(String, &str)> {
+    /// The message and `client_id` (as [`ChatForm::check`]) and the id of
+    /// whom it goes to: 422 when `to` is missing, 409 when it is the
+    /// sender, `me`.
+    pub fn check(&self, me: &str) -> AppResult<(String, Option<String>, &str)> {
         let chat = bounded_text("chat", self.chat.as_deref().unwrap_or(""), MAX_CHAT_CHARS)?;
+        let client_id = check_client_id(self.client_id.as_deref())?;
         let to = self.to.as_deref().map(str::trim).unwrap_or("");
         if to.is_empty() {
             return Err(AppError::invalid("to is required: whom to whisper to"));
@@ -124,7 +164,7 @@ impl WhisperForm {
         if to == me {
             return Err(AppError::conflict("you cannot whisper to yourself"));
         }
-        Ok((chat, to))
+        Ok((chat, client_id, to))
     }
 }
 
@@ -141,6 +181,7 @@ impl WhisperForm {
         (WhisperForm = "application/x-www-form-urlencoded")
     )),
     responses(
+        (status = OK, description = "A repeat (same `client_id`): the whisper stored the first time", body = EventRecord),
         (status = CREATED, description = "The stored whisper", body = EventRecord),
         (status = SEE_OTHER, description = "A form post: back to the room's page"),
         InRoom, Posted, Conflict, Unavailable, Ordinary, Failed
@@ -153,13 +194,13 @@ async fn whisper(
     visitor: Visitor,
     Input(form): Input<WhisperForm>,
 ) -> AppResult<Response> {
-    let (chat, to_id) = form.check(&visitor.user.id)?;
+    let (chat, client_id, to_id) = form.check(&visitor.user.id)?;
     let room = admitted_room(&state, &room_id, &visitor.user).await?;
     let to = state
         .hub
         .member(&room.id, to_id)
         .ok_or_else(|| AppError::conflict("whispers go to a member present in the room"))?;
-    let record = state
+    let posted = state
         .writer
         .post(NewEvent {
             room_id: room.id.clone(),
@@ -169,9 +210,10 @@ async fn whisper(
             gif: None,
             gif_info: None,
             to: Some(to),
+            client_id,
         })
         .await?;
-    Ok(format.done_in_room(StatusCode::CREATED, &record, &room.id))
+    Ok(format.done_in_room(posted_status(&posted), posted.record(), &room.id))
 }
 
 /// The query of `GET /rooms/{id}/messages`.

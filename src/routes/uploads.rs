@@ -24,12 +24,14 @@ use utoipa_axum::{
 };
 
 use crate::{
+    db::writer::Post,
     error::{AppError, AppResult, ErrorBody},
     identity::Visitor,
     model::{EventRecord, Kind, NewEvent},
     routes::{
         access::admitted_room,
         limits::{ClientAddr, rate_limited},
+        messages::{check_client_id, posted_status},
         negotiate::Format,
         openapi::{Failed, InRoom, Missing, Ordinary, Posted, Unavailable},
         rooms::RoomPath,
@@ -40,6 +42,8 @@ use crate::{
 
 /// The multipart field that carries the file.
 const FIELD: &str = "gif";
+/// The field that may carry the post's `client_id`, before the file.
+const CLIENT_ID_FIELD: &str = "client_id";
 /// Room the form may take beyond the file itself: part headers,
 /// boundaries, and any small fields a browser form sends along.
 const FORM_OVERHEAD: u64 = 64 * 1024;
@@ -74,11 +78,22 @@ impl PartialSchema for GifForm {
         let names = ObjectBuilder::new()
             .schema_type(Type::String)
             .pattern(Some("^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f]*$"));
+        let client_id = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[A-Za-z0-9_-]{1,64}$"))
+            .description(Some(
+                "The poster's own name for this post, sent before `gif`: a repeat stores \
+                 nothing new and answers 200 with the event stored the first time",
+            ));
         ObjectBuilder::new()
             .property("gif", gif)
             .required("gif")
+            .property(CLIENT_ID_FIELD, client_id)
             .property_names(Some(names))
-            .description(Some("The GIF in the field `gif`; other fields are ignored"))
+            .description(Some(
+                "The GIF in the field `gif`, and an optional `client_id` before it; other \
+                 fields are ignored",
+            ))
             .into()
     }
 }
@@ -100,6 +115,7 @@ impl ToSchema for GifForm {}
         (GifForm = "multipart/form-data", encoding(("gif" = (content_type = "image/gif"))))
     )),
     responses(
+        (status = OK, description = "A repeat (same `client_id`): the event stored the first time", body = EventRecord),
         (status = CREATED, description = "The stored `gif` event", body = EventRecord),
         (status = SEE_OTHER, description = "A form post: back to the room's page"),
         InRoom, Posted, Ordinary, Unavailable, Failed
@@ -129,7 +145,7 @@ async fn post_gif(
     );
     // On time out the receiving future is dropped, and the temporary
     // file's guard with it.
-    let incoming = tokio::time::timeout(state.config.upload_timeout, receiving)
+    let (incoming, client_id) = tokio::time::timeout(state.config.upload_timeout, receiving)
         .await
         .map_err(|_| AppError::Timeout)??;
 
@@ -140,9 +156,9 @@ async fn post_gif(
     let writer = state.writer.clone();
     let metrics = state.metrics.clone();
     let user = visitor.user;
-    let record = tokio::spawn(async move {
+    let posted = tokio::spawn(async move {
         let upload = incoming.finish().await?;
-        let record = writer
+        let posted = writer
             .post(NewEvent {
                 room_id: room.id,
                 kind: Kind::Gif,
@@ -151,16 +167,21 @@ async fn post_gif(
                 gif: Some(upload.url()),
                 gif_info: Some(upload.info()),
                 to: None,
+                client_id,
             })
             .await?;
         // Committed: the file now belongs to the event. On every error
-        // above (room deleted meanwhile, writer gone) it was removed.
-        metrics.upload_bytes.inc_by(upload.size());
-        upload.keep();
-        Ok::<_, AppError>(record)
+        // above (room deleted meanwhile, writer gone) it was removed; so
+        // it is for a repeat, whose event has the first upload's file.
+        if let Post::New(_) = posted {
+            metrics.upload_bytes.inc_by(upload.size());
+            upload.keep();
+        }
+        Ok::<_, AppError>(posted)
     })
     .await??;
-    Ok(format.done_in_room(StatusCode::CREATED, &record, &record.room))
+    let record = posted.record();
+    Ok(format.done_in_room(posted_status(&posted), record, &record.room))
 }
 
 /// The request body as a multipart stream, bounded as a whole. 415 when it
@@ -201,23 +222,41 @@ async fn receive(
     dir: &std::path::Path,
     max: u64,
     gif: uploads::GifLimits,
-) -> AppResult<Incoming> {
-    let mut field = gif_field(form).await?;
+) -> AppResult<(Incoming, Option<String>)> {
+    let (mut field, client_id) = gif_field(form).await?;
     let mut incoming = Incoming::create(dir, max, gif).await?;
     while let Some(chunk) = next_chunk(&mut field).await? {
         incoming.write(&chunk).await?;
     }
-    Ok(incoming)
+    Ok((incoming, client_id))
 }
 
-/// The `gif` field of the form; fields before it are skipped (and count
-/// against the whole-body limit). 422 when the form has no `gif` field.
-pub async fn gif_field(form: &mut multer::Multipart<'static>) -> AppResult<multer::Field<'static>> {
-    while let Some(field) = form.next_field().await.map_err(multipart_error)? {
+/// The `gif` field of the form, and the `client_id` field if one came
+/// before it; other fields before it are skipped (and count against the
+/// whole-body limit). 422 when the form has no `gif` field or a malformed
+/// `client_id`.
+pub async fn gif_field(
+    form: &mut multer::Multipart<'static>,
+) -> AppResult<(multer::Field<'static>, Option<String>)> {
+    let mut client_id = None;
+    while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
         // The client's file name and content type are ignored: the bytes
         // decide what the file is, and the server names it.
-        if field.name() == Some(FIELD) {
-            return Ok(field);
+        match field.name() {
+            Some(FIELD) => return Ok((field, client_id)),
+            Some(CLIENT_ID_FIELD) => {
+                // Read a little at a time: a valid one is 64 bytes at most.
+                let mut text = Vec::new();
+                while let Some(chunk) = next_chunk(&mut field).await? {
+                    text.extend_from_slice(&chunk);
+                    if text.len() > 64 {
+                        break;
+                    }
+                }
+                let text = String::from_utf8(text).unwrap_or_default();
+                client_id = check_client_id(Some(&text))?;
+            }
+            _ => {}
         }
     }
     Err(AppError::invalid(format!(

@@ -25,6 +25,7 @@ mod copy_database;
 mod crash;
 mod exactness;
 mod hardening;
+mod idempotent_posts;
 mod identity;
 mod keep_alive;
 mod lobby;

@@ -228,3 +228,24 @@ async fn delivery_goes_on_when_the_listening_connections_are_cut() {
         .await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_retried_on_another_node_is_stored_once() {
+    let cluster = cluster().await;
+    let nodes = &cluster.nodes;
+    let alice = Client::new(&nodes[0].base);
+    let room = alice.create_room("Retry", 10, None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/rooms/{room}/messages");
+    let body = serde_json::json!({ "chat": "sent twice", "client_id": "c-42" });
+    let first = alice.post_json(&path, body.clone()).await;
+    assert_eq!(first.status.as_u16(), 201, "{}", first.text);
+    for node in &nodes[1..] {
+        let again = alice.at(&node.base).post_json(&path, body.clone()).await;
+        assert_eq!(again.status.as_u16(), 200, "{}", again.text);
+        assert_eq!(again.json(), first.json());
+    }
+    assert_eq!(history_ids(&alice, &room).await.len(), 1);
+}

@@ -95,6 +95,7 @@ async fn a_cursor_following_two_writers_misses_no_event() {
                             gif: None,
                             gif_info: None,
                             to: None,
+                            client_id: None,
                         })
                         .await
                         .unwrap();

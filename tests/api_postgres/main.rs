@@ -38,6 +38,8 @@ mod crash;
 mod exactness;
 #[path = "../api/hardening.rs"]
 mod hardening;
+#[path = "../api/idempotent_posts.rs"]
+mod idempotent_posts;
 #[path = "../api/identity.rs"]
 mod identity;
 #[path = "../api/keep_alive.rs"]

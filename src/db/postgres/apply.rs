@@ -26,6 +26,7 @@
 
 use deadpool_postgres::Transaction;
 
+use super::reads::event_by_id;
 use crate::{
     db::{
         StoreError, StoreResult,
@@ -34,10 +35,12 @@ use crate::{
     model::{Access, EventRecord, NewEvent},
 };
 
-/// Stores an event with id `$13` if `$guard` holds, reading what the
-/// poster (`$3`) may do in the room (`$1`) in the same statement: one row,
-/// `(id, banned)`, the id null when the guard refused, `banned` null when
-/// there is no such room.
+/// Stores an event with id `$13` if `$guard` holds and the poster (`$3`)
+/// has no event with its `client_id` (`$14`) in the room (`$1`) yet,
+/// reading what the poster may do there in the same statement. One row,
+/// `(id, banned, allowed, first)`: the id stored (null when nothing was),
+/// whether the poster is banned (null when there is no such room), whether
+/// the guard held, and the id of the event this one repeats.
 macro_rules! insert_event_if {
     ($guard:literal) => {
         concat!(
@@ -47,16 +50,24 @@ macro_rules! insert_event_if {
                         OR EXISTS (SELECT 1 FROM admissions WHERE room_id = $1 AND user_id = $3)
                         AS admitted
                  FROM rooms WHERE id = $1
+             ), allowed AS (
+                 SELECT EXISTS (SELECT 1 FROM access WHERE ",
+            $guard,
+            ") AS allowed
+             ), first AS (
+                 SELECT id FROM events WHERE room_id = $1 AND user_id = $3 AND client_id = $14
              ), stored AS (
                  INSERT INTO events (id, room_id, kind, user_id, user_name, chat, gif, to_id,
-                                     to_name, created_at, gif_width, gif_height, gif_frames)
-                 SELECT $13, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12
-                 WHERE EXISTS (SELECT 1 FROM access WHERE ",
-            $guard,
-            ")
+                                     to_name, created_at, gif_width, gif_height, gif_frames,
+                                     client_id)
+                 SELECT $13, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $14
+                 WHERE (SELECT allowed FROM allowed) AND NOT EXISTS (SELECT 1 FROM first)
+                 ON CONFLICT (room_id, user_id, client_id) WHERE client_id IS NOT NULL
+                 DO NOTHING
                  RETURNING id
              )
-             SELECT (SELECT id FROM stored), (SELECT banned FROM access)"
+             SELECT (SELECT id FROM stored), (SELECT banned FROM access),
+                    (SELECT allowed FROM allowed), (SELECT id FROM first)"
         )
     };
 }
@@ -255,16 +266,35 @@ async fn insert_event(
                 &gif.map(|g| i64::from(g.height)),
                 &gif.map(|g| i64::from(g.frames)),
                 &id,
+                &event.client_id,
             ],
         )
         .await?;
-    let (id, banned): (Option<i64>, Option<bool>) = (row.try_get(0)?, row.try_get(1)?);
-    let Some(id) = id else {
-        return Err(match banned {
-            Some(true) => StoreError::Refused(Access::Banned),
-            Some(false) => StoreError::Refused(Access::NeedsPassword),
-            None => StoreError::NoSuchRoom,
-        });
+    let (stored, banned, allowed, first): (Option<i64>, Option<bool>, bool, Option<i64>) = (
+        row.try_get(0)?,
+        row.try_get(1)?,
+        row.try_get(2)?,
+        row.try_get(3)?,
+    );
+    let Some(id) = stored else {
+        return match (banned, allowed, first) {
+            (None, _, _) => Err(StoreError::NoSuchRoom),
+            (Some(true), false, _) => Err(StoreError::Refused(Access::Banned)),
+            (Some(false), false, _) => Err(StoreError::Refused(Access::NeedsPassword)),
+            // The event read here was committed before this transaction:
+            // no statement queued behind this one can change it.
+            (Some(_), true, Some(first)) => match event_by_id(tx, first).await? {
+                Some(record) => Ok(Done::Repeat(record)),
+                None => Err(StoreError::Database(
+                    format!("event {first} vanished").into(),
+                )),
+            },
+            // Another node stores the same post at this moment: its
+            // answer is the one; this one may ask again.
+            (Some(_), true, None) => Err(StoreError::Unreachable(
+                "a repeat of this post is being stored; try again".into(),
+            )),
+        };
     };
     Ok(Done::Event(EventRecord {
         id,
@@ -276,5 +306,6 @@ async fn insert_event(
         gif_info: event.gif_info,
         to: event.to.clone(),
         created_at,
+        client_id: event.client_id.clone(),
     }))
 }

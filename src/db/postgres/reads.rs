@@ -26,7 +26,7 @@ const ACCESS: &str = "SELECT EXISTS (SELECT 1 FROM bans WHERE room_id = $1 AND u
 /// Events of room `$1` visible to `$2` (everything but other people's
 /// whispers), with id after `$3`, oldest first, at most `$4`.
 const AFTER: &str = "SELECT id, room_id, kind, user_id, user_name, chat, gif, to_id, to_name,
-                            created_at, gif_width, gif_height, gif_frames
+                            created_at, gif_width, gif_height, gif_frames, client_id
                      FROM events
                      WHERE room_id = $1 AND (kind <> 'whisper' OR user_id = $2 OR to_id = $2)
                        AND id > $3
@@ -34,7 +34,7 @@ const AFTER: &str = "SELECT id, room_id, kind, user_id, user_name, chat, gif, to
 
 /// The same, before `$3`, newest first.
 const BEFORE: &str = "SELECT id, room_id, kind, user_id, user_name, chat, gif, to_id, to_name,
-                             created_at, gif_width, gif_height, gif_frames
+                             created_at, gif_width, gif_height, gif_frames, client_id
                       FROM events
                       WHERE room_id = $1 AND (kind <> 'whisper' OR user_id = $2 OR to_id = $2)
                         AND id < $3
@@ -43,7 +43,7 @@ const BEFORE: &str = "SELECT id, room_id, kind, user_id, user_name, chat, gif, t
 /// Every room's events with an id in (`$1`, `$2`], oldest first, at most
 /// `$3`: the log other writers committed.
 const LOG: &str = "SELECT id, room_id, kind, user_id, user_name, chat, gif, to_id, to_name,
-                          created_at, gif_width, gif_height, gif_frames
+                          created_at, gif_width, gif_height, gif_frames, client_id
                    FROM events WHERE id > $1 AND id <= $2
                    ORDER BY id LIMIT $3";
 
@@ -67,6 +67,18 @@ pub(super) async fn log(
             _ => return Ok(events),
         }
     }
+}
+
+/// The event with id `id`, if there is one.
+pub(super) async fn event_by_id(
+    client: &impl GenericClient,
+    id: i64,
+) -> StoreResult<Option<EventRecord>> {
+    query(client, LOG, &[&(id - 1), &id, &1_i64])
+        .await?
+        .first()
+        .map(event)
+        .transpose()
 }
 
 /// The reads' pool on a PostgreSQL database.
@@ -159,6 +171,7 @@ fn event(row: &Row) -> StoreResult<EventRecord> {
         gif_info,
         to: to_id.map(|id| User::new(id, row.try_get(8).ok().flatten())),
         created_at: row.try_get(9)?,
+        client_id: row.try_get(13)?,
     })
 }
 

@@ -61,6 +61,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX sessions_by_expiry ON sessions(expiry);
     "#,
+    // 2: a post's client_id; one per user and room.
+    r#"
+    ALTER TABLE events ADD COLUMN client_id TEXT;
+    CREATE UNIQUE INDEX events_by_client_id ON events(room_id, user_id, client_id)
+        WHERE client_id IS NOT NULL;
+    "#,
 ];
 
 /// Any number that no other program's advisory lock on the database is

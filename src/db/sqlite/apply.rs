@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, params};
 
-use super::rooms;
+use super::{events, rooms};
 use crate::{
     db::{
         StoreError, StoreResult,
@@ -41,6 +41,11 @@ pub(super) fn apply(tx: &Connection, change: &Change) -> StoreResult<Done> {
                 rooms::access(tx, &event.room_id, poster)?.ok_or(StoreError::NoSuchRoom)?;
             if !access.is_admitted() {
                 return Err(StoreError::Refused(access));
+            }
+            if let Some(client_id) = &event.client_id
+                && let Some(first) = events::by_client_id(tx, &event.room_id, poster, client_id)?
+            {
+                return Ok(Done::Repeat(first));
             }
             insert_event(tx, event).map(Done::Event)
         }
@@ -122,8 +127,8 @@ fn insert_event(tx: &Connection, event: &NewEvent) -> StoreResult<EventRecord> {
     let inserted = tx
         .prepare_cached(
             "INSERT INTO events (room_id, kind, user_id, user_name, chat, gif, to_id, to_name,
-                                 created_at, gif_width, gif_height, gif_frames)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
+                                 created_at, gif_width, gif_height, gif_frames, client_id)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13
              WHERE EXISTS (SELECT 1 FROM rooms WHERE id = ?1)",
         )?
         .execute(params![
@@ -139,6 +144,7 @@ fn insert_event(tx: &Connection, event: &NewEvent) -> StoreResult<EventRecord> {
             event.gif_info.map(|g| g.width),
             event.gif_info.map(|g| g.height),
             event.gif_info.map(|g| g.frames),
+            event.client_id,
         ])?;
     if inserted == 0 {
         return Err(StoreError::NoSuchRoom);
@@ -153,5 +159,6 @@ fn insert_event(tx: &Connection, event: &NewEvent) -> StoreResult<EventRecord> {
         gif_info: event.gif_info,
         to: event.to.clone(),
         created_at,
+        client_id: event.client_id.clone(),
     })
 }

@@ -8,7 +8,7 @@ use crate::{
 };
 
 const COLUMNS: &str = "id, room_id, kind, user_id, user_name, chat, gif, to_id, to_name, \
-                       created_at, gif_width, gif_height, gif_frames";
+                       created_at, gif_width, gif_height, gif_frames, client_id";
 
 /// Rows visible to `?2`: everything but other people's whispers.
 const VISIBLE: &str = "(kind <> 'whisper' OR user_id = ?2 OR to_id = ?2)";
@@ -47,6 +47,7 @@ pub fn from_row(row: &Row) -> rusqlite::Result<EventRecord> {
         gif_info,
         to: to_id.map(|id| User::new(id, row.get(8).ok().flatten())),
         created_at: row.get(9)?,
+        client_id: row.get(13)?,
     })
 }
 
@@ -131,6 +132,20 @@ pub fn gif_urls(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     conn.prepare("SELECT gif FROM events WHERE gif IS NOT NULL")?
         .query_map([], |row| row.get(0))?
         .collect()
+}
+
+/// The event `user_id` stored in the room with `client_id`, if any.
+pub fn by_client_id(
+    conn: &Connection,
+    room_id: &str,
+    user_id: &str,
+    client_id: &str,
+) -> rusqlite::Result<Option<EventRecord>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM events WHERE room_id = ?1 AND user_id = ?2 AND client_id = ?3"
+    ))?
+    .query_row(params![room_id, user_id, client_id], from_row)
+    .optional()
 }
 
 /// The newest id ever handed out (0 for a fresh database). Ids of deleted
