@@ -558,30 +558,65 @@
     formError.hidden = !text;
   }
 
+  // Every post carries a client_id of its own: sending it again (the
+  // connection broke before the answer came, or the server was briefly
+  // unavailable) stores nothing new, and the answer is the event stored
+  // the first time, which the list shows once.
+  function newClientId() {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  // The text being sent and its client_id, kept until it is stored, so that
+  // sending the same text again is a retry, not a second message.
+  let draft = null;
+
+  // Posts `body` as JSON, trying again (same body, so same client_id) when
+  // the connection breaks or the server asks to wait; the last answer, or
+  // null when the server could not be reached.
+  async function postWithRetries(url, body) {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const response = await fetch(url, { method: "POST", headers: POST_JSON, body: JSON.stringify(body) });
+        const wait = retryAfter(response);
+        if (!wait || attempt >= 2) return response;
+        await sleep(Math.min(wait, 5000));
+      } catch (_) {
+        if (attempt >= 2 || stopped) return null;
+        await sleep(1000 * (attempt + 1));
+      }
+    }
+  }
+
   // Plain messages go to /messages; with a whisper target set, to /whispers.
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     // The server trims and checks the length, and says what is wrong.
     const chat = input.value;
     const target = whisperTarget;
+    const key = (target ? target.id : "") + "\n" + chat;
+    if (!draft || draft.key !== key) draft = { key, clientId: newClientId() };
+    const body = target ? { to: target.id, chat, client_id: draft.clientId } : { chat, client_id: draft.clientId };
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     try {
-      const response = await fetch(base + (target ? "/whispers" : "/messages"), {
-        method: "POST",
-        headers: POST_JSON,
-        body: JSON.stringify(target ? { to: target.id, chat } : { chat }),
-      });
+      const response = await postWithRetries(base + (target ? "/whispers" : "/messages"), body);
+      if (!response) {
+        showFormError("Could not reach the server; your message was not sent. Send it again to retry.");
+        return;
+      }
       if (!response.ok) {
         // The typed text stays, so nothing is lost to a refusal.
         showFormError(await errorOf(response));
         return;
       }
       showPosted(await response.json());
+      draft = null;
       input.value = "";
       showFormError("");
     } catch (_) {
-      showFormError("Could not reach the server; your message was not sent.");
+      showFormError("Could not reach the server; your message was not sent. Send it again to retry.");
     } finally {
       if (!stopped) button.disabled = false;
       if (!stopped) input.focus();
@@ -636,6 +671,8 @@
     progress.value = 0;
     progress.hidden = false;
     const data = new FormData();
+    // Before the file: the server reads it on the way to the GIF.
+    data.append("client_id", newClientId());
     data.append("gif", file, file.name || "pasted.gif");
     const xhr = new XMLHttpRequest();
     xhr.open("POST", base + "/gifs");
@@ -648,7 +685,7 @@
     xhr.onload = () => {
       let body = null;
       try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
-      if (xhr.status === 201 && body) return showPosted(body);
+      if ((xhr.status === 201 || xhr.status === 200) && body) return showPosted(body);
       showFormError(uploadError(xhr.status, body && body.message));
     };
     xhr.onerror = () => {
