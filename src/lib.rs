@@ -54,7 +54,7 @@ pub mod state;
 pub mod uploads;
 pub mod views;
 
-use std::{future::Future, sync::Arc};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -82,8 +82,13 @@ pub async fn run(
     let (db, engine) = db::open(&database)
         .await
         .map_err(|e| format!("cannot open the database {database}: {e}"))?;
-    // Before the first request, so it never races an upload in progress.
-    uploads::sweep(&db, &config.uploads_dir).await?;
+    // Before the first request, so it never races an upload of its own;
+    // with PostgreSQL, other nodes may share the folder and be uploading.
+    let shared_uploads_grace = match database {
+        db::DatabaseUrl::Postgres(_) => config.upload_timeout + Duration::from_secs(60),
+        db::DatabaseUrl::Sqlite(_) => Duration::ZERO,
+    };
+    uploads::sweep(&db, &config.uploads_dir, shared_uploads_grace).await?;
     let (hub, presence_notes) = Hub::new(HubConfig {
         leave_grace: config.leave_grace,
         unentered_room_ttl: config.unentered_room_ttl,

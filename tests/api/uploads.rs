@@ -412,6 +412,16 @@ async fn the_start_up_sweep_removes_orphans_and_stale_temporary_files() {
     std::fs::write(dir.join(orphan), gif(8, 8, 1, 31)).unwrap();
     std::fs::write(dir.join(".tmp-0123456789abcdef"), b"GIF89a, cut short").unwrap();
     std::fs::write(dir.join(".gitkeep"), b"").unwrap();
+    // Left by a crash an hour ago: with PostgreSQL the folder may be shared
+    // by several nodes, and only files older than any upload are swept.
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for name in [orphan, ".tmp-0123456789abcdef"] {
+        let file = std::fs::File::options()
+            .write(true)
+            .open(dir.join(name))
+            .unwrap();
+        file.set_modified(hour_ago).unwrap();
+    }
 
     let app = app.restart().await;
     // The first answer comes after the sweep: it runs before serving.

@@ -15,11 +15,12 @@ const NODES: usize = 3;
 const VIEWERS_PER_NODE: usize = 2;
 const POSTS_PER_NODE: usize = 40;
 
-/// Three nodes on one fresh database, with one cookie secret.
+/// Three nodes on one fresh database, with one cookie secret and one
+/// uploads folder (README, "Running several nodes").
 struct Cluster {
     /// Killed when dropped, before their folders go.
     nodes: Vec<Binary>,
-    _installations: Vec<Installation>,
+    _installation: Installation,
     /// The database's name.
     database: String,
 }
@@ -28,29 +29,27 @@ async fn cluster() -> Cluster {
     let url = crate::postgres::fresh_database().await;
     let config: tokio_postgres::Config = url.parse().unwrap();
     let database = config.get_dbname().unwrap().to_owned();
+    let installation = Installation {
+        dir: tempfile::TempDir::new().unwrap(),
+        database: Some(DatabaseUrl::Postgres(url)),
+    };
+    let args = [
+        "--cookie-secret",
+        "one-secret-for-every-node-of-this-cluster-0123456789abcdef0123456789",
+        "--post-rate",
+        "0",
+        // No leave notice during the test: nothing but the news of a
+        // commit may bring one node's last posts to another.
+        "--leave-grace",
+        "60s",
+    ];
     let mut nodes = Vec::new();
-    let mut installations = Vec::new();
     for _ in 0..NODES {
-        let installation = Installation {
-            dir: tempfile::TempDir::new().unwrap(),
-            database: Some(DatabaseUrl::Postgres(url.clone())),
-        };
-        let args = [
-            "--cookie-secret",
-            "one-secret-for-every-node-of-this-cluster-0123456789abcdef0123456789",
-            "--post-rate",
-            "0",
-            // No leave notice during the test: nothing but the news of a
-            // commit may bring one node's last posts to another.
-            "--leave-grace",
-            "60s",
-        ];
         nodes.push(Binary::start(&installation, &args).await);
-        installations.push(installation);
     }
     Cluster {
         nodes,
-        _installations: installations,
+        _installation: installation,
         database,
     }
 }
@@ -248,4 +247,29 @@ async fn a_post_retried_on_another_node_is_stored_once() {
         assert_eq!(again.json(), first.json());
     }
     assert_eq!(history_ids(&alice, &room).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gif_uploaded_through_one_node_is_served_by_the_others() {
+    let cluster = cluster().await;
+    let nodes = &cluster.nodes;
+    let alice = Client::new(&nodes[0].base);
+    let room = alice.create_room("Shared", 10, None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bytes = crate::uploads::gif(8, 8, 1, 5);
+    let posted = alice.post_gif(&room, "cat.gif", bytes.clone()).await;
+    assert_eq!(posted.status.as_u16(), 201, "{}", posted.text);
+    let url = posted.json()["gif"].as_str().unwrap().to_owned();
+    for node in &nodes[1..] {
+        let served = Client::new(&node.base)
+            .http
+            .get(format!("{}{url}", node.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(served.status().as_u16(), 200);
+        assert_eq!(served.bytes().await.unwrap(), bytes);
+    }
 }
