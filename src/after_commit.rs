@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use crate::{
-    db::writer::AfterCommit,
+    db::writer::{AfterCommit, Changed},
     hub::Hub,
     model::{EventRecord, RoomRow, User},
     uploads,
@@ -53,5 +53,19 @@ impl AfterCommit for LiveSide {
 
     fn renamed(&self, user: &User) {
         self.hub.renamed(user);
+    }
+
+    /// Another node's change, as if made here, except what that node did
+    /// already: the files of a deleted room (the folder is shared), and
+    /// the timer that deletes a room nobody entered.
+    fn changed_elsewhere(&self, change: &Changed) {
+        match change {
+            Changed::RoomCreated(room) => self.hub.room_created_elsewhere(room),
+            Changed::RoomDeleted { room_id } => self.hub.room_deleted(room_id),
+            Changed::Owner { room_id, owner } => self.hub.owner_changed(room_id, owner),
+            Changed::Banned { room_id, user_id } => self.hub.kicked(room_id, user_id),
+            Changed::Admitted { room_id, user_id } => self.hub.admitted(room_id, user_id),
+            Changed::Renamed(user) => self.hub.renamed(user),
+        }
     }
 }

@@ -68,14 +68,6 @@ pub(crate) enum Done {
 }
 
 impl Change {
-    /// Whether the change stores an event (if it is allowed).
-    pub(crate) fn stores_event(&self) -> bool {
-        matches!(
-            self,
-            Change::Append(_) | Change::Post(_) | Change::Ban { .. } | Change::SetOwner { .. }
-        )
-    }
-
     /// Whether the change writes with at most one statement, which the
     /// database applies entirely or not at all: it needs no savepoint.
     pub(crate) fn writes_once(&self) -> bool {

@@ -65,16 +65,16 @@ pub(crate) trait Commit: Send + 'static {
 pub(crate) struct Committed {
     /// One per change, in order.
     pub results: Vec<StoreResult<Done>>,
-    /// Events other writers committed after `caught_up` and before this
-    /// batch's, in id order.
-    pub before: Vec<EventRecord>,
+    /// What other writers committed after `caught_up` and before this
+    /// batch's ids, in id order.
+    pub before: Vec<Logged>,
     /// Every id up to this one is now committed or will never be used.
     pub through: i64,
 }
 
-/// Events other writers committed.
+/// What other writers committed, in id order.
 pub(crate) struct Followed {
-    pub events: Vec<EventRecord>,
+    pub events: Vec<Logged>,
     /// Every id up to this one is committed or will never be used.
     pub through: i64,
 }
@@ -124,6 +124,40 @@ pub trait AfterCommit: Send + 'static {
     fn admitted(&self, room_id: &str, user_id: &str);
     /// A user set their display name.
     fn renamed(&self, user: &User);
+    /// Another writer (another node) changed something that is no event.
+    fn changed_elsewhere(&self, change: &Changed);
+}
+
+/// What another writer committed, in the log's order.
+#[derive(Debug)]
+pub enum Logged {
+    Event(EventRecord),
+    Change(Changed),
+}
+
+/// What another writer changed besides storing events.
+#[derive(Debug, Clone)]
+pub enum Changed {
+    RoomCreated(RoomRow),
+    RoomDeleted {
+        room_id: String,
+    },
+    /// The room has a new owner (the notice saying so comes next).
+    Owner {
+        room_id: String,
+        owner: User,
+    },
+    /// A user was banned (after the notice saying so).
+    Banned {
+        room_id: String,
+        user_id: String,
+    },
+    /// A user gave a private room's password.
+    Admitted {
+        room_id: String,
+        user_id: String,
+    },
+    Renamed(User),
 }
 
 /// Most changes committed in one transaction.
@@ -413,8 +447,8 @@ fn commit_and_report(
         through,
     } = engine.commit(&changes, caught_up);
     drop(changes);
-    for record in &before {
-        after.stored(record);
+    for logged in &before {
+        report_logged(after, logged);
     }
     let events = results
         .iter()
@@ -450,8 +484,8 @@ fn commit_and_report(
 fn follow_others(engine: &mut dyn Commit, after: &impl AfterCommit, caught_up: i64) -> i64 {
     match engine.follow(caught_up, None) {
         Ok(Followed { events, through }) => {
-            for record in &events {
-                after.stored(record);
+            for logged in &events {
+                report_logged(after, logged);
             }
             through.max(caught_up)
         }
@@ -460,6 +494,14 @@ fn follow_others(engine: &mut dyn Commit, after: &impl AfterCommit, caught_up: i
             tracing::warn!(error = %e, "reading other writers' events failed");
             caught_up
         }
+    }
+}
+
+/// Tells `after` what another writer committed.
+fn report_logged(after: &impl AfterCommit, logged: &Logged) {
+    match logged {
+        Logged::Event(record) => after.stored(record),
+        Logged::Change(change) => after.changed_elsewhere(change),
     }
 }
 

@@ -208,6 +208,16 @@ impl Hub {
         self.expire_if_unentered(room.id.clone());
     }
 
+    /// Another node created a room: the lobby hears of it (that node keeps
+    /// the timer for a room nobody enters).
+    pub fn room_created_elsewhere(&self, room: &RoomRow) {
+        self.shared.lobby.send(Event::transient(
+            Kind::RoomCreated,
+            Audience::Room,
+            &room.public(0),
+        ));
+    }
+
     /// A room was deleted: its viewers and the lobby hear of it.
     pub fn room_deleted(&self, room_id: &str) {
         // In a room, poll answers mix these with stored events, so the body

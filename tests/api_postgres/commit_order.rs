@@ -9,7 +9,10 @@ use std::sync::{
 };
 
 use gifchat::{
-    db::{self, DatabaseUrl, writer::AfterCommit, writer::Writer},
+    db::{
+        self, DatabaseUrl,
+        writer::{AfterCommit, Changed, Writer},
+    },
     model::{EventRecord, Kind, NewEvent, RoomRow, User},
 };
 
@@ -25,6 +28,7 @@ impl AfterCommit for Nobody {
     fn banned(&self, _: &str, _: &str) {}
     fn admitted(&self, _: &str, _: &str) {}
     fn renamed(&self, _: &User) {}
+    fn changed_elsewhere(&self, _: &Changed) {}
 }
 
 const POSTERS_PER_WRITER: usize = 8;

@@ -18,7 +18,17 @@
 //! writers there are. PostgreSQL makes a transaction visible before it
 //! releases its locks, so by the time id N+1 can be handed out, id N is
 //! visible to every reader. A change that stores nothing (a refused post)
-//! leaves its id unused: ids only ever need to increase. The cost is that
+//! leaves its id unused: ids only ever need to increase.
+//!
+//! # What other nodes must hear besides events
+//!
+//! A room created or deleted, a new owner, a ban, an admission, a new
+//! display name change what every node shows and lets through, but are no
+//! events. Each is written to `changes` with an id from the same block, so
+//! other nodes read it in the log in its place among the events (a new
+//! owner just before the notice saying so, a ban just after), exactly once,
+//! whatever notifications were lost ([`ids_needed`] says how many ids a
+//! change takes). The cost is that
 //! writers take turns on that row; each holds it for one group commit,
 //! which is what the single writer per node already does. (One update per
 //! batch, not per event: every update of a row makes a new version of it,
@@ -32,7 +42,7 @@ use crate::{
         StoreError, StoreResult,
         changes::{Change, Done, now},
     },
-    model::{Access, EventRecord, NewEvent},
+    model::{Access, EventRecord, NewEvent, User},
 };
 
 /// Stores an event with id `$13` if `$guard` holds and the poster (`$3`)
@@ -79,25 +89,39 @@ const INSERT_EVENT: &str = insert_event_if!("TRUE");
 /// poster may enter it.
 const INSERT_POST: &str = insert_event_if!("NOT banned AND admitted");
 
-/// Deletes a room (its events, admissions and bans go with it) and says
-/// whether it was there and which GIFs its events showed: the main query
-/// reads the snapshot from before the delete.
-const DELETE_ROOM: &str = "WITH gone AS (DELETE FROM rooms WHERE id = $1 RETURNING id)
+/// Deletes a room (its events, admissions and bans go with it), notes it
+/// as change `$2`, and says whether it was there and which GIFs its events
+/// showed: the main query reads the snapshot from before the delete.
+const DELETE_ROOM: &str = "WITH gone AS (DELETE FROM rooms WHERE id = $1 RETURNING id),
+          noted AS (INSERT INTO changes (id, kind, room_id)
+                    SELECT $2, 'room_deleted', id FROM gone)
      SELECT EXISTS (SELECT 1 FROM gone),
             ARRAY(SELECT gif FROM events
                   WHERE room_id = $1 AND gif IS NOT NULL AND EXISTS (SELECT 1 FROM gone))";
 
 /// The statements of the other single-statement changes.
-const ADMIT: &str = "INSERT INTO admissions (room_id, user_id)
-    SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM rooms WHERE id = $1)
-    ON CONFLICT DO NOTHING";
-const RENAME: &str = "UPDATE rooms SET owner_name = $2 WHERE owner_id = $1";
+const ADMIT: &str = "WITH admitted AS (
+        INSERT INTO admissions (room_id, user_id)
+        SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM rooms WHERE id = $1)
+        ON CONFLICT DO NOTHING
+        RETURNING room_id
+    )
+    INSERT INTO changes (id, kind, room_id, user_id) SELECT $3, 'admitted', room_id, $2 FROM admitted";
+const RENAME: &str = "WITH renamed AS (UPDATE rooms SET owner_name = $2 WHERE owner_id = $1)
+    INSERT INTO changes (id, kind, user_id, user_name) VALUES ($3, 'renamed', $1, $2)";
+/// Notes a change of `kind` for the other nodes.
+const NOTE: &str = "INSERT INTO changes (id, kind, room_id, user_id, user_name)
+    VALUES ($1, $2, $3, $4, $5)";
 const CREATE_SESSION: &str = "INSERT INTO sessions (id, data, expiry) VALUES ($1, $2, $3)
     ON CONFLICT DO NOTHING";
 const SAVE_SESSION: &str = "INSERT INTO sessions (id, data, expiry) VALUES ($1, $2, $3)
     ON CONFLICT (id) DO UPDATE SET data = excluded.data, expiry = excluded.expiry";
 const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id = $1";
-const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM sessions WHERE expiry < $1";
+/// Expired sessions go, and notes of changes a day old: a node reads the
+/// log from where it was, and a node that starts reads from the newest id.
+const DELETE_EXPIRED_SESSIONS: &str =
+    "WITH pruned AS (DELETE FROM changes WHERE created_at < now() - interval '1 day')
+     DELETE FROM sessions WHERE expiry < $1";
 
 /// The one statement a change runs, for those that run one (see
 /// [`Change::writes_once`]): each runs it alone, with nothing awaited
@@ -118,6 +142,23 @@ pub(super) fn single_statement(change: &Change) -> Option<&'static str> {
     })
 }
 
+/// How many ids a change takes from the batch's block: one per event it
+/// stores and one per note in `changes`.
+pub(super) fn ids_needed(change: &Change) -> usize {
+    match change {
+        Change::Append(_) | Change::Post(_) => 1,
+        Change::Ban { .. } | Change::SetOwner { .. } => 2,
+        Change::CreateRoom(_)
+        | Change::DeleteRoom { .. }
+        | Change::Admit { .. }
+        | Change::Rename { .. } => 1,
+        Change::CreateSession(_)
+        | Change::SaveSession(_)
+        | Change::DeleteSession { .. }
+        | Change::DeleteExpiredSessions { .. } => 0,
+    }
+}
+
 /// Takes `count` ids for this transaction: the first of them.
 pub(super) async fn reserve_ids(
     tx: &Transaction<'_>,
@@ -133,8 +174,8 @@ pub(super) async fn reserve_ids(
     Ok(row.get::<_, i64>(0) - count + 1)
 }
 
-/// Applies one change; the caller owns the transaction. `id` is the id a
-/// stored event gets (see [`Change::stores_event`]).
+/// Applies one change; the caller owns the transaction. `id` is the first
+/// of the change's ids ([`ids_needed`]).
 pub(super) async fn apply(tx: &Transaction<'_>, change: &Change, id: i64) -> StoreResult<Done> {
     match change {
         Change::CreateRoom(room) => {
@@ -164,12 +205,13 @@ pub(super) async fn apply(tx: &Transaction<'_>, change: &Change, id: i64) -> Sto
                 .prepare_cached("INSERT INTO admissions (room_id, user_id) VALUES ($1, $2)")
                 .await?;
             tx.execute(&statement, &[&room.id, &room.owner.id]).await?;
+            note(tx, id, "room_created", Some(&room.id), None).await?;
             Ok(Done::Room(room.clone()))
         }
         Change::Append(event) => insert_event(tx, INSERT_EVENT, event, id).await,
         Change::Post(event) => insert_event(tx, INSERT_POST, event, id).await,
         Change::Admit { room_id, user_id } => {
-            execute(tx, ADMIT, &[room_id, user_id]).await?;
+            execute(tx, ADMIT, &[room_id, user_id, &id]).await?;
             Ok(Done::Nothing)
         }
         Change::Ban { user, notice } => {
@@ -180,7 +222,11 @@ pub(super) async fn apply(tx: &Transaction<'_>, change: &Change, id: i64) -> Sto
                 &[&notice.room_id, &user.id, &now()],
             )
             .await?;
-            insert_event(tx, INSERT_EVENT, notice, id).await
+            // After the notice, as where it was committed: the kicked
+            // user's stream gets the notice, then `kicked`.
+            let done = insert_event(tx, INSERT_EVENT, notice, id).await?;
+            note(tx, id + 1, "banned", Some(&notice.room_id), Some(user)).await?;
+            Ok(done)
         }
         Change::SetOwner { owner, notice } => {
             let updated = execute(
@@ -192,18 +238,21 @@ pub(super) async fn apply(tx: &Transaction<'_>, change: &Change, id: i64) -> Sto
             if updated == 0 {
                 return Err(StoreError::NoSuchRoom);
             }
-            insert_event(tx, INSERT_EVENT, notice, id).await
+            // Before the notice: whoever reads "bob is now the owner" finds
+            // bob the owner.
+            note(tx, id, "owner", Some(&notice.room_id), Some(owner)).await?;
+            insert_event(tx, INSERT_EVENT, notice, id + 1).await
         }
         Change::DeleteRoom { room_id } => {
             let statement = tx.prepare_cached(DELETE_ROOM).await?;
-            let row = tx.query_one(&statement, &[room_id]).await?;
+            let row = tx.query_one(&statement, &[room_id, &id]).await?;
             Ok(Done::Deleted {
                 existed: row.try_get(0)?,
                 gifs: row.try_get(1)?,
             })
         }
         Change::Rename { user } => {
-            execute(tx, RENAME, &[&user.id, &user.name]).await?;
+            execute(tx, RENAME, &[&user.id, &user.name, &id]).await?;
             Ok(Done::Nothing)
         }
         Change::CreateSession(row) => {
@@ -226,6 +275,19 @@ pub(super) async fn apply(tx: &Transaction<'_>, change: &Change, id: i64) -> Sto
             Ok(Done::Nothing)
         }
     }
+}
+
+/// Notes a change for the other nodes, as change `id`.
+async fn note(
+    tx: &Transaction<'_>,
+    id: i64,
+    kind: &str,
+    room_id: Option<&String>,
+    user: Option<&User>,
+) -> StoreResult<()> {
+    let (user_id, user_name) = (user.map(|u| &u.id), user.and_then(|u| u.name.as_ref()));
+    execute(tx, NOTE, &[&id, &kind, &room_id, &user_id, &user_name]).await?;
+    Ok(())
 }
 
 /// Runs one cached statement; the rows it changed.

@@ -18,7 +18,7 @@ pub mod schema;
 
 pub use reads::PgReads;
 
-use std::{future::Future, future::poll_fn, ops::RangeFrom, task::Poll, time::Duration};
+use std::{future::Future, future::poll_fn, task::Poll, time::Duration};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures_util::future::maybe_done;
@@ -27,9 +27,8 @@ use tokio::runtime::Handle;
 use super::{
     Db, Engine, StoreError, StoreResult,
     changes::{Change, Done},
-    writer::{Commit, Committed, Followed},
+    writer::{Commit, Committed, Followed, Logged},
 };
-use crate::model::EventRecord;
 
 /// Connections the reads may hold at once.
 const READ_CONNECTIONS: usize = 16;
@@ -126,9 +125,9 @@ impl Commit for PgEngine {
     }
 }
 
-/// What a transaction that committed did: the results, the events others
+/// What a transaction that committed did: the results, what others
 /// committed before its own ids, and the id committed through.
-type Attempted = (Vec<StoreResult<Done>>, Vec<EventRecord>, i64);
+type Attempted = (Vec<StoreResult<Done>>, Vec<Logged>, i64);
 
 /// Why a batch's transaction did not commit.
 enum Failed {
@@ -203,21 +202,21 @@ async fn attempt(
 ) -> Result<Attempted, Failed> {
     let mut client = pool.get().await.map_err(|e| Failed::Whole(e.into()))?;
     let mut tx = client.transaction().await?;
-    let storing = batch.iter().filter(|change| change.stores_event()).count();
-    let (first, through, before) = match storing {
+    let needed: usize = batch.iter().map(|change| apply::ids_needed(change)).sum();
+    let (first, through, before) = match needed {
         0 => (0, caught_up, Vec::new()),
         _ => {
-            let first = apply::reserve_ids(&tx, storing).await?;
+            let first = apply::reserve_ids(&tx, needed).await?;
             let before = match first > caught_up + 1 {
                 true => reads::log(&tx, caught_up, first - 1)
                     .await
                     .map_err(Failed::Whole)?,
                 false => Vec::new(),
             };
-            (first, first + storing as i64 - 1, before)
+            (first, first + needed as i64 - 1, before)
         }
     };
-    let mut ids = first..;
+    let mut ids = first;
     let mut results = Vec::with_capacity(batch.len());
     let mut rest = batch;
     while let Some((&first, after)) = rest.split_first() {
@@ -241,7 +240,7 @@ async fn attempt(
             continue;
         }
         let savepoint = tx.savepoint("change").await?;
-        let id = next_id(first, &mut ids);
+        let id = take_ids(first, &mut ids);
         let result = apply::apply(&savepoint, first, id).await;
         if result.is_ok() {
             savepoint.commit().await?;
@@ -251,7 +250,7 @@ async fn attempt(
         results.push(result);
         rest = after;
     }
-    if storing > 0 {
+    if needed > 0 {
         listen::announce(&tx, through).await?;
     }
     tx.commit().await?;
@@ -265,7 +264,7 @@ async fn attempt(
 async fn pipelined(
     tx: &deadpool_postgres::Transaction<'_>,
     changes: &[&Change],
-    ids: &mut RangeFrom<i64>,
+    ids: &mut i64,
 ) -> Result<Vec<StoreResult<Done>>, tokio_postgres::Error> {
     let mut prepared = Vec::new();
     for sql in changes.iter().filter_map(|c| apply::single_statement(c)) {
@@ -277,7 +276,7 @@ async fn pipelined(
     let mut pending: Vec<_> = changes
         .iter()
         .map(|&change| {
-            let id = next_id(change, ids);
+            let id = take_ids(change, ids);
             Box::pin(maybe_done(apply::apply(tx, change, id)))
         })
         .collect();
@@ -300,11 +299,10 @@ async fn pipelined(
         .collect())
 }
 
-/// The id of the event `change` stores, from this batch's block (0 for a
-/// change that stores none).
-fn next_id(change: &Change, ids: &mut RangeFrom<i64>) -> i64 {
-    match change.stores_event() {
-        true => ids.next().unwrap_or(0),
-        false => 0,
-    }
+/// The first of the ids `change` takes from this batch's block, whose next
+/// free id is `next`.
+fn take_ids(change: &Change, next: &mut i64) -> i64 {
+    let first = *next;
+    *next += apply::ids_needed(change) as i64;
+    first
 }

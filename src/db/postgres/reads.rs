@@ -8,7 +8,10 @@ use deadpool_postgres::{GenericClient, Pool};
 use tokio_postgres::Row;
 
 use crate::{
-    db::{HistoryPage, Reads, StoreError, StoreResult},
+    db::{
+        HistoryPage, Reads, StoreError, StoreResult,
+        writer::{Changed, Logged},
+    },
     model::{Access, EventRecord, GifInfo, Kind, RoomRow, User},
 };
 
@@ -50,23 +53,78 @@ const LOG: &str = "SELECT id, room_id, kind, user_id, user_name, chat, gif, to_i
 /// Rows of the log read per query.
 const LOG_PAGE: i64 = 1000;
 
-/// Every event with an id after `after` and up to `through`, in id order.
+/// The notes of changes with an id in (`$1`, `$2`], with a created room's
+/// row (when it still exists).
+const CHANGES: &str = "SELECT c.id, c.kind, c.room_id, c.user_id, c.user_name,
+                              r.id, r.title, r.max_members, r.password_hash, r.owner_id,
+                              r.owner_name, r.created_at
+                       FROM changes c
+                       LEFT JOIN rooms r ON c.kind = 'room_created' AND r.id = c.room_id
+                       WHERE c.id > $1 AND c.id <= $2 ORDER BY c.id";
+
+/// Everything committed with an id after `after` and up to `through`:
+/// events and notes of changes, in id order.
 pub(super) async fn log(
     client: &impl GenericClient,
-    mut after: i64,
+    after: i64,
     through: i64,
-) -> StoreResult<Vec<EventRecord>> {
+) -> StoreResult<Vec<Logged>> {
     let mut events = Vec::new();
+    let mut from = after;
     loop {
-        let rows = query(client, LOG, &[&after, &through, &LOG_PAGE]).await?;
+        let rows = query(client, LOG, &[&from, &through, &LOG_PAGE]).await?;
         for row in &rows {
             events.push(event(row)?);
         }
         match events.last() {
-            Some(last) if rows.len() as i64 == LOG_PAGE => after = last.id,
-            _ => return Ok(events),
+            Some(last) if rows.len() as i64 == LOG_PAGE => from = last.id,
+            _ => break,
         }
     }
+    let mut changes = Vec::new();
+    for row in query(client, CHANGES, &[&after, &through]).await? {
+        if let Some(change) = change(&row)? {
+            changes.push((row.try_get::<_, i64>(0)?, change));
+        }
+    }
+    // Both in id order: merged, they are the log.
+    let mut changes = changes.into_iter().peekable();
+    let mut log = Vec::with_capacity(events.len() + changes.len());
+    for record in events {
+        while let Some((_, change)) = changes.next_if(|(id, _)| *id < record.id) {
+            log.push(Logged::Change(change));
+        }
+        log.push(Logged::Event(record));
+    }
+    log.extend(changes.map(|(_, change)| Logged::Change(change)));
+    Ok(log)
+}
+
+/// A note of a change; `None` for a room created and deleted since, or a
+/// kind this version does not know.
+fn change(row: &Row) -> StoreResult<Option<Changed>> {
+    let kind: String = row.try_get(1)?;
+    let room_id: Option<String> = row.try_get(2)?;
+    let user_id: Option<String> = row.try_get(3)?;
+    let user_name: Option<String> = row.try_get(4)?;
+    Ok(match (kind.as_str(), room_id, user_id) {
+        ("room_created", _, _) => match row.try_get::<_, Option<String>>(5)? {
+            Some(_) => Some(Changed::RoomCreated(room_at(row, 5)?)),
+            None => None,
+        },
+        ("room_deleted", Some(room_id), _) => Some(Changed::RoomDeleted { room_id }),
+        ("owner", Some(room_id), Some(user_id)) => Some(Changed::Owner {
+            room_id,
+            owner: User::new(user_id, user_name),
+        }),
+        ("banned", Some(room_id), Some(user_id)) => Some(Changed::Banned { room_id, user_id }),
+        ("admitted", Some(room_id), Some(user_id)) => Some(Changed::Admitted { room_id, user_id }),
+        ("renamed", _, Some(user_id)) => Some(Changed::Renamed(User::new(user_id, user_name))),
+        _ => {
+            tracing::warn!(kind, "a change of a kind this version does not know");
+            None
+        }
+    })
 }
 
 /// The event with id `id`, if there is one.
@@ -129,14 +187,19 @@ async fn access_of(
 }
 
 fn room(row: &Row) -> StoreResult<RoomRow> {
-    let max: i64 = row.try_get(2)?;
+    room_at(row, 0)
+}
+
+/// A room row whose columns start at `at`.
+fn room_at(row: &Row, at: usize) -> StoreResult<RoomRow> {
+    let max: i64 = row.try_get(at + 2)?;
     Ok(RoomRow {
-        id: row.try_get(0)?,
-        title: row.try_get(1)?,
+        id: row.try_get(at)?,
+        title: row.try_get(at + 1)?,
         max: u32::try_from(max).map_err(StoreError::database)?,
-        password_hash: row.try_get(3)?,
-        owner: User::new(row.try_get(4)?, row.try_get(5)?),
-        created_at: row.try_get(6)?,
+        password_hash: row.try_get(at + 3)?,
+        owner: User::new(row.try_get(at + 4)?, row.try_get(at + 5)?),
+        created_at: row.try_get(at + 6)?,
     })
 }
 

@@ -67,6 +67,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX events_by_client_id ON events(room_id, user_id, client_id)
         WHERE client_id IS NOT NULL;
     "#,
+    // 3: what changed besides events, for the other nodes (`apply.rs`):
+    // ids from the same counter, so it reads in order with the events.
+    r#"
+    CREATE TABLE changes (
+        id         BIGINT PRIMARY KEY,
+        kind       TEXT NOT NULL,
+        room_id    TEXT,
+        user_id    TEXT,
+        user_name  TEXT,
+        created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+    );
+    "#,
 ];
 
 /// Any number that no other program's advisory lock on the database is
