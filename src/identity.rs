@@ -1,7 +1,11 @@
 //! Who is talking: the public identity of a session.
 //!
-//! Every session gets a random user id the first time it is seen (kept in the
-//! session, never the session id itself). The session is marked to be
+//! Every session gets a user id the first time it is seen, kept in the
+//! session: a keyed hash of the session id ([`UserIds`]), never the session
+//! id itself. Any node that holds the key finds the same user for a
+//! session, even one it has never seen: with several nodes, a browser's
+//! first request (whose session is not stored yet) and its next may go to
+//! different nodes and it stays one user. The session is marked to be
 //! stored the first time its client comes back with the cookie, within a
 //! budget of stored sessions per address (see `sessions.rs` for why);
 //! past the budget it keeps working from memory, and is marked on a later
@@ -9,7 +13,7 @@
 //! moment it is set. The user itself is plain data (`model::User`).
 
 use axum::{extract::FromRequestParts, http::request::Parts};
-use rand::{Rng, distr::Alphanumeric};
+use blake2::{Blake2s256, Digest};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tower_sessions::Session;
@@ -59,11 +63,24 @@ impl FromRequestParts<AppState> for Visitor {
                 stored
             }
             None => {
+                // With a cookie, the client came back (maybe from another
+                // node, where its session began); without one, saving the
+                // new session gives it its id.
+                let came_back = session.id().is_some();
+                if !came_back {
+                    session.save().await?;
+                }
+                let id = session
+                    .id()
+                    .ok_or_else(|| AppError::Internal("a saved session has no id".into()))?;
                 let fresh = SessionUser {
-                    id: new_user_id(),
+                    id: state.user_ids.of(&id.to_string()),
                     name: None,
                 };
                 session.insert(USER_KEY, &fresh).await?;
+                if came_back {
+                    keep_if_allowed(&session, parts, state).await?;
+                }
                 fresh
             }
         };
@@ -110,11 +127,53 @@ pub async fn session_user_id(session: &Session) -> Option<String> {
     Some(stored.id)
 }
 
-/// 16 random alphanumeric characters: unguessable, URL- and HTML-safe.
-fn new_user_id() -> String {
-    rand::rng()
-        .sample_iter(&Alphanumeric)
-        .take(16)
-        .map(char::from)
-        .collect()
+/// Derives a session's user id from its session id with a key only the
+/// nodes hold (derived from the cookie secret): the same on every node,
+/// and telling nothing of the session id, which is a bearer secret.
+#[derive(Clone)]
+pub struct UserIds {
+    key: [u8; 32],
+}
+
+impl UserIds {
+    pub fn new(secret: &[u8]) -> Self {
+        let mut key = [0u8; 32];
+        let derived = Blake2s256::new_with_prefix(b"gifchat user ids\0")
+            .chain_update(secret)
+            .finalize();
+        key.copy_from_slice(&derived);
+        Self { key }
+    }
+
+    /// 16 alphanumeric characters: unguessable, URL- and HTML-safe.
+    pub fn of(&self, session_id: &str) -> String {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let hash = Blake2s256::new_with_prefix(self.key)
+            .chain_update(session_id.as_bytes())
+            .finalize();
+        hash.iter()
+            .take(16)
+            .map(|byte| char::from(ALPHABET[usize::from(*byte) % ALPHABET.len()]))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_has_one_user_id_for_a_key_and_another_for_another_key() {
+        let ids = UserIds::new(b"one secret");
+        let id = ids.of("session-1");
+        assert_eq!(id.len(), 16);
+        assert!(id.chars().all(|c| c.is_ascii_alphanumeric()), "{id}");
+        assert_eq!(
+            UserIds::new(b"one secret").of("session-1"),
+            id,
+            "every node"
+        );
+        assert_ne!(ids.of("session-2"), id);
+        assert_ne!(UserIds::new(b"another secret").of("session-1"), id);
+    }
 }

@@ -107,7 +107,8 @@ pub async fn run(
     for room in db.rooms().await? {
         hub.adopt_existing_room(room.id);
     }
-    let (session_layer, session_sweeper) = sessions::layer(&config, db.clone(), writer.clone())?;
+    let (session_layer, user_ids, session_sweeper) =
+        sessions::layer(&config, db.clone(), writer.clone())?;
 
     let token = CancellationToken::new();
     let (header_timeout, idle_timeout) = (config.header_timeout, config.idle_timeout);
@@ -118,6 +119,7 @@ pub async fn run(
         hub,
         limits: Arc::new(limits),
         passwords: passwords::Passwords::new(hashing_slots(), passwords::MAX_WAITING),
+        user_ids,
         metrics,
         config: Arc::new(config),
         shutdown: token.clone(),

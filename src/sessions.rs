@@ -39,7 +39,7 @@ use tower_sessions::{
 use crate::{
     config::Config,
     db::{Db, StoreError, writer::Writer},
-    identity,
+    identity::{self, UserIds},
     model::SessionRow,
 };
 
@@ -53,6 +53,11 @@ const IDLE_EXPIRY: time::Duration = time::Duration::days(30);
 /// How often expired sessions are swept from the database (and idle ones
 /// from memory).
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+/// The key of a tombstone's data (see `DbStore::delete`).
+const REVOKED_KEY: &str = "revoked";
+/// How long a tombstone is kept: longer than any browser keeps a cookie
+/// (400 days at most, as browsers cap it).
+const TOMBSTONE_EXPIRY: time::Duration = time::Duration::days(400);
 /// Sessions kept in memory only, at most; past it the oldest go first.
 const PENDING_SESSIONS: usize = 100_000;
 /// A session in memory only that nobody used for this long is forgotten.
@@ -65,7 +70,8 @@ pub fn layer(
     config: &Config,
     db: Db,
     writer: Writer,
-) -> Result<(SessionLayer, tokio::task::JoinHandle<()>), BoxError> {
+) -> Result<(SessionLayer, UserIds, tokio::task::JoinHandle<()>), BoxError> {
+    let key = cookie_key(config)?;
     let store = DbStore {
         db,
         writer: writer.clone(),
@@ -92,8 +98,8 @@ pub fn layer(
         .with_same_site(SameSite::Lax)
         .with_secure(config.secure_cookies)
         .with_expiry(Expiry::OnInactivity(IDLE_EXPIRY))
-        .with_signed(cookie_key(config)?);
-    Ok((layer, sweeper))
+        .with_signed(key.clone());
+    Ok((layer, UserIds::new(key.master()), sweeper))
 }
 
 /// The session store: records as JSON in the `sessions` table.
@@ -301,12 +307,26 @@ impl SessionStore for DbStore {
             .await
             .map_err(backend)?;
         let Some((data, expiry)) = found else {
-            return Ok(None);
+            // A signed cookie (the layer checked it) for a session this
+            // node does not know: one another node began and keeps in its
+            // memory, or one this node forgot (restarted, or pushed out of
+            // memory). The same session goes on, empty; its user is the
+            // same wherever it is (`identity::UserIds`).
+            return Ok(Some(Record {
+                id: *session_id,
+                data: HashMap::new(),
+                expiry_date: OffsetDateTime::now_utc() + IDLE_EXPIRY,
+            }));
         };
+        let data: HashMap<String, serde_json::Value> =
+            serde_json::from_str(&data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        if data.contains_key(REVOKED_KEY) {
+            // Given up for a new id: a client still holding it starts over.
+            return Ok(None);
+        }
         let record = Record {
             id: *session_id,
-            data: serde_json::from_str(&data)
-                .map_err(|e| session_store::Error::Decode(e.to_string()))?,
+            data,
             expiry_date: OffsetDateTime::from_unix_timestamp(expiry)
                 .map_err(|e| session_store::Error::Decode(e.to_string()))?,
         };
@@ -314,15 +334,22 @@ impl SessionStore for DbStore {
         Ok(Some(record))
     }
 
+    /// A session given up (for a new id, after a password admitted it) is
+    /// kept as a tombstone rather than deleted, in memory or not: a signed
+    /// cookie for a session nobody knows is taken up again (see `load`),
+    /// and the old cookie must not bring back the user it was.
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        if self.pending().remove(id) {
-            return Ok(());
-        }
+        self.pending().remove(id);
         self.written(id, None);
-        let deleted = self.writer.delete_session(&id.to_string()).await;
+        let tombstone = SessionRow {
+            id: id.to_string(),
+            data: format!("{{\"{REVOKED_KEY}\":true}}"),
+            expiry: (OffsetDateTime::now_utc() + TOMBSTONE_EXPIRY).unix_timestamp(),
+        };
+        let saved = self.writer.save_session(tombstone).await;
         // Again after: a load that read the row meanwhile must not keep it.
         self.written(id, None);
-        deleted.map_err(backend)
+        saved.map_err(backend)
     }
 }
 

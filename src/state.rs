@@ -6,8 +6,8 @@ use std::{ops::Deref, sync::Arc};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::Config, db::Db, db::writer::Writer, hub::Hub, metrics::Metrics, passwords::Passwords,
-    routes::limits::Limits,
+    config::Config, db::Db, db::writer::Writer, hub::Hub, identity::UserIds, metrics::Metrics,
+    passwords::Passwords, routes::limits::Limits,
 };
 
 /// A handle on [`Shared`]: extractors and middleware clone the state for
@@ -44,6 +44,8 @@ pub struct Shared {
     pub limits: Arc<Limits>,
     /// Room passwords, hashed and checked a few at a time.
     pub passwords: Passwords,
+    /// The user id of a session, the same on every node.
+    pub user_ids: UserIds,
     /// Cancelled at shutdown: streams and polls end, so that graceful
     /// shutdown does not wait forever on open connections.
     pub shutdown: CancellationToken,

@@ -273,3 +273,129 @@ async fn a_gif_uploaded_through_one_node_is_served_by_the_others() {
         assert_eq!(served.bytes().await.unwrap(), bytes);
     }
 }
+
+/// The node-independent id of a visitor.
+async fn user_id(client: &Client) -> String {
+    client.me().await["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kick_on_one_node_cuts_the_user_off_on_another() {
+    let cluster = cluster().await;
+    let nodes = &cluster.nodes;
+    let owner = Client::new(&nodes[0].base);
+    let room = owner.create_room("Moderated", 10, None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mallory = Client::new(&nodes[1].base);
+    let mallory_id = user_id(&mallory).await;
+    let mut watching = mallory.sse(&format!("/rooms/{room}/events"), None).await;
+    mallory.say(&room, "spam").await;
+
+    let kicked = owner
+        .post_json(
+            &format!("/rooms/{room}/kick"),
+            serde_json::json!({ "user": mallory_id }),
+        )
+        .await;
+    assert_eq!(kicked.status.as_u16(), 200, "{}", kicked.text);
+    let notice = tokio::time::timeout(Duration::from_secs(5), watching.next_of("kicked")).await;
+    assert!(
+        matches!(notice, Ok(Some(_))),
+        "the stream on node 1 was told"
+    );
+    assert!(
+        watching.next_within(Duration::from_secs(5)).await.is_none(),
+        "and then it ended"
+    );
+    mallory
+        .post_json(
+            &format!("/rooms/{room}/messages"),
+            serde_json::json!({ "chat": "back" }),
+        )
+        .await
+        .assert_error(403, "kicked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_room_deleted_on_one_node_ends_its_streams_on_another() {
+    let cluster = cluster().await;
+    let nodes = &cluster.nodes;
+    let owner = Client::new(&nodes[0].base);
+    let room = owner.create_room("Short-lived", 10, None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut watching = Client::new(&nodes[2].base)
+        .sse(&format!("/rooms/{room}/events"), None)
+        .await;
+    let deleted = owner
+        .http
+        .delete(owner.url(&format!("/rooms/{room}")))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    let notice =
+        tokio::time::timeout(Duration::from_secs(5), watching.next_of("room-deleted")).await;
+    assert!(
+        matches!(notice, Ok(Some(_))),
+        "the stream on node 2 was told"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_given_on_one_node_admits_on_every_node() {
+    let cluster = cluster().await;
+    let nodes = &cluster.nodes;
+    let owner = Client::new(&nodes[0].base);
+    let room = owner.create_room("Private", 10, Some("hunter2")).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let guest = Client::new(&nodes[1].base);
+    let history = format!("/rooms/{room}/messages");
+    // Node 1 now remembers that this guest may not come in.
+    guest
+        .get_json(&history)
+        .await
+        .assert_error(403, "forbidden");
+    let joined = guest
+        .at(&nodes[0].base)
+        .post_json(
+            &format!("/rooms/{room}/join"),
+            serde_json::json!({ "password": "hunter2" }),
+        )
+        .await;
+    assert_eq!(joined.status.as_u16(), 200, "{}", joined.text);
+    let admitted = eventually_ok(&guest, &history).await;
+    assert!(admitted, "node 1 forgot what it remembered");
+}
+
+/// Whether `path` answers 200 within a few seconds (the other node hears
+/// of a change within its listener's backstop at worst).
+async fn eventually_ok(client: &Client, path: &str) -> bool {
+    for _ in 0..50 {
+        if client.get_json(path).await.status.as_u16() == 200 {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_visitor_is_one_user_whichever_node_answers() {
+    let cluster = cluster().await;
+    let nodes = &cluster.nodes;
+    // The first request makes the session, which node 0 keeps in memory
+    // only until the visitor comes back; they come back to the others.
+    let visitor = Client::new(&nodes[0].base);
+    let id = user_id(&visitor).await;
+    for node in &nodes[1..] {
+        assert_eq!(user_id(&visitor.at(&node.base)).await, id);
+    }
+    assert_eq!(user_id(&visitor).await, id, "and back on node 0");
+}
