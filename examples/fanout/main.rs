@@ -84,6 +84,9 @@ struct Args {
     /// Writer mode: post as fast as answers come, for `--duration`.
     #[arg(long)]
     writer: bool,
+    /// Every post carries a `client_id`, as the browser's do.
+    #[arg(long)]
+    client_ids: bool,
     /// Writer mode without HTTP: append through the writer thread in this
     /// process (its own capacity, apart from the request path).
     #[arg(long, requires = "writer")]
@@ -460,6 +463,9 @@ async fn writer(args: &Args, addr: SocketAddr, pid: Option<u32>) -> Result<()> {
     let mut posters = open_posters(addr, args.posters).await?;
     let room: Arc<str> = posters[0].create_room(ROOM_MAX).await?.into();
     let mark = CpuMark::now(pid);
+    for poster in &mut posters {
+        poster.client_ids = args.client_ids;
+    }
     let flood = post::flood(std::mem::take(&mut posters), room, args.duration).await;
     let (server_cpu, client_cpu, _) = mark.since(pid);
     let rate = flood.stored as f64 / flood.elapsed.as_secs_f64();

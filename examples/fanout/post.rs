@@ -23,6 +23,8 @@ pub struct Session {
     pub cookie: String,
     addr: SocketAddr,
     request: Vec<u8>,
+    /// Whether each post carries a `client_id`, as the browser's do.
+    pub client_ids: bool,
 }
 
 impl Session {
@@ -40,6 +42,7 @@ impl Session {
             cookie,
             addr,
             request: Vec::with_capacity(512),
+            client_ids: false,
         })
     }
 
@@ -77,11 +80,18 @@ impl Session {
 
     /// Posts `fo <number> <sent_ns>` and returns the status.
     pub async fn post(&mut self, room: &str, number: usize, sent_ns: u64) -> std::io::Result<u16> {
-        let mut body = [0u8; 64];
+        let mut body = [0u8; 128];
         let body_len = {
             let mut cursor = &mut body[..];
-            write!(cursor, r#"{{"chat":"fo {number} {sent_ns}"}}"#)?;
-            64 - cursor.len()
+            if self.client_ids {
+                write!(
+                    cursor,
+                    r#"{{"chat":"fo {number} {sent_ns}","client_id":"fo-{number}"}}"#
+                )?;
+            } else {
+                write!(cursor, r#"{{"chat":"fo {number} {sent_ns}"}}"#)?;
+            }
+            128 - cursor.len()
         };
         self.request.clear();
         write!(

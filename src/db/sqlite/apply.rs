@@ -42,12 +42,17 @@ pub(super) fn apply(tx: &Connection, change: &Change) -> StoreResult<Done> {
             if !access.is_admitted() {
                 return Err(StoreError::Refused(access));
             }
-            if let Some(client_id) = &event.client_id
-                && let Some(first) = events::by_client_id(tx, &event.room_id, poster, client_id)?
-            {
-                return Ok(Done::Repeat(first));
+            match (insert_event(tx, event), &event.client_id) {
+                // The room is there: what stopped the insert was the
+                // poster's earlier event with this client_id (looked for
+                // only then, off the path of every other post).
+                (Err(StoreError::NoSuchRoom), Some(client_id)) => {
+                    events::by_client_id(tx, &event.room_id, poster, client_id)?
+                        .map(Done::Repeat)
+                        .ok_or(StoreError::NoSuchRoom)
+                }
+                (result, _) => result.map(Done::Event),
             }
-            insert_event(tx, event).map(Done::Event)
         }
         Change::Admit { room_id, user_id } => {
             tx.prepare_cached(
@@ -129,7 +134,8 @@ fn insert_event(tx: &Connection, event: &NewEvent) -> StoreResult<EventRecord> {
             "INSERT INTO events (room_id, kind, user_id, user_name, chat, gif, to_id, to_name,
                                  created_at, gif_width, gif_height, gif_frames, client_id)
              SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13
-             WHERE EXISTS (SELECT 1 FROM rooms WHERE id = ?1)",
+             WHERE EXISTS (SELECT 1 FROM rooms WHERE id = ?1)
+             ON CONFLICT (room_id, user_id, client_id) WHERE client_id IS NOT NULL DO NOTHING",
         )?
         .execute(params![
             event.room_id,
