@@ -38,7 +38,7 @@ use tower_sessions::{
 
 use crate::{
     config::Config,
-    db::{Db, StoreError, writer::Writer},
+    db::{DatabaseUrl, Db, StoreError, writer::Writer},
     identity::{self, UserIds},
     model::SessionRow,
 };
@@ -75,7 +75,10 @@ pub fn layer(
     let store = DbStore {
         db,
         writer: writer.clone(),
-        cache: Arc::default(),
+        cache: Arc::new(Mutex::new(Cache {
+            off: matches!(config.database_url(), DatabaseUrl::Postgres(_)),
+            ..Cache::default()
+        })),
         pending: Arc::default(),
     };
     let sweeper = tokio::spawn({
@@ -107,10 +110,11 @@ pub fn layer(
 pub struct DbStore {
     db: Db,
     writer: Writer,
-    /// Records as last written or read. This process is the database's
-    /// only writer, so the cache can be kept exact; it saves a
+    /// Records as last written or read. On SQLite this process is the
+    /// database's only writer, so the cache can be kept exact; it saves a
     /// blocking-pool read on nearly every request (most requests load their
-    /// session).
+    /// session). On PostgreSQL another node may have written the session
+    /// since (a new name), so there is none.
     cache: Arc<Mutex<Cache>>,
     /// Sessions not stored (yet): see the module docs.
     pending: Arc<Mutex<Pending>>,
@@ -172,6 +176,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 #[derive(Default)]
 struct Cache {
+    /// Off where other nodes may write the same sessions (PostgreSQL).
+    off: bool,
     records: HashMap<Id, Record>,
     /// Bumped by every write, before and after it: a load that raced a
     /// write (and may have read the old row) does not cache what it read.
@@ -221,6 +227,9 @@ impl DbStore {
 
 impl Cache {
     fn insert(&mut self, record: &Record) {
+        if self.off {
+            return;
+        }
         if self.records.len() >= CACHED_SESSIONS {
             self.records.clear();
         }

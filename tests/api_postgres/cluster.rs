@@ -399,3 +399,22 @@ async fn a_visitor_is_one_user_whichever_node_answers() {
     }
     assert_eq!(user_id(&visitor).await, id, "and back on node 0");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_set_through_one_node_is_the_name_on_every_node() {
+    let cluster = cluster().await;
+    let nodes = &cluster.nodes;
+    let alice = Client::new(&nodes[0].base);
+    alice.me().await;
+    // Every node has read the session once.
+    for node in &nodes[1..] {
+        alice.at(&node.base).me().await;
+    }
+    let named = alice
+        .post_json("/me", serde_json::json!({ "name": "Alice" }))
+        .await;
+    assert!(named.status.is_success(), "{}", named.text);
+    for node in &nodes[1..] {
+        assert_eq!(alice.at(&node.base).me().await["name"], "Alice");
+    }
+}
