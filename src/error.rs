@@ -322,12 +322,21 @@ impl From<crate::passwords::PasswordError> for AppError {
     }
 }
 
+impl From<tower_sessions::session::Error> for AppError {
+    fn from(error: tower_sessions::session::Error) -> Self {
+        if crate::sessions::is_unreachable(&error) {
+            tracing::warn!(%error, "sessions: the database is unreachable");
+            return Self::Busy("the database is unreachable; try again shortly");
+        }
+        Self::internal(error)
+    }
+}
+
 internal_from!(
     rusqlite::Error,
     r2d2::Error,
     std::io::Error,
     tokio::task::JoinError,
-    tower_sessions::session::Error,
 );
 
 #[cfg(test)]

@@ -53,6 +53,9 @@ pub struct Feed {
     resync_members: bool,
     backlog: VecDeque<Arc<Event>>,
     finished: bool,
+    /// A cursor beyond what this node had published: `published` then, to
+    /// start from should the database not know the cursor either.
+    ahead_of: Option<i64>,
 }
 
 impl Feed {
@@ -69,9 +72,12 @@ impl Feed {
         published: i64,
         cursor: Option<i64>,
     ) -> Feed {
-        // A cursor beyond anything ever published (a client of a database
-        // that was replaced) would skip every new event: start live instead.
-        let start = cursor.map_or(published, |cursor| cursor.min(published));
+        // A cursor beyond what this node has published: another node may be
+        // further on (the client comes from there), or the database was
+        // replaced and the cursor names nothing ever stored, which would
+        // skip every new event. The first catch-up asks the database which.
+        let start = cursor.unwrap_or(published);
+        let ahead_of = (start > published).then_some(published);
         let mut feed = Feed {
             db: db.clone(),
             hub: hub.clone(),
@@ -80,12 +86,13 @@ impl Feed {
             user_id,
             rx,
             last: start,
-            catching_up: start < published,
+            catching_up: start < published || ahead_of.is_some(),
             resync_members: false,
             backlog: VecDeque::new(),
             finished: false,
+            ahead_of,
         };
-        if feed.catching_up {
+        if feed.catching_up && feed.ahead_of.is_none() {
             let source = match hub.recent_after(&feed.room_id, start) {
                 Some(missed) => {
                     let news: Vec<_> = missed.into_iter().filter(|e| feed.is_news(e)).collect();
@@ -167,6 +174,14 @@ impl Feed {
     }
 
     async fn catch_up(&mut self) -> StoreResult<()> {
+        if let Some(published) = self.ahead_of.take()
+            && self.last > self.db.newest_id().await?
+        {
+            // Nothing ever stored has that id: live from where this node was.
+            self.last = published;
+            self.catching_up = false;
+            return Ok(());
+        }
         let (room_id, user_id, after) = (self.room_id.clone(), self.user_id.clone(), self.last);
         let page = self
             .db

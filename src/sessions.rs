@@ -252,8 +252,27 @@ fn row_of(record: &Record) -> session_store::Result<SessionRow> {
     })
 }
 
+/// How the store says the database could not be reached: tower-sessions
+/// passes a store's errors on as text, and the edge answers this one 503
+/// (try again), not 500 ([`is_unreachable`]).
+const UNREACHABLE: &str = "the database is unreachable: ";
+
 fn backend(e: StoreError) -> session_store::Error {
-    session_store::Error::Backend(e.to_string())
+    match e {
+        StoreError::Unreachable(_) | StoreError::Stopped => {
+            session_store::Error::Backend(format!("{UNREACHABLE}{e}"))
+        }
+        e => session_store::Error::Backend(e.to_string()),
+    }
+}
+
+/// Whether a session error says the database could not be reached.
+pub fn is_unreachable(error: &tower_sessions::session::Error) -> bool {
+    matches!(
+        error,
+        tower_sessions::session::Error::Store(session_store::Error::Backend(message))
+            if message.starts_with(UNREACHABLE)
+    )
 }
 
 #[async_trait]

@@ -47,6 +47,10 @@ pub trait Reads: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<HistoryPage>;
 
+    /// The newest id handed out: every lower one is committed or will never
+    /// be used.
+    async fn newest_id(&self) -> StoreResult<i64>;
+
     /// The newest id committed, and the newest page of a room read after
     /// it: whatever is committed in between is on the page.
     async fn newest_id_and_history(

@@ -4,7 +4,11 @@
 //! missing or doubled; a viewer that moves to another node mid-stream with
 //! its Last-Event-ID goes on exactly where it was.
 
-use std::{collections::HashSet, time::Duration};
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use futures_util::future::join_all;
 use gifchat::db::DatabaseUrl;
@@ -417,4 +421,85 @@ async fn a_name_set_through_one_node_is_the_name_on_every_node() {
     for node in &nodes[1..] {
         assert_eq!(alice.at(&node.base).me().await["name"], "Alice");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_retried_on_another_node_after_a_sigkill_are_stored_once_none_lost() {
+    let mut cluster = cluster().await;
+    let owner = Client::new(&cluster.nodes[0].base);
+    let room = owner.create_room("Crash", 50, None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (doomed, survivor) = (cluster.nodes[2].base.clone(), cluster.nodes[0].base.clone());
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let posters: Vec<_> = (0..4)
+        .map(|p| {
+            let client = Client::new(&doomed);
+            let (room, survivor, acknowledged) =
+                (room.clone(), survivor.clone(), acknowledged.clone());
+            tokio::spawn(async move {
+                let mut client = client;
+                for i in 0..60 {
+                    let chat = format!("poster {p} message {i}");
+                    let body =
+                        serde_json::json!({ "chat": chat, "client_id": format!("p{p}-{i}") });
+                    // Sent until stored: on the doomed node, then (once it
+                    // stops answering) on a survivor, with the same client_id.
+                    loop {
+                        let sent = client
+                            .http
+                            .post(client.url(&format!("/rooms/{room}/messages")))
+                            .header("accept", "application/json")
+                            .json(&body)
+                            .send()
+                            .await;
+                        match sent {
+                            Ok(answer) if answer.status().is_success() => {
+                                let event: serde_json::Value = answer.json().await.unwrap();
+                                acknowledged
+                                    .lock()
+                                    .unwrap()
+                                    .push((event["id"].as_i64().unwrap(), chat));
+                                break;
+                            }
+                            _ => client = client.at(&survivor),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cluster.nodes.remove(2).kill();
+    for poster in posters {
+        poster.await.unwrap();
+    }
+
+    let reader = Client::new(&survivor);
+    let mut stored: Vec<(i64, String)> = Vec::new();
+    let mut before = String::new();
+    loop {
+        let page = reader
+            .get_json(&format!("/rooms/{room}/messages?limit=200{before}"))
+            .await
+            .json();
+        let events = page["events"].as_array().unwrap();
+        for event in events.iter().filter(|e| e["type"] == "chat") {
+            let chat = event["chat"].as_str().unwrap().to_owned();
+            stored.push((event["id"].as_i64().unwrap(), chat));
+        }
+        match (page["has_more"].as_bool(), events.first()) {
+            (Some(true), Some(oldest)) => before = format!("&before={}", oldest["id"]),
+            _ => break,
+        }
+    }
+    stored.sort();
+    assert_eq!(stored.len(), 4 * 60, "every message once, no double");
+    let mut acknowledged = acknowledged.lock().unwrap().clone();
+    acknowledged.sort();
+    assert_eq!(
+        acknowledged, stored,
+        "every acknowledged message, as answered"
+    );
 }

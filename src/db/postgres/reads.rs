@@ -256,7 +256,10 @@ impl PgReads {
         events.reverse();
         Ok((events, has_more))
     }
+}
 
+#[async_trait]
+impl Reads for PgReads {
     async fn newest_id(&self) -> StoreResult<i64> {
         let rows = self.query("SELECT last FROM event_ids", &[]).await?;
         match rows.first() {
@@ -264,10 +267,7 @@ impl PgReads {
             None => Err(StoreError::Database("event_ids has no row".into())),
         }
     }
-}
 
-#[async_trait]
-impl Reads for PgReads {
     async fn rooms(&self) -> StoreResult<Vec<RoomRow>> {
         let rows = self
             .query(&format!("{ROOM} ORDER BY created_at DESC, id"), &[])

@@ -72,6 +72,10 @@ impl Reads for SqliteReads {
             .await
     }
 
+    async fn newest_id(&self) -> StoreResult<i64> {
+        self.read(events::newest_id).await
+    }
+
     async fn newest_id_and_history(
         &self,
         room_id: &str,
