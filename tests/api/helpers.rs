@@ -602,6 +602,11 @@ impl Binary {
             .unwrap_or_else(|| panic!("no {field} in /proc status"))
     }
 
+    /// The process id, for signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGKILL: no shutdown code runs.
     pub fn kill(mut self) {
         self.child.kill().expect("killed");

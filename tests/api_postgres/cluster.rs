@@ -503,3 +503,47 @@ async fn posts_retried_on_another_node_after_a_sigkill_are_stored_once_none_lost
         "every acknowledged message, as answered"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_node_catches_up_in_order() {
+    let cluster = cluster().await;
+    let nodes = &cluster.nodes;
+    let owner = Client::new(&nodes[0].base);
+    let room = owner.create_room("Paused", 10, None).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/rooms/{room}/events");
+    let mut paused_viewer = Client::new(&nodes[1].base).sse(&path, Some(0)).await;
+    let mut live_viewer = Client::new(&nodes[2].base).sse(&path, Some(0)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    let pid = nodes[1].pid() as i32;
+    // SIGSTOP: the node, its listener and its writer freeze mid-whatever.
+    // (kill(2) on our own child's pid: no memory is involved.)
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGSTOP) }, 0);
+    let chats: HashSet<String> = (0..30).map(|i| format!("while paused {i}")).collect();
+    for i in 0..30 {
+        owner.say(&room, &format!("while paused {i}")).await;
+    }
+    let mut live = Seen::default();
+    read_until(&mut live_viewer, &chats, &mut live, "the viewer on node 2").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGCONT) }, 0);
+
+    let mut caught_up = Seen::default();
+    read_until(
+        &mut paused_viewer,
+        &chats,
+        &mut caught_up,
+        "the viewer on node 1",
+    )
+    .await;
+    let last = *live.ids.last().unwrap();
+    let upto = |ids: &[i64]| -> Vec<i64> { ids.iter().copied().filter(|id| *id <= last).collect() };
+    assert_eq!(
+        upto(&caught_up.ids),
+        upto(&live.ids),
+        "the same events, once each, in order"
+    );
+}
