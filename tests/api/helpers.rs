@@ -593,8 +593,8 @@ impl Binary {
     /// A line of `/proc/<pid>/status` in KiB, e.g. `VmHWM` (peak resident
     /// memory) or `VmRSS`.
     pub fn memory_kib(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .expect("/proc status");
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc status");
         status
             .lines()
             .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
