@@ -20,9 +20,15 @@ GIFs: the document says the upload's `gif` part is `image/gif`, but what
 makes bytes a GIF (a header, a palette, LZW-coded frames that decode to
 exactly their size) is beyond JSON Schema. This strategy makes whole GIFs of
 random sizes, colours, pixels and frame counts, so that uploads the schema
-calls valid are valid, and the server's acceptance of them is tested.
+calls valid are valid, and the server's acceptance of them is tested. Where
+Schemathesis sends a sample file of another type (or an empty one) instead,
+the server's 415 (422) is right, and `filter_failure` does not count it.
+A part is text: a `client_id` generated as `true` to be refused is sent as
+the valid client_id "true", and its acceptance is not counted either.
 """
 
+import json
+import re
 import struct
 
 import schemathesis
@@ -88,8 +94,50 @@ def takes_no_fields(root, schema):
     return "null" in types or ("object" in types and not schema.get("required"))
 
 
+def not_a_gif(case, response):
+    """Whether `case` is an upload whose `gif` part is not GIF bytes (made
+    by Schemathesis itself, not by `gifs()` below: for a binary part it
+    sometimes sends a sample file of another type, or nothing) and the
+    server said so (415 for another type, 422 for an empty file). JSON
+    Schema cannot tell a GIF from a PDF; the server must."""
+    if case.operation.definition.raw.get("operationId") != "post_gif":
+        return False
+    body = case.body if isinstance(case.body, dict) else {}
+    gif = body.get("gif")
+    if isinstance(gif, str):
+        gif = gif.encode("latin-1", "replace")
+    is_gif = isinstance(gif, (bytes, bytearray)) and gif[:6] in (b"GIF87a", b"GIF89a")
+    return response.status_code in (415, 422) and not is_gif
+
+
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def as_multipart_text(value):
+    """A value as a multipart part carries it: text (JSON for what is not
+    a string)."""
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("latin-1")
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def client_id_as_text_is_valid(case):
+    """Whether an upload's `client_id`, generated as another type to be
+    refused, is a valid one once written into its part: a multipart part
+    is text, and `true` or `42` there is the valid `client_id` "true" or
+    "42"."""
+    if case.operation.definition.raw.get("operationId") != "post_gif":
+        return False
+    body = case.body if isinstance(case.body, dict) else {}
+    return "client_id" in body and bool(CLIENT_ID.match(as_multipart_text(body["client_id"])))
+
+
 @schemathesis.hook
 def filter_failure(context, failure, case, response):
+    if not_a_gif(case, response):
+        return False
+    if isinstance(failure, AcceptedNegativeData) and client_id_as_text_is_valid(case):
+        return False
     if not isinstance(failure, AcceptedNegativeData) or case.media_type != FORM:
         return True
     sent = response.request.body

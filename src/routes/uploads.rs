@@ -82,8 +82,8 @@ impl PartialSchema for GifForm {
             .schema_type(Type::String)
             .pattern(Some("^[A-Za-z0-9_-]{1,64}$"))
             .description(Some(
-                "The poster's own name for this post, sent before `gif`: a repeat stores \
-                 nothing new and answers 200 with the event stored the first time",
+                "The poster's own name for this post: a repeat stores nothing new and \
+                 answers 200 with the event stored the first time",
             ));
         ObjectBuilder::new()
             .property("gif", gif)
@@ -91,8 +91,8 @@ impl PartialSchema for GifForm {
             .property(CLIENT_ID_FIELD, client_id)
             .property_names(Some(names))
             .description(Some(
-                "The GIF in the field `gif`, and an optional `client_id` before it; other \
-                 fields are ignored",
+                "The GIF in the field `gif`, and an optional `client_id` (before or after \
+                 it); other fields are ignored",
             ))
             .into()
     }
@@ -223,17 +223,38 @@ async fn receive(
     max: u64,
     gif: uploads::GifLimits,
 ) -> AppResult<(Incoming, Option<String>)> {
-    let (mut field, client_id) = gif_field(form).await?;
+    let (mut field, mut client_id) = gif_field(form).await?;
     let mut incoming = Incoming::create(dir, max, gif).await?;
     while let Some(chunk) = next_chunk(&mut field).await? {
         incoming.write(&chunk).await?;
     }
+    drop(field);
+    // Fields after the file: a `client_id` there counts as well.
+    while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
+        if field.name() == Some(CLIENT_ID_FIELD) {
+            client_id = client_id_of(&mut field).await?;
+        }
+    }
     Ok((incoming, client_id))
 }
 
+/// A `client_id` field's value, checked; read a little at a time, as a
+/// valid one is 64 bytes at most.
+async fn client_id_of(field: &mut multer::Field<'static>) -> AppResult<Option<String>> {
+    let mut text = Vec::new();
+    while let Some(chunk) = next_chunk(field).await? {
+        text.extend_from_slice(&chunk);
+        if text.len() > 64 {
+            break;
+        }
+    }
+    let text = String::from_utf8(text).unwrap_or_default();
+    check_client_id(Some(&text))
+}
+
 /// The `gif` field of the form, and the `client_id` field if one came
-/// before it; other fields before it are skipped (and count against the
-/// whole-body limit). 422 when the form has no `gif` field or a malformed
+/// before it (the caller reads the fields after the file); other fields
+/// before it are skipped (and count against the whole-body limit). 422 when the form has no `gif` field or a malformed
 /// `client_id`.
 pub async fn gif_field(
     form: &mut multer::Multipart<'static>,
@@ -244,18 +265,7 @@ pub async fn gif_field(
         // decide what the file is, and the server names it.
         match field.name() {
             Some(FIELD) => return Ok((field, client_id)),
-            Some(CLIENT_ID_FIELD) => {
-                // Read a little at a time: a valid one is 64 bytes at most.
-                let mut text = Vec::new();
-                while let Some(chunk) = next_chunk(&mut field).await? {
-                    text.extend_from_slice(&chunk);
-                    if text.len() > 64 {
-                        break;
-                    }
-                }
-                let text = String::from_utf8(text).unwrap_or_default();
-                client_id = check_client_id(Some(&text))?;
-            }
+            Some(CLIENT_ID_FIELD) => client_id = client_id_of(&mut field).await?,
             _ => {}
         }
     }

@@ -94,14 +94,18 @@ async fn a_repeated_gif_upload_keeps_one_file_and_one_event() {
     let app = TestApp::spawn().await;
     let alice = app.client();
     let room = room(&alice).await;
-    let upload = || async {
+    // The client_id before the file, or after it.
+    let (alice, room) = (&alice, &room);
+    let upload = |client_id: &'static str, first: bool| async move {
         let part = reqwest::multipart::Part::bytes(gif(8, 8, 1, 7))
             .file_name("cat.gif")
             .mime_str("image/gif")
             .unwrap();
-        let form = reqwest::multipart::Form::new()
-            .text("client_id", "gif-1")
-            .part("gif", part);
+        let form = reqwest::multipart::Form::new();
+        let form = match first {
+            true => form.text("client_id", client_id).part("gif", part),
+            false => form.part("gif", part).text("client_id", client_id),
+        };
         Client::answer(
             alice
                 .http
@@ -111,11 +115,14 @@ async fn a_repeated_gif_upload_keeps_one_file_and_one_event() {
         )
         .await
     };
-    let first = upload().await;
+    let first = upload("gif-1", true).await;
     assert_eq!(first.status.as_u16(), 201, "{}", first.text);
-    let again = upload().await;
+    let again = upload("gif-1", false).await;
     assert_eq!(again.status.as_u16(), 200, "{}", again.text);
     assert_eq!(again.json()["gif"], first.json()["gif"]);
+    upload("not valid!", false)
+        .await
+        .assert_error(422, "invalid");
     let files = std::fs::read_dir(app.uploads_dir())
         .unwrap()
         .filter_map(Result::ok)
