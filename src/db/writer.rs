@@ -49,11 +49,10 @@ pub(crate) trait Commit: Send + 'static {
     /// change, in order. A failed commit fails every change. Every event
     /// up to `caught_up` has been reported.
     fn commit(&mut self, batch: &[&Change], caught_up: i64) -> Committed;
-    /// The events other writers committed after `caught_up` (up to `hint`
-    /// when it is known), in id order.
-    fn follow(&mut self, caught_up: i64, _hint: Option<i64>) -> StoreResult<Followed> {
+    /// What other writers committed after `caught_up`, in id order.
+    fn follow(&mut self, caught_up: i64) -> StoreResult<Followed> {
         Ok(Followed {
-            events: Vec::new(),
+            logged: Vec::new(),
             through: caught_up,
         })
     }
@@ -74,7 +73,7 @@ pub(crate) struct Committed {
 
 /// What other writers committed, in id order.
 pub(crate) struct Followed {
-    pub events: Vec<Logged>,
+    pub logged: Vec<Logged>,
     /// Every id up to this one is committed or will never be used.
     pub through: i64,
 }
@@ -482,9 +481,9 @@ fn commit_and_report(
 /// Reports what other writers committed since `caught_up`; the id
 /// reported through.
 fn follow_others(engine: &mut dyn Commit, after: &impl AfterCommit, caught_up: i64) -> i64 {
-    match engine.follow(caught_up, None) {
-        Ok(Followed { events, through }) => {
-            for logged in &events {
+    match engine.follow(caught_up) {
+        Ok(Followed { logged, through }) => {
+            for logged in &logged {
                 report_logged(after, logged);
             }
             through.max(caught_up)

@@ -198,6 +198,22 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
+    /// The event as stored, with its id and time.
+    pub fn stored(&self, id: i64, created_at: String) -> EventRecord {
+        EventRecord {
+            id,
+            kind: self.kind,
+            room: self.room_id.clone(),
+            user: self.user.clone(),
+            chat: self.chat.clone(),
+            gif: self.gif.clone(),
+            gif_info: self.gif_info,
+            to: self.to.clone(),
+            created_at,
+            client_id: self.client_id.clone(),
+        }
+    }
+
     /// A `system` notice: no user, the text in `chat`.
     pub fn system(room_id: &str, text: String) -> Self {
         Self {

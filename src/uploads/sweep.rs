@@ -87,6 +87,21 @@ fn sweep_dir(
 mod tests {
     use super::*;
 
+    const ONE_OF_EACH: Swept = Swept {
+        temporary: 1,
+        orphans: 1,
+    };
+
+    /// The names of the files in `dir`, sorted.
+    fn files_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
     #[test]
     fn only_temporary_and_unreferenced_files_of_ours_are_removed() {
         let dir = tempfile::tempdir().unwrap();
@@ -97,18 +112,8 @@ mod tests {
         }
         let referenced = HashSet::from([kept.to_owned()]);
         let swept = sweep_dir(dir.path(), &referenced, Duration::ZERO).unwrap();
-        assert_eq!(
-            swept,
-            Swept {
-                temporary: 1,
-                orphans: 1
-            }
-        );
-        let mut left: Vec<String> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        left.sort();
+        assert_eq!(swept, ONE_OF_EACH);
+        let left = files_in(dir.path());
         assert_eq!(left, [".gitkeep", kept, "notes.txt"]);
     }
 
@@ -131,18 +136,8 @@ mod tests {
             file.set_modified(hour_ago).unwrap();
         }
         let swept = sweep_dir(dir.path(), &HashSet::new(), Duration::from_secs(180)).unwrap();
-        assert_eq!(
-            swept,
-            Swept {
-                temporary: 1,
-                orphans: 1
-            }
-        );
-        let mut left: Vec<String> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        left.sort();
+        assert_eq!(swept, ONE_OF_EACH);
+        let left = files_in(dir.path());
         assert_eq!(left, [".tmp-young", young]);
     }
 }

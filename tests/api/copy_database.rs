@@ -52,14 +52,8 @@ async fn an_installation_moves_to_another_database_and_back_with_its_history_ids
         user_id(&bob).await,
         user_id(&mallory).await,
     );
-    let open = alice.create_room("Open", 10, None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let private = alice.create_room("Private", 10, Some("hunter2")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let open = alice.new_room("Open", 10, None).await;
+    let private = alice.new_room("Private", 10, Some("hunter2")).await;
     let joined = bob
         .post_json(
             &format!("/rooms/{private}/join"),

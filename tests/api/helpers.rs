@@ -329,6 +329,12 @@ impl Client {
     }
 
     /// Posts a chat message and returns the stored event.
+    /// Creates a room (as [`Client::create_room`]) and returns its id.
+    pub async fn new_room(&self, title: &str, max: u32, password: Option<&str>) -> String {
+        let room = self.create_room(title, max, password).await;
+        room["id"].as_str().expect("the room's id").to_owned()
+    }
+
     pub async fn say(&self, room: &str, chat: &str) -> Value {
         let answer = self
             .post_json(&format!("/rooms/{room}/messages"), json!({ "chat": chat }))

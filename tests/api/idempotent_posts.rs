@@ -9,18 +9,11 @@ use crate::{
     uploads::gif,
 };
 
-async fn room(client: &Client) -> String {
-    client.create_room("Retries", 10, None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 #[tokio::test]
 async fn a_repeated_message_is_stored_once_and_answered_with_the_first_event() {
     let app = TestApp::spawn().await;
     let alice = app.client();
-    let room = room(&alice).await;
+    let room = alice.new_room("Retries", 10, None).await;
     let path = format!("/rooms/{room}/messages");
     let body = json!({ "chat": "only once", "client_id": "retry-1" });
 
@@ -53,8 +46,8 @@ async fn a_repeated_message_is_stored_once_and_answered_with_the_first_event() {
 async fn the_same_client_id_from_another_session_or_in_another_room_is_a_new_post() {
     let app = TestApp::spawn().await;
     let (alice, bob) = (app.client(), app.client());
-    let room = room(&alice).await;
-    let other = room_of(&alice, "Elsewhere").await;
+    let room = alice.new_room("Retries", 10, None).await;
+    let other = alice.new_room("Elsewhere", 10, None).await;
     let body = json!({ "chat": "hello", "client_id": "same" });
     for (client, room) in [(&alice, &room), (&bob, &room), (&alice, &other)] {
         let answer = client
@@ -65,18 +58,11 @@ async fn the_same_client_id_from_another_session_or_in_another_room_is_a_new_pos
     assert_eq!(history_ids(&alice, &room).await.len(), 2);
 }
 
-async fn room_of(client: &Client, title: &str) -> String {
-    client.create_room(title, 10, None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 #[tokio::test]
 async fn a_malformed_client_id_is_422_and_stores_nothing() {
     let app = TestApp::spawn().await;
     let alice = app.client();
-    let room = room(&alice).await;
+    let room = alice.new_room("Retries", 10, None).await;
     for bad in ["", "has space", "ünïcode", &"x".repeat(65)] {
         alice
             .post_json(
@@ -93,7 +79,7 @@ async fn a_malformed_client_id_is_422_and_stores_nothing() {
 async fn a_repeated_gif_upload_keeps_one_file_and_one_event() {
     let app = TestApp::spawn().await;
     let alice = app.client();
-    let room = room(&alice).await;
+    let room = alice.new_room("Retries", 10, None).await;
     // The client_id before the file, or after it.
     let (alice, room) = (&alice, &room);
     let upload = |client_id: &'static str, first: bool| async move {

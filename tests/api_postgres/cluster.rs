@@ -98,10 +98,7 @@ async fn viewers_on_every_node_see_every_event_once_in_order() {
     let cluster = cluster().await;
     let nodes = &cluster.nodes;
     let owner = Client::new(&nodes[0].base);
-    let room = owner.create_room("Cluster", 100, None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let room = owner.new_room("Cluster", 100, None).await;
     let path = format!("/rooms/{room}/events");
 
     let mut viewers = Vec::new();
@@ -199,10 +196,7 @@ async fn delivery_goes_on_when_the_listening_connections_are_cut() {
     let cluster = cluster().await;
     let nodes = &cluster.nodes;
     let owner = Client::new(&nodes[0].base);
-    let room = owner.create_room("Cut", 100, None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let room = owner.new_room("Cut", 100, None).await;
     let path = format!("/rooms/{room}/events");
     let mut viewer = Client::new(&nodes[0].base).sse(&path, Some(0)).await;
     let poster = Client::new(&nodes[1].base);
@@ -237,10 +231,7 @@ async fn a_post_retried_on_another_node_is_stored_once() {
     let cluster = cluster().await;
     let nodes = &cluster.nodes;
     let alice = Client::new(&nodes[0].base);
-    let room = alice.create_room("Retry", 10, None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let room = alice.new_room("Retry", 10, None).await;
     let path = format!("/rooms/{room}/messages");
     let body = serde_json::json!({ "chat": "sent twice", "client_id": "c-42" });
     let first = alice.post_json(&path, body.clone()).await;
@@ -258,10 +249,7 @@ async fn a_gif_uploaded_through_one_node_is_served_by_the_others() {
     let cluster = cluster().await;
     let nodes = &cluster.nodes;
     let alice = Client::new(&nodes[0].base);
-    let room = alice.create_room("Shared", 10, None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let room = alice.new_room("Shared", 10, None).await;
     let bytes = crate::uploads::gif(8, 8, 1, 5);
     let posted = alice.post_gif(&room, "cat.gif", bytes.clone()).await;
     assert_eq!(posted.status.as_u16(), 201, "{}", posted.text);
@@ -288,10 +276,7 @@ async fn a_kick_on_one_node_cuts_the_user_off_on_another() {
     let cluster = cluster().await;
     let nodes = &cluster.nodes;
     let owner = Client::new(&nodes[0].base);
-    let room = owner.create_room("Moderated", 10, None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let room = owner.new_room("Moderated", 10, None).await;
     let mallory = Client::new(&nodes[1].base);
     let mallory_id = user_id(&mallory).await;
     let mut watching = mallory.sse(&format!("/rooms/{room}/events"), None).await;
@@ -327,10 +312,7 @@ async fn a_room_deleted_on_one_node_ends_its_streams_on_another() {
     let cluster = cluster().await;
     let nodes = &cluster.nodes;
     let owner = Client::new(&nodes[0].base);
-    let room = owner.create_room("Short-lived", 10, None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let room = owner.new_room("Short-lived", 10, None).await;
     let mut watching = Client::new(&nodes[2].base)
         .sse(&format!("/rooms/{room}/events"), None)
         .await;
@@ -355,10 +337,7 @@ async fn a_password_given_on_one_node_admits_on_every_node() {
     let cluster = cluster().await;
     let nodes = &cluster.nodes;
     let owner = Client::new(&nodes[0].base);
-    let room = owner.create_room("Private", 10, Some("hunter2")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let room = owner.new_room("Private", 10, Some("hunter2")).await;
     let guest = Client::new(&nodes[1].base);
     let history = format!("/rooms/{room}/messages");
     // Node 1 now remembers that this guest may not come in.
@@ -427,10 +406,7 @@ async fn a_name_set_through_one_node_is_the_name_on_every_node() {
 async fn posts_retried_on_another_node_after_a_sigkill_are_stored_once_none_lost() {
     let mut cluster = cluster().await;
     let owner = Client::new(&cluster.nodes[0].base);
-    let room = owner.create_room("Crash", 50, None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let room = owner.new_room("Crash", 50, None).await;
     let (doomed, survivor) = (cluster.nodes[2].base.clone(), cluster.nodes[0].base.clone());
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
     let posters: Vec<_> = (0..4)
@@ -509,10 +485,7 @@ async fn a_paused_node_catches_up_in_order() {
     let cluster = cluster().await;
     let nodes = &cluster.nodes;
     let owner = Client::new(&nodes[0].base);
-    let room = owner.create_room("Paused", 10, None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let room = owner.new_room("Paused", 10, None).await;
     let path = format!("/rooms/{room}/events");
     let mut paused_viewer = Client::new(&nodes[1].base).sse(&path, Some(0)).await;
     let mut live_viewer = Client::new(&nodes[2].base).sse(&path, Some(0)).await;

@@ -6,6 +6,8 @@
 //! The modules are `tests/api`'s very files; `backend` is what differs.
 
 mod postgres;
+#[path = "../support/requirement.rs"]
+mod requirement;
 
 /// This binary's backend: PostgreSQL, a fresh database per server.
 mod backend {

@@ -31,6 +31,8 @@ use std::{
     },
 };
 
+use crate::requirement::{Mode, mode};
+
 /// The superuser `initdb` creates. Authentication is `trust`: only this
 /// machine's processes that may open the socket reach the server.
 const USER: &str = "gifchat";
@@ -124,29 +126,6 @@ async fn connect(url: &str) -> tokio_postgres::Client {
     client
 }
 
-/// What `GIFCHAT_PG_TESTS` asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// Unset or `auto`: run when PostgreSQL is installed, else skip.
-    Auto,
-    /// `required`: missing PostgreSQL fails the tests (CI sets this).
-    Required,
-    /// `skip`: never run them.
-    Skip,
-}
-
-fn mode() -> Mode {
-    match std::env::var("GIFCHAT_PG_TESTS").as_deref() {
-        Err(_) | Ok("") | Ok("auto") => Mode::Auto,
-        Ok("required") => Mode::Required,
-        Ok("skip") => Mode::Skip,
-        // A typo must not quietly turn a mandatory run into a skipped one.
-        Ok(other) => {
-            panic!("GIFCHAT_PG_TESTS={other:?} is not understood: use `required`, `auto` or `skip`")
-        }
-    }
-}
-
 /// Says that the PostgreSQL tests were skipped and ends the process
 /// successfully: the other tests of this binary would only repeat what
 /// the SQLite run shows. Called at most once (from `start`, under the
@@ -160,7 +139,7 @@ fn skip(why: &str) -> ! {
 /// Finds the binaries (or skips without them), initialises a cluster and
 /// starts it; or says why it could not.
 fn start() -> Result<Server, String> {
-    let mode = mode();
+    let mode = mode("GIFCHAT_PG_TESTS");
     if mode == Mode::Skip {
         skip("GIFCHAT_PG_TESTS=skip");
     }

@@ -17,10 +17,7 @@ async fn posts_answer_503_while_the_database_is_unreachable_and_work_again_after
     let config: tokio_postgres::Config = url.parse().unwrap();
     let name = config.get_dbname().unwrap().to_owned();
     let alice = app.client();
-    let room = alice.create_room("Outage", 10, None).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let room = alice.new_room("Outage", 10, None).await;
     let before = alice.say(&room, "before").await;
 
     let admin = crate::postgres::admin().await;

@@ -15,6 +15,8 @@
 //! browser is there.
 
 mod harness;
+#[path = "../support/requirement.rs"]
+mod requirement;
 
 mod chat;
 mod fallback;

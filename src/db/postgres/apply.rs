@@ -42,7 +42,7 @@ use crate::{
         StoreError, StoreResult,
         changes::{Change, Done, now},
     },
-    model::{Access, EventRecord, NewEvent, User},
+    model::{Access, NewEvent, User},
 };
 
 /// Stores an event with id `$13` if `$guard` holds and the poster (`$3`)
@@ -358,16 +358,5 @@ async fn insert_event(
             )),
         };
     };
-    Ok(Done::Event(EventRecord {
-        id,
-        kind: event.kind,
-        room: event.room_id.clone(),
-        user: event.user.clone(),
-        chat: event.chat.clone(),
-        gif: event.gif.clone(),
-        gif_info: event.gif_info,
-        to: event.to.clone(),
-        created_at,
-        client_id: event.client_id.clone(),
-    }))
+    Ok(Done::Event(event.stored(id, created_at)))
 }

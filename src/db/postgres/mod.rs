@@ -101,24 +101,20 @@ impl Commit for PgEngine {
         self.runtime.block_on(commit(&self.pool, batch, caught_up))
     }
 
-    fn follow(&mut self, caught_up: i64, hint: Option<i64>) -> StoreResult<Followed> {
+    fn follow(&mut self, caught_up: i64) -> StoreResult<Followed> {
         self.runtime.block_on(async {
             let client = self.pool.get().await?;
-            let through = match hint {
-                Some(hint) => hint,
-                None => {
-                    let row = client.query_one("SELECT last FROM event_ids", &[]).await?;
-                    row.try_get(0)?
-                }
-            };
+            // Committed: every id up to it is settled.
+            let row = client.query_one("SELECT last FROM event_ids", &[]).await?;
+            let through: i64 = row.try_get(0)?;
             if through <= caught_up {
                 return Ok(Followed {
-                    events: Vec::new(),
+                    logged: Vec::new(),
                     through: caught_up,
                 });
             }
             Ok(Followed {
-                events: reads::log(&client, caught_up, through).await?,
+                logged: reads::log(&client, caught_up, through).await?,
                 through,
             })
         })

@@ -155,16 +155,5 @@ fn insert_event(tx: &Connection, event: &NewEvent) -> StoreResult<EventRecord> {
     if inserted == 0 {
         return Err(StoreError::NoSuchRoom);
     }
-    Ok(EventRecord {
-        id: tx.last_insert_rowid(),
-        kind: event.kind,
-        room: event.room_id.clone(),
-        user: event.user.clone(),
-        chat: event.chat.clone(),
-        gif: event.gif.clone(),
-        gif_info: event.gif_info,
-        to: event.to.clone(),
-        created_at,
-        client_id: event.client_id.clone(),
-    })
+    Ok(event.stored(tx.last_insert_rowid(), created_at))
 }

@@ -7,6 +7,8 @@ use std::{
     sync::Once,
 };
 
+use crate::requirement::{Mode, mode};
+
 /// The two programs the browser tests need.
 #[derive(Debug, Clone)]
 pub struct Tools {
@@ -14,33 +16,10 @@ pub struct Tools {
     pub chromium: PathBuf,
 }
 
-/// What `GIFCHAT_BROWSER_TESTS` asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// Unset or `auto`: run when a browser is installed, else skip.
-    Auto,
-    /// `required`: a missing browser fails the tests (CI sets this).
-    Required,
-    /// `skip`: never run them.
-    Skip,
-}
-
-fn mode() -> Mode {
-    match std::env::var("GIFCHAT_BROWSER_TESTS").as_deref() {
-        Err(_) | Ok("") | Ok("auto") => Mode::Auto,
-        Ok("required") => Mode::Required,
-        Ok("skip") => Mode::Skip,
-        // A typo must not quietly turn a mandatory run into a skipped one.
-        Ok(other) => panic!(
-            "GIFCHAT_BROWSER_TESTS={other:?} is not understood: use `required`, `auto` or `skip`"
-        ),
-    }
-}
-
 /// The tools to run a browser test with, or `None` when it is to be
 /// skipped (after saying so). Panics when they are required and missing.
 pub fn tools_or_skip() -> Option<Tools> {
-    let mode = mode();
+    let mode = mode("GIFCHAT_BROWSER_TESTS");
     if mode == Mode::Skip {
         say_skipped("GIFCHAT_BROWSER_TESTS=skip");
         return None;
