@@ -7,9 +7,12 @@
 use std::path::PathBuf;
 
 use crate::{
-    db::writer::{AfterCommit, Changed},
+    db::{
+        presence::PresenceDone,
+        writer::{AfterCommit, Changed},
+    },
     hub::Hub,
-    model::{EventRecord, RoomRow, User},
+    model::{EventRecord, Present, RoomRow, User},
     uploads,
 };
 
@@ -20,8 +23,8 @@ pub struct LiveSide {
 }
 
 impl AfterCommit for LiveSide {
-    fn started(&self, newest_id: i64) {
-        self.hub.stored_before_start(newest_id);
+    fn started(&self, newest_id: i64, present: &[Present]) {
+        self.hub.started(newest_id, present);
     }
 
     fn stored(&self, record: &EventRecord) {
@@ -55,17 +58,35 @@ impl AfterCommit for LiveSide {
         self.hub.renamed(user);
     }
 
+    /// This node's own rounds are in the hub already; a dead node's,
+    /// removed here, are news.
+    fn presence(&self, done: &PresenceDone) {
+        if let Some(node) = &done.node {
+            for user in &done.arrived {
+                self.hub.presence_elsewhere(&done.room, node, user, true);
+            }
+            for user in &done.departed {
+                self.hub.presence_elsewhere(&done.room, node, user, false);
+            }
+        }
+    }
+
     /// Another node's change, as if made here, except what that node did
-    /// already: the files of a deleted room (the folder is shared), and
-    /// the timer that deletes a room nobody entered.
+    /// already: the files of a deleted room (the folder is shared).
     fn changed_elsewhere(&self, change: &Changed) {
         match change {
-            Changed::RoomCreated(room) => self.hub.room_created_elsewhere(room),
+            Changed::RoomCreated(room) => self.hub.room_created(room),
             Changed::RoomDeleted { room_id } => self.hub.room_deleted(room_id),
             Changed::Owner { room_id, owner } => self.hub.owner_changed(room_id, owner),
             Changed::Banned { room_id, user_id } => self.hub.kicked(room_id, user_id),
             Changed::Admitted { room_id, user_id } => self.hub.admitted(room_id, user_id),
             Changed::Renamed(user) => self.hub.renamed(user),
+            Changed::Presence {
+                room,
+                node,
+                user,
+                arrived,
+            } => self.hub.presence_elsewhere(room, node, user, *arrived),
         }
     }
 }

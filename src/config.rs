@@ -53,9 +53,15 @@ pub struct Config {
     pub leave_grace: Duration,
 
     /// A room nobody has entered this long after its creation (or after a
-    /// restart) is deleted.
+    /// restart, or after the node its people were on died) is deleted.
     #[arg(long, env = "GIFCHAT_UNENTERED_ROOM_TTL", default_value = "10m", value_parser = parse_duration)]
     pub unentered_room_ttl: Duration,
+
+    /// With PostgreSQL, how long a node counts as alive after it last said
+    /// so: a node that dies (or is cut off) takes its users' presence with
+    /// it after this long, with leave notices. Renewed every third of it.
+    #[arg(long, env = "GIFCHAT_NODE_LEASE", default_value = "15s", value_parser = parse_duration)]
+    pub node_lease: Duration,
 
     /// Largest accepted GIF upload, in bytes (suffixes KiB, MiB accepted).
     #[arg(long, env = "GIFCHAT_MAX_UPLOAD", default_value = "5MiB", value_parser = parse_size)]

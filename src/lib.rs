@@ -16,8 +16,11 @@
 //! - `after_commit.rs`: what a committed change means for the people
 //!   watching: the hub publishes, a deleted room's files go.
 //! - `hub/`: per-room broadcast channels, the lobby channel, and presence,
-//!   which asks for its notices to be stored through a channel (`run`
-//!   hands them to the writer) rather than holding the writer.
+//!   which asks for its rounds of arrivals and departures to be stored
+//!   through a channel (`run` hands them to the writer) rather than
+//!   holding the writer.
+//! - `upkeep.rs`: timers every node runs: its lease, dead nodes' users
+//!   leaving, vacant rooms deleted.
 //! - `feed.rs`: how one viewer gets an exact, gap-free sequence of events out
 //!   of a subscription plus the database, for SSE and long-polling alike.
 //! - `model/`: the plain data everything shares (rooms, users, events).
@@ -52,6 +55,7 @@ pub mod server;
 pub mod sessions;
 pub mod state;
 pub mod uploads;
+pub mod upkeep;
 pub mod views;
 
 use std::{future::Future, sync::Arc, time::Duration};
@@ -89,24 +93,28 @@ pub async fn run(
         db::DatabaseUrl::Sqlite(_) => Duration::ZERO,
     };
     uploads::sweep(&db, &config.uploads_dir, shared_uploads_grace).await?;
-    let (hub, presence_notes) = Hub::new(HubConfig {
+    let (hub, presence_rounds) = Hub::new(HubConfig {
         leave_grace: config.leave_grace,
-        unentered_room_ttl: config.unentered_room_ttl,
         room_channel_capacity: config.room_channel_capacity.max(1),
     });
     let metrics = Arc::new(metrics::Metrics::new()?);
     // Storage reports to the live side, which never holds the writer: what
-    // presence needs stored comes back through `presence_notes`.
+    // presence needs stored comes back through `presence_rounds`.
     let live = after_commit::LiveSide {
         hub: hub.clone(),
         uploads_dir: config.uploads_dir.clone(),
     };
     let (writer, writer_thread) =
         Writer::start(engine, live, metrics.events_stored.clone()).await?;
-    let note_keeper = tokio::spawn(store_presence_notes(presence_notes, writer.clone()));
-    for room in db.rooms().await? {
-        hub.adopt_existing_room(room.id);
+    let round_keeper = tokio::spawn(store_presence(presence_rounds, writer.clone()));
+    let upkeep = upkeep::Upkeep {
+        db: db.clone(),
+        writer: writer.clone(),
+        hub: hub.clone(),
+        lease: matches!(database, db::DatabaseUrl::Postgres(_)).then_some(config.node_lease),
+        vacant_room_ttl: config.unentered_room_ttl,
     }
+    .start();
     let (session_layer, user_ids, session_sweeper) =
         sessions::layer(&config, db.clone(), writer.clone())?;
 
@@ -146,7 +154,10 @@ pub async fn run(
         let _ = metrics_server.await;
     }
     session_sweeper.abort();
-    note_keeper.abort();
+    round_keeper.abort();
+    for task in upkeep {
+        task.abort();
+    }
     writer.shutdown().await;
     tokio::task::spawn_blocking(move || writer_thread.join()).await?;
     tracing::info!("stopped cleanly");
@@ -185,30 +196,22 @@ fn hashing_slots() -> usize {
     std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
 }
 
-/// Stores what presence asks for (join and leave notices, new owners,
-/// rooms to delete) through the writer, each batch of notes in order, and
-/// tells the hub when they are stored.
-async fn store_presence_notes(mut asks: hub::NotesToStore, writer: Writer) {
-    while let Some(hub::Notes { notes, stored }) = asks.recv().await {
+/// Stores presence's rounds through the writer and tells the hub when
+/// each is stored. With PostgreSQL, this node's presence stays stored when
+/// it stops: its users who reconnect elsewhere (or here, after a restart)
+/// within the lease never left; the others leave when it runs out.
+async fn store_presence(mut rounds: hub::RoundsToStore, writer: Writer) {
+    while let Some(round) = rounds.recv().await {
         let writer = writer.clone();
         tokio::spawn(async move {
-            let mut result = Ok(());
-            for note in notes {
-                let done = match note {
-                    hub::Note::Notice(notice) => writer.notice(notice).await.map(|_| ()),
-                    hub::Note::NewOwner { owner, notice } => {
-                        writer.set_owner(owner, notice).await.map(|_| ())
-                    }
-                    hub::Note::DeleteRoom(room_id) => {
-                        writer.delete_room(&room_id).await.map(|_| ())
-                    }
-                };
-                if let Err(e) = done {
-                    result = Err(e.to_string());
-                    break;
-                }
-            }
-            let _ = stored.send(result);
+            let change = db::presence::PresenceChange {
+                room_id: round.room_id,
+                node: None,
+                arrived: round.arrived,
+                departed: round.departed,
+            };
+            let stored = writer.presence(change).await;
+            let _ = round.stored.send(stored.map(|_| ()).map_err(|e| e.to_string()));
         });
     }
 }

@@ -5,6 +5,9 @@
 
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
+use std::time::Duration;
+
+use super::presence::{PresenceChange, PresenceDone};
 use crate::model::{EventRecord, NewEvent, RoomRow, SessionRow, User};
 
 /// Everything that changes the database.
@@ -48,6 +51,21 @@ pub(crate) enum Change {
     DeleteExpiredSessions {
         now: i64,
     },
+    /// One round of a node's arrivals and departures in a room
+    /// (`presence.rs`).
+    Presence(PresenceChange),
+    /// Keep this node alive for `lease` more: a node whose lease ran out
+    /// is dead to the others, who remove its presence.
+    RenewLease {
+        lease: Duration,
+    },
+    /// Forget nodes whose lease ran out and who have no presence left.
+    ForgetDeadNodes,
+    /// Delete the room if nobody has been in it for `ttl`.
+    DeleteIfVacant {
+        room_id: String,
+        ttl: Duration,
+    },
 }
 
 /// What a change did.
@@ -64,6 +82,12 @@ pub(crate) enum Done {
         existed: bool,
         gifs: Vec<String>,
     },
+    Presence(Box<PresenceDone>),
+    /// For `RenewLease`: whether the lease had run out (or never existed):
+    /// the other nodes may have removed this node's presence.
+    Lease {
+        lost: bool,
+    },
     Nothing,
 }
 
@@ -73,14 +97,25 @@ impl Change {
     pub(crate) fn writes_once(&self) -> bool {
         !matches!(
             self,
-            Change::CreateRoom(_) | Change::Ban { .. } | Change::SetOwner { .. }
+            Change::CreateRoom(_)
+                | Change::Ban { .. }
+                | Change::SetOwner { .. }
+                | Change::Presence(_)
         )
     }
 }
 
 /// Now, as stored: RFC 3339 in UTC with millisecond precision.
 pub fn now() -> String {
-    let now = OffsetDateTime::now_utc();
+    stored(OffsetDateTime::now_utc())
+}
+
+/// `ttl` ago, as stored.
+pub fn ago(ttl: Duration) -> String {
+    stored(OffsetDateTime::now_utc() - ttl)
+}
+
+fn stored(now: OffsetDateTime) -> String {
     let now = now
         .replace_nanosecond(now.millisecond() as u32 * 1_000_000)
         .unwrap_or(now);

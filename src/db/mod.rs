@@ -15,13 +15,14 @@ mod changes;
 pub mod copy;
 mod error;
 pub mod postgres;
+pub mod presence;
 mod reads;
 pub mod sqlite;
 mod url;
 pub mod writer;
 
 pub use error::{StoreError, StoreResult};
-pub use reads::{Db, HistoryPage, Reads};
+pub use reads::{Db, HistoryPage, Reads, StalePresence};
 pub use sqlite::DB_FILE;
 pub use url::DatabaseUrl;
 pub use writer::Engine;

@@ -2,7 +2,7 @@
 //! the routes, the feeds and the sessions name what they want, never a
 //! statement. [`Db`] is the cheap handle they hold.
 
-use std::{ops::Deref, sync::Arc};
+use std::{ops::Deref, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 
@@ -71,8 +71,23 @@ pub trait Reads: Send + Sync + 'static {
     /// before `now`.
     async fn session(&self, id: &str, now: i64) -> StoreResult<Option<(String, i64)>>;
 
+    /// Presence through nodes whose lease has run out, by node and room:
+    /// theirs to remove (`presence.rs`). Empty on a database with one node.
+    async fn stale_presence(&self) -> StoreResult<Vec<StalePresence>>;
+
+    /// Rooms nobody has been in for `ttl`: to be deleted.
+    async fn vacant_rooms(&self, ttl: Duration) -> StoreResult<Vec<String>>;
+
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
+}
+
+/// The users a dead node still holds present in a room.
+#[derive(Debug)]
+pub struct StalePresence {
+    pub node: String,
+    pub room_id: String,
+    pub users: Vec<User>,
 }
 
 /// A cheap handle on the reads: `db.rooms().await`.

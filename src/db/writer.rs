@@ -37,13 +37,15 @@ pub use super::changes::now;
 use super::{
     StoreError, StoreResult,
     changes::{Change, Done},
+    presence::{PresenceChange, PresenceDone},
 };
-use crate::model::{EventRecord, NewEvent, RoomRow, SessionRow, User};
+use crate::model::{EventRecord, NewEvent, Present, RoomRow, SessionRow, User};
 
 /// A backend's side of the writer: its connection, on the writer thread.
 pub(crate) trait Commit: Send + 'static {
-    /// The newest id handed out so far (0 for a new database).
-    fn newest_id(&mut self) -> StoreResult<i64>;
+    /// The newest id handed out so far (0 for a new database) and, as of
+    /// that id, who is present through other nodes.
+    fn start(&mut self) -> StoreResult<Start>;
     /// Applies the batch in one transaction, so that one bad change (a
     /// vanished room, say) fails alone, and commits it: one result per
     /// change, in order. A failed commit fails every change. Every event
@@ -58,6 +60,13 @@ pub(crate) trait Commit: Send + 'static {
     }
     /// Called once, when the writer stops.
     fn close(&mut self) {}
+}
+
+/// Where the log stood when the writer started.
+pub struct Start {
+    pub newest: i64,
+    /// Presence through other nodes, longest present first.
+    pub present: Vec<Present>,
 }
 
 /// What a batch's commit did.
@@ -106,8 +115,9 @@ impl Engine {
 /// answered (posts excepted: see [`run`]). Implemented by the live side
 /// (`after_commit.rs`); storage never reaches above itself.
 pub trait AfterCommit: Send + 'static {
-    /// At start-up: the newest id stored before this process ran.
-    fn started(&self, newest_id: i64);
+    /// At start-up: the newest id stored before this process ran, and who
+    /// is present through other nodes as of it.
+    fn started(&self, newest_id: i64, present: &[Present]);
     /// A stored event: a post, a notice, a kick's or a hand-over's notice.
     fn stored(&self, record: &EventRecord);
     /// A room was created.
@@ -123,6 +133,9 @@ pub trait AfterCommit: Send + 'static {
     fn admitted(&self, room_id: &str, user_id: &str);
     /// A user set their display name.
     fn renamed(&self, user: &User);
+    /// A round of presence (this node's, or a dead node's removed here),
+    /// reported before the notices it stored.
+    fn presence(&self, done: &PresenceDone);
     /// Another writer (another node) changed something that is no event.
     fn changed_elsewhere(&self, change: &Changed);
 }
@@ -157,6 +170,14 @@ pub enum Changed {
         user_id: String,
     },
     Renamed(User),
+    /// `user` arrived in (or departed from) the room through `node`
+    /// (before the notice saying so, if it was one).
+    Presence {
+        room: RoomRow,
+        node: String,
+        user: User,
+        arrived: bool,
+    },
 }
 
 /// Most changes committed in one transaction.
@@ -227,9 +248,9 @@ impl Writer {
             .name("gifchat-writer".into())
             .spawn(move || {
                 let mut engine = commit;
-                match engine.newest_id() {
-                    Ok(newest) => {
-                        after.started(newest);
+                match engine.start() {
+                    Ok(Start { newest, present }) => {
+                        after.started(newest, &present);
                         let _ = ready.send(Ok(()));
                         run(engine, queue, after, stored, newest);
                     }
@@ -355,6 +376,45 @@ impl Writer {
         self.done(Change::DeleteExpiredSessions { now }).await
     }
 
+    /// Stores a round of presence: rows, notices, heir, an emptied room's
+    /// deletion, as `presence.rs` decides.
+    pub async fn presence(&self, change: PresenceChange) -> StoreResult<PresenceDone> {
+        match self.apply(Change::Presence(change)).await? {
+            Done::Presence(done) => Ok(*done),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Renews this node's lease; whether it had run out (its presence may
+    /// have been removed by others, and must be stored again).
+    pub async fn renew_lease(&self, lease: std::time::Duration) -> StoreResult<bool> {
+        match self.apply(Change::RenewLease { lease }).await? {
+            Done::Lease { lost } => Ok(lost),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Forgets dead nodes whose presence is all removed.
+    pub async fn forget_dead_nodes(&self) -> StoreResult<()> {
+        self.done(Change::ForgetDeadNodes).await
+    }
+
+    /// Deletes the room if nobody has been in it for `ttl`; whether it did.
+    pub async fn delete_if_vacant(
+        &self,
+        room_id: &str,
+        ttl: std::time::Duration,
+    ) -> StoreResult<bool> {
+        let change = Change::DeleteIfVacant {
+            room_id: room_id.to_owned(),
+            ttl,
+        };
+        match self.apply(change).await? {
+            Done::Deleted { existed, .. } => Ok(existed),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// Another writer committed (through `hint`, when the news says):
     /// the thread reads the log up to there and reports it. Never waits: a
     /// full queue means the thread is busy, and its next batch reads the
@@ -449,10 +509,17 @@ fn commit_and_report(
     for logged in &before {
         report_logged(after, logged);
     }
-    let events = results
+    let events: usize = results
         .iter()
-        .filter(|r| matches!(r, Ok(Done::Event(_))))
-        .count();
+        .map(|result| match result {
+            Ok(Done::Event(_)) => 1,
+            Ok(Done::Presence(done)) => [&done.joined, &done.left, &done.heir]
+                .into_iter()
+                .flatten()
+                .count(),
+            _ => 0,
+        })
+        .sum();
     stored.inc_by(events as u64);
     let mut messages = Vec::new();
     for ((change, reply), result) in batch.into_iter().zip(results) {
@@ -523,8 +590,24 @@ fn report(after: &impl AfterCommit, change: &Change, done: &Done) {
             }
         }
         (_, Done::Room(room)) => after.room_created(room),
-        (Change::DeleteRoom { room_id }, Done::Deleted { existed, gifs }) => {
+        (
+            Change::DeleteRoom { room_id } | Change::DeleteIfVacant { room_id, .. },
+            Done::Deleted { existed, gifs },
+        ) => {
             after.room_deleted(room_id, *existed, gifs);
+        }
+        (_, Done::Presence(done)) => {
+            after.presence(done);
+            for notice in [&done.joined, &done.left].into_iter().flatten() {
+                after.stored(notice);
+            }
+            if let Some(notice) = &done.heir {
+                after.owner_changed(&done.room.id, &done.room.owner);
+                after.stored(notice);
+            }
+            if let Some(gifs) = &done.deleted {
+                after.room_deleted(&done.room.id, true, gifs);
+            }
         }
         (Change::Rename { user }, _) => after.renamed(user),
         (Change::Admit { room_id, user_id }, _) => after.admitted(room_id, user_id),

@@ -1,34 +1,29 @@
 //! Folding: the changes of a room's last second become one round of news.
 //!
 //! The first change schedules a flush, at most one per [`FLUSH_INTERVAL`]
-//! per room, which stores one join notice and one leave notice naming up to
-//! three users, passes ownership on if the owner left, sends one `members`
-//! snapshot and one lobby `room-updated`, or deletes the room when its last
-//! member has gone. A room of thousands thus costs its viewers a handful of
+//! per room, which stores this node's arrivals and departures of that
+//! second as one round (the store decides from every node's presence who
+//! really joined or left, with one notice each, whether the owner left
+//! everywhere and who inherits, whether the room is now empty and goes:
+//! `db/presence.rs`), then sends one `members` snapshot and one lobby
+//! `room-updated`. A room of thousands thus costs its viewers a handful of
 //! events per second, however many arrive.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use tokio::sync::broadcast;
-
-use super::{Hub, Note, presence::RoomState};
+use super::Hub;
 use crate::{
     events::Event,
-    model::{Audience, Kind, NewEvent, User},
+    model::{Audience, Kind},
 };
 
 /// At most one folded flush per room per this interval.
 pub(super) const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
-/// Notices name at most this many users and count the rest.
-const NAMED_IN_NOTICE: usize = 3;
 
 impl Hub {
     /// Records a change and makes sure a flush is scheduled, at most one per
     /// [`FLUSH_INTERVAL`].
-    pub(super) fn changed(&self, room_id: &str, room: &mut RoomState) {
+    pub(super) fn changed(&self, room_id: &str, room: &mut super::presence::RoomState) {
         room.snapshot = None;
         if room.flush_scheduled {
             return;
@@ -46,67 +41,52 @@ impl Hub {
         });
     }
 
-    /// Stores the folded notices and tells viewers and the lobby.
+    /// Stores this node's round, then tells viewers and the lobby. The
+    /// flush stays scheduled while its round is being stored, so a room's
+    /// rounds are stored one at a time, in order; what changed meanwhile
+    /// makes the next.
     async fn flush(&self, room_id: &str) {
-        let plan = {
+        let (arrived, departed) = {
             let mut state = self.state();
             let Some(room) = state.rooms.get_mut(room_id) else {
                 return;
             };
-            room.flush_scheduled = false;
             room.last_flush = Some(Instant::now());
-            let joins = std::mem::take(&mut room.joins);
-            let leaves = std::mem::take(&mut room.leaves);
-            let owner_left = leaves.iter().any(|u| u.id == room.room.owner.id)
-                && !room.members.contains(&room.room.owner.id);
-            let heir = owner_left
-                .then(|| room.members.by_arrival().next().map(|m| m.user.clone()))
-                .flatten();
-            let empty = room.members.is_empty() && room.entered;
-            room.closing = empty;
-            room.snapshot_version += 1;
-            FlushPlan {
-                joins,
-                leaves,
-                heir,
-                empty,
-                snapshot: room.snapshot(),
-                tx: room.tx.clone(),
-            }
+            let arrived = std::mem::take(&mut room.arrived);
+            let departed = std::mem::take(&mut room.departed);
+            // Nobody may come in while the store may be deleting the room.
+            room.closing = !departed.is_empty() && room.members.is_empty();
+            (arrived, departed)
         };
-        if let Err(e) = self.store_flush(room_id, &plan).await {
-            tracing::warn!(room = room_id, error = %e, "storing presence notices failed");
-        }
-        if !plan.empty {
-            let _ = plan.tx.send(plan.snapshot);
-            self.announce_room(room_id);
-        }
-    }
-
-    async fn store_flush(&self, room_id: &str, plan: &FlushPlan) -> Result<(), String> {
-        let mut notes = Vec::new();
-        if !plan.joins.is_empty() {
-            let text = notice(&plan.joins, "joined");
-            notes.push(Note::Notice(NewEvent::system(room_id, text)));
-        }
-        if !plan.leaves.is_empty() {
-            let text = notice(&plan.leaves, "left");
-            notes.push(Note::Notice(NewEvent::system(room_id, text)));
-        }
-        if let Some(heir) = &plan.heir {
-            let text = format!("{} is now the owner", heir.label());
-            notes.push(Note::NewOwner {
-                owner: heir.clone(),
-                notice: NewEvent::system(room_id, text),
-            });
-        }
-        if plan.empty {
-            notes.push(Note::DeleteRoom(room_id.to_owned()));
-        }
-        if notes.is_empty() {
-            return Ok(());
-        }
-        self.store(notes).await
+        let stored = match arrived.is_empty() && departed.is_empty() {
+            true => Ok(()),
+            false => self.store(room_id, arrived.clone(), departed.clone()).await,
+        };
+        let (tx, snapshot) = {
+            let mut state = self.state();
+            // Deleted (the store reported it before answering): gone here.
+            let Some(room) = state.rooms.get_mut(room_id) else {
+                return;
+            };
+            room.closing = false;
+            room.flush_scheduled = false;
+            if let Err(e) = stored {
+                // Kept for the next round, so that the stored presence
+                // does not drift from this node's.
+                tracing::warn!(room = room_id, error = %e, "storing presence failed");
+                room.arrived.splice(0..0, arrived);
+                room.departed.splice(0..0, departed);
+            }
+            if !room.arrived.is_empty() || !room.departed.is_empty() {
+                self.changed(room_id, room);
+            }
+            room.snapshot_version += 1;
+            (room.tx.clone(), room.snapshot())
+        };
+        // Outside the lock: waking a big room's viewers must not stall
+        // arrivals.
+        let _ = tx.send(snapshot);
+        self.announce_room(room_id);
     }
 
     /// Sends the lobby the room as it is now.
@@ -122,56 +102,3 @@ impl Hub {
     }
 }
 
-struct FlushPlan {
-    joins: Vec<User>,
-    leaves: Vec<User>,
-    heir: Option<User>,
-    empty: bool,
-    snapshot: Arc<Event>,
-    tx: broadcast::Sender<Arc<Event>>,
-}
-
-/// "alice joined", "alice and bob left", "alice, bob, carol and 12 others
-/// joined".
-fn notice(users: &[User], verb: &str) -> String {
-    let names: Vec<&str> = users
-        .iter()
-        .take(NAMED_IN_NOTICE)
-        .map(User::label)
-        .collect();
-    let rest = users.len() - names.len();
-    let listed = match (names.as_slice(), rest) {
-        ([], _) => String::new(),
-        ([one], 0) => (*one).to_owned(),
-        ([first @ .., last], 0) => format!("{} and {last}", first.join(", ")),
-        (all, 1) => format!("{} and 1 other", all.join(", ")),
-        (all, n) => format!("{} and {n} others", all.join(", ")),
-    };
-    format!("{listed} {verb}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn users(n: usize) -> Vec<User> {
-        (0..n)
-            .map(|i| User::new(format!("u{i}"), Some(format!("user{i}"))))
-            .collect()
-    }
-
-    #[test]
-    fn notices_name_up_to_three_users_and_count_the_rest() {
-        assert_eq!(notice(&users(1), "joined"), "user0 joined");
-        assert_eq!(notice(&users(2), "left"), "user0 and user1 left");
-        assert_eq!(notice(&users(3), "joined"), "user0, user1 and user2 joined");
-        assert_eq!(
-            notice(&users(4), "joined"),
-            "user0, user1, user2 and 1 other joined"
-        );
-        assert_eq!(
-            notice(&users(15), "joined"),
-            "user0, user1, user2 and 12 others joined"
-        );
-    }
-}

@@ -21,9 +21,10 @@
 //!
 //! The hub sits above storage: the writer reports what it committed to it
 //! (`after_commit.rs`), and it never holds the writer. What presence needs
-//! stored (join and leave notices, a new owner, an empty room's deletion)
-//! it hands out as [`Notes`] on a channel, which whoever wires the server
-//! passes to the writer (`lib.rs`), and waits for them to be stored.
+//! stored (this node's arrivals and departures, from which the store
+//! decides notices, heir and an empty room's deletion) it hands out as
+//! [`Round`]s on a channel, which whoever wires the server passes to the
+//! writer (`lib.rs`), and waits for them to be stored.
 
 mod admission;
 mod folding;
@@ -49,7 +50,7 @@ pub use presence::{Entry, Presence};
 
 use crate::{
     events::Event,
-    model::{Audience, EventRecord, Kind, NewEvent, RoomNotice, RoomRow, User},
+    model::{Audience, EventRecord, Kind, Present, RoomNotice, RoomRow, User},
 };
 
 /// Tunables the hub needs from the configuration.
@@ -57,8 +58,6 @@ use crate::{
 pub struct HubConfig {
     /// How long a user stays present after their last connection ends.
     pub leave_grace: Duration,
-    /// A room nobody has entered this long after creation (or start) goes.
-    pub unentered_room_ttl: Duration,
     /// Events a room channel holds for its slowest receiver. A receiver
     /// that falls further behind is told it lagged and catches up from
     /// the database, so this bounds memory per room, not correctness.
@@ -79,7 +78,7 @@ struct Shared {
     /// run outside the runtime's context: they go through this handle.
     runtime: Handle,
     /// Where presence hands what it needs stored (see the module docs).
-    notes: mpsc::UnboundedSender<Notes>,
+    rounds: mpsc::UnboundedSender<Round>,
 }
 
 #[derive(Default)]
@@ -94,25 +93,17 @@ struct State {
     published: i64,
 }
 
-/// What presence asks to have stored, in order.
-#[derive(Debug)]
-pub enum Note {
-    /// A `system` notice: who joined, who left.
-    Notice(NewEvent),
-    /// The room passes to `owner`, with the notice saying so.
-    NewOwner { owner: User, notice: NewEvent },
-    /// The room goes: empty, or never entered.
-    DeleteRoom(String),
-}
-
-/// Notes to store, and where to say that they are (or why not).
-pub struct Notes {
-    pub notes: Vec<Note>,
+/// One round of this node's arrivals and departures in a room, to store,
+/// and where to say that it is (or why not).
+pub struct Round {
+    pub room_id: String,
+    pub arrived: Vec<User>,
+    pub departed: Vec<User>,
     pub stored: oneshot::Sender<Result<(), String>>,
 }
 
-/// The other end of the hub's notes (see the module docs).
-pub type NotesToStore = mpsc::UnboundedReceiver<Notes>;
+/// The other end of the hub's rounds (see the module docs).
+pub type RoundsToStore = mpsc::UnboundedReceiver<Round>;
 
 /// What the hub refuses.
 #[derive(Debug, thiserror::Error)]
@@ -126,27 +117,38 @@ pub enum HubError {
 }
 
 impl Hub {
-    /// Must be called inside the tokio runtime. The notes presence needs
+    /// Must be called inside the tokio runtime. The rounds presence needs
     /// stored come out of the second half.
-    pub fn new(config: HubConfig) -> (Hub, NotesToStore) {
-        let (notes, to_store) = mpsc::unbounded_channel();
+    pub fn new(config: HubConfig) -> (Hub, RoundsToStore) {
+        let (rounds, to_store) = mpsc::unbounded_channel();
         let hub = Hub {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
                 lobby: lobby::Lobby::new(),
                 config,
                 runtime: Handle::current(),
-                notes,
+                rounds,
             }),
         };
         (hub, to_store)
     }
 
-    /// Has `notes` stored, in order, and waits until they are.
-    async fn store(&self, notes: Vec<Note>) -> Result<(), String> {
+    /// Has a round stored, and waits until it is.
+    async fn store(
+        &self,
+        room_id: &str,
+        arrived: Vec<User>,
+        departed: Vec<User>,
+    ) -> Result<(), String> {
         let (stored, answer) = oneshot::channel();
-        if self.shared.notes.send(Notes { notes, stored }).is_err() {
-            return Err("nothing stores presence notes".into());
+        let round = Round {
+            room_id: room_id.to_owned(),
+            arrived,
+            departed,
+            stored,
+        };
+        if self.shared.rounds.send(round).is_err() {
+            return Err("nothing stores presence".into());
         }
         answer
             .await
@@ -191,26 +193,20 @@ impl Hub {
         self.state().rooms.get(room_id)?.recent.after(cursor)
     }
 
-    /// At start-up, before any request: the newest id already stored.
-    pub fn stored_before_start(&self, newest: i64) {
-        let mut state = self.state();
-        state.published = state.published.max(newest);
+    /// At start-up, before any request: the newest id already stored, and
+    /// who is present through other nodes as of it.
+    pub fn started(&self, newest: i64, present: &[Present]) {
+        {
+            let mut state = self.state();
+            state.published = state.published.max(newest);
+        }
+        for Present { room, user, node } in present {
+            self.presence_elsewhere(room, node, user, true);
+        }
     }
 
-    /// A room was created: the lobby hears of it, and a timer deletes it if
-    /// nobody ever comes in.
+    /// A room was created (here or on another node): the lobby hears of it.
     pub fn room_created(&self, room: &RoomRow) {
-        self.shared.lobby.send(Event::transient(
-            Kind::RoomCreated,
-            Audience::Room,
-            &room.public(0),
-        ));
-        self.expire_if_unentered(room.id.clone());
-    }
-
-    /// Another node created a room: the lobby hears of it (that node keeps
-    /// the timer for a room nobody enters).
-    pub fn room_created_elsewhere(&self, room: &RoomRow) {
         self.shared.lobby.send(Event::transient(
             Kind::RoomCreated,
             Audience::Room,

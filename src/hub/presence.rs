@@ -1,12 +1,16 @@
 //! Presence: who is in a room right now.
 //!
-//! Presence is counted per user, not per connection. Each stream and each
-//! outstanding poll holds a [`Presence`] guard; when a user's last guard
-//! drops, a leave is scheduled after the grace period and cancelled if the
-//! user comes back first, so reloads do not flap.
+//! Presence is counted per user, not per connection, and across nodes.
+//! Each stream and each outstanding poll holds a [`Presence`] guard; when a
+//! user's last guard on this node drops, their departure from this node is
+//! scheduled after the grace period and cancelled if they come back first,
+//! so reloads do not flap. Other nodes' arrivals and departures come from
+//! the log (`after_commit.rs`).
 //!
 //! Every change is handed to `folding.rs`, which turns the changes of each
-//! second into one round of notices, snapshot and lobby update.
+//! second into one round: this node's arrivals and departures stored (the
+//! store decides the notices, the heir, the empty room: `db/presence.rs`),
+//! one snapshot, one lobby update.
 
 use std::{sync::Arc, time::Instant};
 
@@ -14,7 +18,7 @@ use bytes::{BufMut, BytesMut};
 use tokio::sync::broadcast;
 
 use super::{
-    Hub, HubError, Note,
+    Hub, HubError,
     admission::Admissions,
     recent::Recent,
     roster::{Roster, SNAPSHOT_LIST_CAP},
@@ -27,14 +31,14 @@ use crate::{
 pub(super) struct RoomState {
     pub(super) tx: broadcast::Sender<Arc<Event>>,
     pub(super) room: RoomRow,
-    /// Present users in arrival order: the first inherits ownership.
+    /// Present users, on any node, in arrival order.
     pub(super) members: Roster,
-    /// Whether anybody has ever been present (since this process started).
-    pub(super) entered: bool,
     /// The room is being deleted: nobody may enter any more.
     pub(super) closing: bool,
-    pub(super) joins: Vec<User>,
-    pub(super) leaves: Vec<User>,
+    /// Users who arrived on, and departed from, this node since the last
+    /// round was stored.
+    pub(super) arrived: Vec<User>,
+    pub(super) departed: Vec<User>,
     pub(super) flush_scheduled: bool,
     pub(super) last_flush: Option<Instant>,
     /// The current `members` snapshot, rendered once, dropped on change.
@@ -78,10 +82,9 @@ impl RoomState {
             tx: broadcast::channel(capacity).0,
             room,
             members: Roster::default(),
-            entered: false,
             closing: false,
-            joins: Vec::new(),
-            leaves: Vec::new(),
+            arrived: Vec::new(),
+            departed: Vec::new(),
             flush_scheduled: false,
             last_flush: None,
             snapshot: None,
@@ -148,11 +151,7 @@ impl Hub {
             return Err(HubError::NoSuchRoom);
         }
         let published = state.published;
-        let capacity = self.shared.config.room_channel_capacity;
-        let entry = state
-            .rooms
-            .entry(room.id.clone())
-            .or_insert_with(|| RoomState::new(room.clone(), capacity, published));
+        let entry = self.room_state(&mut state, room);
         if entry.closing {
             return Err(HubError::NoSuchRoom);
         }
@@ -160,14 +159,18 @@ impl Hub {
             Some(member) => {
                 member.connections += 1;
                 member.generation += 1;
+                if !member.here {
+                    member.here = true;
+                    entry.arrived.push(user.clone());
+                    self.changed(&room.id, entry);
+                }
             }
             None => {
                 if entry.members.len() >= entry.room.max as usize {
                     return Err(HubError::RoomFull);
                 }
                 entry.members.insert(user.clone());
-                entry.joins.push(user.clone());
-                entry.entered = true;
+                entry.arrived.push(user.clone());
                 self.changed(&room.id, entry);
             }
         }
@@ -181,6 +184,67 @@ impl Hub {
             snapshot: entry.snapshot(),
             published,
         })
+    }
+
+    /// The room's state, made when first needed.
+    fn room_state<'a>(&self, state: &'a mut State, room: &RoomRow) -> &'a mut RoomState {
+        let published = state.published;
+        let capacity = self.shared.config.room_channel_capacity;
+        state
+            .rooms
+            .entry(room.id.clone())
+            .or_insert_with(|| RoomState::new(room.clone(), capacity, published))
+    }
+
+    /// `user` arrived in the room through another node (`arrived`), or
+    /// departed from it there.
+    pub fn presence_elsewhere(&self, room: &RoomRow, node: &str, user: &User, arrived: bool) {
+        let mut state = self.state();
+        if state.deleted.contains(&room.id) {
+            return;
+        }
+        let entry = self.room_state(&mut state, room);
+        // Whether the members changed, not only the nodes of one.
+        let changed = match entry.members.get_mut(&user.id) {
+            Some(member) if arrived => {
+                if !member.elsewhere.iter().any(|n| n == node) {
+                    member.elsewhere.push(node.to_owned());
+                }
+                false
+            }
+            Some(member) => {
+                member.elsewhere.retain(|n| n != node);
+                entry.members.remove_if_gone(&user.id)
+            }
+            None if arrived => {
+                entry.members.insert_elsewhere(user.clone(), node.to_owned());
+                true
+            }
+            None => false,
+        };
+        if changed {
+            self.changed(&room.id, entry);
+        }
+    }
+
+    /// This node's lease ran out, so the other nodes may have removed its
+    /// presence: everyone present here is stored again (an arrival already
+    /// stored is no second join).
+    pub fn lease_lost(&self) {
+        let mut state = self.state();
+        let State { rooms, .. } = &mut *state;
+        for (room_id, room) in rooms.iter_mut() {
+            let here: Vec<User> = room
+                .members
+                .by_arrival()
+                .filter(|m| m.here)
+                .map(|m| m.user.clone())
+                .collect();
+            if !here.is_empty() {
+                room.arrived.extend(here);
+                self.changed(room_id, room);
+            }
+        }
     }
 
     /// The current snapshot of a room (empty when nobody is present).
@@ -245,6 +309,10 @@ impl Hub {
         let mut state = self.state();
         if let Some(room) = state.rooms.get_mut(room_id) {
             room.admissions.forget(Some(user_id));
+            // Whatever this node had not stored yet of them is moot: the
+            // ban removed their presence everywhere.
+            room.arrived.retain(|u| u.id != user_id);
+            room.departed.retain(|u| u.id != user_id);
             let body = RoomNotice {
                 kind: Kind::Kicked,
                 room: room_id.to_owned(),
@@ -302,46 +370,16 @@ impl Hub {
         let Some(room) = state.rooms.get_mut(room_id) else {
             return;
         };
-        let gone = room
-            .members
-            .get(user_id)
-            .is_some_and(|m| m.connections == 0 && m.generation == generation);
-        if !gone {
+        let Some(member) = room.members.get_mut(user_id) else {
+            return;
+        };
+        if member.connections > 0 || member.generation != generation || !member.here {
             return;
         }
-        if let Some(member) = room.members.remove(user_id) {
-            room.leaves.push(member.user);
-        }
+        member.here = false;
+        room.departed.push(member.user.clone());
+        room.members.remove_if_gone(user_id);
         self.changed(room_id, room);
-    }
-
-    /// Deletes the room after the configured time unless somebody entered.
-    pub(super) fn expire_if_unentered(&self, room_id: String) {
-        let hub = self.clone();
-        let ttl = self.shared.config.unentered_room_ttl;
-        self.shared.runtime.spawn(async move {
-            tokio::time::sleep(ttl).await;
-            let abandoned = {
-                let mut state = hub.state();
-                match state.rooms.get_mut(&room_id) {
-                    Some(room) if room.entered => false,
-                    Some(room) => {
-                        room.closing = true;
-                        true
-                    }
-                    None => !state.deleted.contains(&room_id),
-                }
-            };
-            if abandoned && let Err(e) = hub.store(vec![Note::DeleteRoom(room_id)]).await {
-                tracing::warn!(error = %e, "deleting a room nobody entered failed");
-            }
-        });
-    }
-
-    /// At start-up: rooms from the previous run get the same chance to be
-    /// re-entered as new ones.
-    pub fn adopt_existing_room(&self, room_id: String) {
-        self.expire_if_unentered(room_id);
     }
 }
 

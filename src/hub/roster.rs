@@ -1,5 +1,11 @@
-//! The members of one room: who, since when, and the member list of the
-//! `members` snapshot, kept cheap when thousands are present.
+//! The members of one room: who, since when, through which nodes, and the
+//! member list of the `members` snapshot, kept cheap when thousands are
+//! present.
+//!
+//! A member is present through this node (`here`: a stream or poll of
+//! theirs is here, or was within the grace period), through other nodes
+//! (`elsewhere`, as their stored presence says), or both; they stay a
+//! member while either holds.
 //!
 //! Arrival order is kept as it happens (a `BTreeMap` by arrival number), so
 //! the longest-present member (the heir) and the first
@@ -20,6 +26,11 @@ pub const SNAPSHOT_LIST_CAP: usize = 500;
 
 pub(super) struct Member {
     pub(super) user: User,
+    /// Present through this node.
+    pub(super) here: bool,
+    /// Other nodes this user is present through.
+    pub(super) elsewhere: Vec<String>,
+    /// Streams and polls of theirs on this node.
     pub(super) connections: usize,
     pub(super) since: u64,
     /// Bumped on every arrival, so a pending leave can tell it is stale.
@@ -67,8 +78,18 @@ impl Roster {
         self.members.get_mut(user_id)
     }
 
-    /// Adds a user who was not present, as the latest arrival.
+    /// Adds a user who was not present, as the latest arrival, present
+    /// through this node with one connection.
     pub(super) fn insert(&mut self, user: User) {
+        self.add(user, true, Vec::new());
+    }
+
+    /// Adds a user who was not present, present through another node.
+    pub(super) fn insert_elsewhere(&mut self, user: User, node: String) {
+        self.add(user, false, vec![node]);
+    }
+
+    fn add(&mut self, user: User, here: bool, elsewhere: Vec<String>) {
         let since = self.next_since;
         self.next_since += 1;
         if self
@@ -83,7 +104,9 @@ impl Roster {
             user.id.clone(),
             Member {
                 user,
-                connections: 1,
+                here,
+                elsewhere,
+                connections: usize::from(here),
                 since,
                 generation: 0,
                 polled_version: u64::MAX,
@@ -113,6 +136,17 @@ impl Roster {
         if self.listed.as_ref().is_some_and(|l| since <= l.last_since) {
             self.listed = None;
         }
+    }
+
+    /// Removes a member who is present through no node any more.
+    pub(super) fn remove_if_gone(&mut self, user_id: &str) -> bool {
+        let gone = self
+            .get(user_id)
+            .is_some_and(|m| !m.here && m.elsewhere.is_empty());
+        if gone {
+            self.remove(user_id);
+        }
+        gone
     }
 
     /// Members in arrival order, longest present first.

@@ -10,7 +10,7 @@ mod session;
 mod user;
 
 pub use event::{Audience, EventRecord, GifInfo, Kind, NewEvent, RoomEvent, RoomNotice};
-pub use members::{MembersEvent, MembersSnapshot};
+pub use members::{MembersEvent, MembersSnapshot, Present, heir_notice, presence_notice};
 pub use room::{Access, Room, RoomRow};
 pub use session::SessionRow;
 pub use user::{User, color_of};

@@ -36,13 +36,14 @@
 
 use deadpool_postgres::Transaction;
 
-use super::reads::event_by_id;
+use super::reads::{event_by_id, room_at};
 use crate::{
     db::{
         StoreError, StoreResult,
         changes::{Change, Done, now},
+        presence::{self, PresenceChange, PresenceDone, Row},
     },
-    model::{Access, NewEvent, User},
+    model::{Access, NewEvent, User, heir_notice, presence_notice},
 };
 
 /// Stores an event with id `$13` if `$guard` holds and the poster (`$3`)
@@ -89,15 +90,47 @@ const INSERT_EVENT: &str = insert_event_if!("TRUE");
 /// poster may enter it.
 const INSERT_POST: &str = insert_event_if!("NOT banned AND admitted");
 
+/// Deletes room `$1` if `$guard` holds: see [`DELETE_ROOM`].
+macro_rules! delete_room_if {
+    ($guard:literal) => {
+        concat!(
+            "WITH gone AS (DELETE FROM rooms WHERE id = $1 AND ",
+            $guard,
+            " RETURNING id),
+                  noted AS (INSERT INTO changes (id, kind, room_id)
+                            SELECT $2, 'room_deleted', id FROM gone)
+             SELECT EXISTS (SELECT 1 FROM gone),
+                    ARRAY(SELECT gif FROM events
+                          WHERE room_id = $1 AND gif IS NOT NULL
+                            AND EXISTS (SELECT 1 FROM gone))"
+        )
+    };
+}
+
 /// Deletes a room (its events, admissions and bans go with it), notes it
 /// as change `$2`, and says whether it was there and which GIFs its events
 /// showed: the main query reads the snapshot from before the delete.
-const DELETE_ROOM: &str = "WITH gone AS (DELETE FROM rooms WHERE id = $1 RETURNING id),
-          noted AS (INSERT INTO changes (id, kind, room_id)
-                    SELECT $2, 'room_deleted', id FROM gone)
-     SELECT EXISTS (SELECT 1 FROM gone),
-            ARRAY(SELECT gif FROM events
-                  WHERE room_id = $1 AND gif IS NOT NULL AND EXISTS (SELECT 1 FROM gone))";
+const DELETE_ROOM: &str = delete_room_if!("TRUE");
+
+/// Deletes room `$1` as [`DELETE_ROOM`] does if nobody has been in it for
+/// `$3` seconds.
+const DELETE_IF_VACANT: &str = delete_room_if!(
+    "vacant_since < now() - make_interval(secs => $3)
+     AND NOT EXISTS (SELECT 1 FROM presence WHERE room_id = $1)"
+);
+
+
+/// Extends node `$1`'s lease to `$2` seconds from now; a row is written
+/// (and counted) only when the lease had run out or never existed.
+const RENEW_LEASE: &str = "WITH held AS (
+        UPDATE nodes SET lease_until = now() + make_interval(secs => $2)
+        WHERE id = $1 AND lease_until > now() RETURNING id
+    )
+    INSERT INTO nodes (id, lease_until)
+    SELECT $1, now() + make_interval(secs => $2) WHERE NOT EXISTS (SELECT 1 FROM held)
+    ON CONFLICT (id) DO UPDATE SET lease_until = excluded.lease_until";
+const FORGET_DEAD_NODES: &str = "DELETE FROM nodes n WHERE lease_until < now()
+    AND NOT EXISTS (SELECT 1 FROM presence p WHERE p.node_id = n.id)";
 
 /// The statements of the other single-statement changes.
 const ADMIT: &str = "WITH admitted AS (
@@ -107,7 +140,8 @@ const ADMIT: &str = "WITH admitted AS (
         RETURNING room_id
     )
     INSERT INTO changes (id, kind, room_id, user_id) SELECT $3, 'admitted', room_id, $2 FROM admitted";
-const RENAME: &str = "WITH renamed AS (UPDATE rooms SET owner_name = $2 WHERE owner_id = $1)
+const RENAME: &str = "WITH renamed AS (UPDATE rooms SET owner_name = $2 WHERE owner_id = $1),
+                      present AS (UPDATE presence SET user_name = $2 WHERE user_id = $1)
     INSERT INTO changes (id, kind, user_id, user_name) VALUES ($3, 'renamed', $1, $2)";
 /// Notes a change of `kind` for the other nodes.
 const NOTE: &str = "INSERT INTO changes (id, kind, room_id, user_id, user_name)
@@ -138,7 +172,13 @@ pub(super) fn single_statement(change: &Change) -> Option<&'static str> {
         Change::SaveSession(_) => SAVE_SESSION,
         Change::DeleteSession { .. } => DELETE_SESSION,
         Change::DeleteExpiredSessions { .. } => DELETE_EXPIRED_SESSIONS,
-        Change::CreateRoom(_) | Change::Ban { .. } | Change::SetOwner { .. } => return None,
+        Change::RenewLease { .. } => RENEW_LEASE,
+        Change::ForgetDeadNodes => FORGET_DEAD_NODES,
+        Change::DeleteIfVacant { .. } => DELETE_IF_VACANT,
+        Change::CreateRoom(_)
+        | Change::Ban { .. }
+        | Change::SetOwner { .. }
+        | Change::Presence(_) => return None,
     })
 }
 
@@ -150,12 +190,18 @@ pub(super) fn ids_needed(change: &Change) -> usize {
         Change::Ban { .. } | Change::SetOwner { .. } => 2,
         Change::CreateRoom(_)
         | Change::DeleteRoom { .. }
+        | Change::DeleteIfVacant { .. }
         | Change::Admit { .. }
         | Change::Rename { .. } => 1,
+        // A note per row, then at most: a join notice, a leave notice, a
+        // new owner's note and notice, a deleted room's note.
+        Change::Presence(change) => change.arrived.len() + change.departed.len() + 5,
         Change::CreateSession(_)
         | Change::SaveSession(_)
         | Change::DeleteSession { .. }
-        | Change::DeleteExpiredSessions { .. } => 0,
+        | Change::DeleteExpiredSessions { .. }
+        | Change::RenewLease { .. }
+        | Change::ForgetDeadNodes => 0,
     }
 }
 
@@ -174,16 +220,21 @@ pub(super) async fn reserve_ids(
     Ok(row.get::<_, i64>(0) - count + 1)
 }
 
-/// Applies one change; the caller owns the transaction. `id` is the first
-/// of the change's ids ([`ids_needed`]).
-pub(super) async fn apply(tx: &Transaction<'_>, change: &Change, id: i64) -> StoreResult<Done> {
+/// Applies one change for node `node`; the caller owns the transaction.
+/// `id` is the first of the change's ids ([`ids_needed`]).
+pub(super) async fn apply(
+    tx: &Transaction<'_>,
+    change: &Change,
+    id: i64,
+    node: &str,
+) -> StoreResult<Done> {
     match change {
         Change::CreateRoom(room) => {
             let statement = tx
                 .prepare_cached(
                     "INSERT INTO rooms (id, title, max_members, password_hash, owner_id,
-                                        owner_name, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                                        owner_name, created_at, vacant_since)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, now())",
                 )
                 .await?;
             tx.execute(
@@ -215,6 +266,15 @@ pub(super) async fn apply(tx: &Transaction<'_>, change: &Change, id: i64) -> Sto
             Ok(Done::Nothing)
         }
         Change::Ban { user, notice } => {
+            // Present no more, without a leave notice (the kick says it):
+            // under the room's lock, as presence changes are.
+            execute(
+                tx,
+                "WITH locked AS (SELECT 1 FROM rooms WHERE id = $1 FOR NO KEY UPDATE)
+                 DELETE FROM presence WHERE room_id = $1 AND user_id = $2",
+                &[&notice.room_id, &user.id],
+            )
+            .await?;
             execute(
                 tx,
                 "INSERT INTO bans (room_id, user_id, created_at) VALUES ($1, $2, $3)
@@ -243,13 +303,19 @@ pub(super) async fn apply(tx: &Transaction<'_>, change: &Change, id: i64) -> Sto
             note(tx, id, "owner", Some(&notice.room_id), Some(owner)).await?;
             insert_event(tx, INSERT_EVENT, notice, id + 1).await
         }
-        Change::DeleteRoom { room_id } => {
-            let statement = tx.prepare_cached(DELETE_ROOM).await?;
-            let row = tx.query_one(&statement, &[room_id, &id]).await?;
-            Ok(Done::Deleted {
-                existed: row.try_get(0)?,
-                gifs: row.try_get(1)?,
-            })
+        Change::DeleteRoom { room_id } => delete_room(tx, DELETE_ROOM, &[room_id, &id]).await,
+        Change::DeleteIfVacant { room_id, ttl } => {
+            let ttl = ttl.as_secs_f64();
+            delete_room(tx, DELETE_IF_VACANT, &[room_id, &id, &ttl]).await
+        }
+        Change::Presence(change) => presence(tx, change, node, id).await,
+        Change::RenewLease { lease } => {
+            let written = execute(tx, RENEW_LEASE, &[&node, &lease.as_secs_f64()]).await?;
+            Ok(Done::Lease { lost: written > 0 })
+        }
+        Change::ForgetDeadNodes => {
+            execute(tx, FORGET_DEAD_NODES, &[]).await?;
+            Ok(Done::Nothing)
         }
         Change::Rename { user } => {
             execute(tx, RENAME, &[&user.id, &user.name, &id]).await?;
@@ -275,6 +341,171 @@ pub(super) async fn apply(tx: &Transaction<'_>, change: &Change, id: i64) -> Sto
             Ok(Done::Nothing)
         }
     }
+}
+
+/// Runs one of the `delete_room_if!`s.
+async fn delete_room(
+    tx: &Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> StoreResult<Done> {
+    let statement = tx.prepare_cached(sql).await?;
+    let row = tx.query_one(&statement, params).await?;
+    Ok(Done::Deleted {
+        existed: row.try_get(0)?,
+        gifs: row.try_get(1)?,
+    })
+}
+
+/// A round of presence, as `presence.rs` plans it from the room's rows
+/// read under the room's lock (`FOR NO KEY UPDATE`: posts, which only
+/// refer to the room, go on). Ids from `id`: a note per row written, for
+/// the other nodes, then the notices, a new owner, a deleted room.
+async fn presence(
+    tx: &Transaction<'_>,
+    change: &PresenceChange,
+    own: &str,
+    id: i64,
+) -> StoreResult<Done> {
+    let statement = tx
+        .prepare_cached(
+            "SELECT id, title, max_members, password_hash, owner_id, owner_name, created_at
+             FROM rooms WHERE id = $1 FOR NO KEY UPDATE",
+        )
+        .await?;
+    let found = tx.query(&statement, &[&change.room_id]).await?;
+    let room = room_at(found.first().ok_or(StoreError::NoSuchRoom)?, 0)?;
+    let statement = tx
+        .prepare_cached(
+            "SELECT user_id, user_name, node_id FROM presence WHERE room_id = $1
+             ORDER BY since, user_id",
+        )
+        .await?;
+    let rows = tx
+        .query(&statement, &[&room.id])
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(Row {
+                user: User::new(row.try_get(0)?, row.try_get(1)?),
+                node: row.try_get(2)?,
+            })
+        })
+        .collect::<StoreResult<Vec<Row>>>()?;
+    let node = change.node.as_deref().unwrap_or(own);
+    let plan = presence::plan(&room.owner.id, rows, node, &change.arrived, &change.departed);
+    write_rows(tx, &room.id, node, &plan, id).await?;
+    let mut next = id + (plan.insert.len() + plan.delete.len()) as i64;
+    let mut done = PresenceDone {
+        room,
+        node: change.node.clone(),
+        arrived: plan.insert,
+        departed: plan.delete,
+        joined: None,
+        left: None,
+        heir: None,
+        deleted: None,
+    };
+    let room_id = done.room.id.clone();
+    // Emptied by its people leaving, the room goes (nobody reads notices in
+    // it); emptied by a node's death, it waits to be re-entered.
+    if plan.empty && change.node.is_none() {
+        if let Done::Deleted { gifs, .. } =
+            delete_room(tx, DELETE_ROOM, &[&room_id, &next]).await?
+        {
+            done.deleted = Some(gifs);
+        }
+        return Ok(Done::Presence(Box::new(done)));
+    }
+    for (users, verb, slot) in [
+        (&plan.joined, "joined", &mut done.joined),
+        (&plan.left, "left", &mut done.left),
+    ] {
+        if !users.is_empty() {
+            let notice = NewEvent::system(&room_id, presence_notice(users, verb));
+            if let Done::Event(record) = insert_event(tx, INSERT_EVENT, &notice, next).await? {
+                *slot = Some(record);
+            }
+            next += 1;
+        }
+    }
+    if let Some(heir) = plan.heir {
+        execute(
+            tx,
+            "UPDATE rooms SET owner_id = $2, owner_name = $3 WHERE id = $1",
+            &[&room_id, &heir.id, &heir.name],
+        )
+        .await?;
+        note(tx, next, "owner", Some(&room_id), Some(&heir)).await?;
+        let notice = NewEvent::system(&room_id, heir_notice(&heir));
+        if let Done::Event(record) = insert_event(tx, INSERT_EVENT, &notice, next + 1).await? {
+            done.heir = Some(record);
+        }
+        done.room.owner = heir;
+    }
+    if plan.empty {
+        execute(
+            tx,
+            "UPDATE rooms SET vacant_since = now() WHERE id = $1",
+            &[&room_id],
+        )
+        .await?;
+    }
+    Ok(Done::Presence(Box::new(done)))
+}
+
+/// Writes a round's rows of `node`, and a note of each with ids from `id`
+/// (arrivals first), for the other nodes.
+async fn write_rows(
+    tx: &Transaction<'_>,
+    room_id: &str,
+    node: &str,
+    plan: &presence::Plan,
+    id: i64,
+) -> StoreResult<()> {
+    if !plan.insert.is_empty() {
+        execute(
+            tx,
+            "WITH entered AS (UPDATE rooms SET vacant_since = NULL WHERE id = $1)
+             INSERT INTO presence (room_id, user_id, user_name, node_id)
+             SELECT $1, u.id, u.name, $4 FROM unnest($2::text[], $3::text[]) AS u(id, name)
+             ON CONFLICT DO NOTHING",
+            &[&room_id, &ids(&plan.insert), &names(&plan.insert), &node],
+        )
+        .await?;
+    }
+    if !plan.delete.is_empty() {
+        execute(
+            tx,
+            "DELETE FROM presence WHERE room_id = $1 AND node_id = $2 AND user_id = ANY($3)",
+            &[&room_id, &node, &ids(&plan.delete)],
+        )
+        .await?;
+    }
+    let kinds: Vec<&str> = (plan.insert.iter().map(|_| "arrived"))
+        .chain(plan.delete.iter().map(|_| "departed"))
+        .collect();
+    if kinds.is_empty() {
+        return Ok(());
+    }
+    let users: Vec<User> = plan.insert.iter().chain(&plan.delete).cloned().collect();
+    execute(
+        tx,
+        "INSERT INTO changes (id, kind, room_id, user_id, user_name, node_id)
+         SELECT $1 + n.ord - 1, n.kind, $2, n.id, n.name, $3
+         FROM unnest($4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS n(kind, id, name, ord)",
+        &[&id, &room_id, &node, &kinds, &ids(&users), &names(&users)],
+    )
+    .await?;
+    Ok(())
+}
+
+fn ids(users: &[User]) -> Vec<&str> {
+    users.iter().map(|u| u.id.as_str()).collect()
+}
+
+fn names(users: &[User]) -> Vec<Option<&str>> {
+    users.iter().map(|u| u.name.as_deref()).collect()
 }
 
 /// Notes a change for the other nodes, as change `id`.

@@ -27,7 +27,7 @@ use tokio::runtime::Handle;
 use super::{
     Db, Engine, StoreError, StoreResult,
     changes::{Change, Done},
-    writer::{Commit, Committed, Followed, Logged},
+    writer::{Commit, Committed, Followed, Logged, Start},
 };
 
 /// Connections the reads may hold at once.
@@ -49,6 +49,7 @@ pub async fn open(url: &str) -> Result<(Db, Engine), crate::BoxError> {
         Engine::new(PgEngine {
             pool: writer,
             runtime: Handle::current(),
+            node: format!("{:016x}", rand::random::<u64>()),
         })
         .with_news(listen::start(url.to_owned())),
     ))
@@ -86,19 +87,35 @@ pub fn pool(url: &str, size: usize) -> Result<Pool, crate::BoxError> {
 pub struct PgEngine {
     pool: Pool,
     runtime: Handle,
+    /// This process's name in `nodes` and `presence`: new on every start,
+    /// so a restarted node's old presence expires with its old lease.
+    node: String,
 }
 
 impl Commit for PgEngine {
-    fn newest_id(&mut self) -> StoreResult<i64> {
+    /// The newest id and the presence rows from one snapshot, so that the
+    /// log after that id is exactly what changed since.
+    fn start(&mut self) -> StoreResult<Start> {
         self.runtime.block_on(async {
-            let client = self.pool.get().await?;
-            let row = client.query_one("SELECT last FROM event_ids", &[]).await?;
-            Ok(row.try_get(0)?)
+            let mut client = self.pool.get().await?;
+            let tx = client
+                .build_transaction()
+                .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
+                .await?;
+            let row = tx.query_one("SELECT last FROM event_ids", &[]).await?;
+            let newest = row.try_get(0)?;
+            let present = reads::present(&tx).await?;
+            tx.commit().await?;
+            tracing::info!(node = self.node, "this node's name in the database");
+            Ok(Start { newest, present })
         })
     }
 
     fn commit(&mut self, batch: &[&Change], caught_up: i64) -> Committed {
-        self.runtime.block_on(commit(&self.pool, batch, caught_up))
+        self.runtime
+            .block_on(commit(&self.pool, batch, caught_up, &self.node))
     }
 
     fn follow(&mut self, caught_up: i64) -> StoreResult<Followed> {
@@ -147,11 +164,11 @@ impl From<tokio_postgres::Error> for Failed {
 /// not one per change) and needs no savepoint (each costs two round trips).
 /// Only when a statement failed is the batch run again with a savepoint
 /// around every change.
-async fn commit(pool: &Pool, batch: &[&Change], caught_up: i64) -> Committed {
-    let outcome = match attempt(pool, batch, caught_up, false).await {
+async fn commit(pool: &Pool, batch: &[&Change], caught_up: i64, node: &str) -> Committed {
+    let outcome = match attempt(pool, batch, caught_up, node, false).await {
         Err(Failed::Aborted(cause)) => {
             tracing::debug!(error = %cause, "a change failed: committing each alone");
-            attempt(pool, batch, caught_up, true).await
+            attempt(pool, batch, caught_up, node, true).await
         }
         outcome => outcome,
     };
@@ -194,6 +211,7 @@ async fn attempt(
     pool: &Pool,
     batch: &[&Change],
     caught_up: i64,
+    node: &str,
     each_alone: bool,
 ) -> Result<Attempted, Failed> {
     let mut client = pool.get().await.map_err(|e| Failed::Whole(e.into()))?;
@@ -225,7 +243,7 @@ async fn attempt(
         };
         if run > 0 {
             let (now, later) = rest.split_at(run);
-            for result in pipelined(&tx, now, &mut ids).await? {
+            for result in pipelined(&tx, now, &mut ids, node).await? {
                 if let Err(cause @ (StoreError::Database(_) | StoreError::Unreachable(_))) = result
                 {
                     return Err(Failed::Aborted(cause));
@@ -237,7 +255,7 @@ async fn attempt(
         }
         let savepoint = tx.savepoint("change").await?;
         let id = take_ids(first, &mut ids);
-        let result = apply::apply(&savepoint, first, id).await;
+        let result = apply::apply(&savepoint, first, id, node).await;
         if result.is_ok() {
             savepoint.commit().await?;
         } else {
@@ -261,6 +279,7 @@ async fn pipelined(
     tx: &deadpool_postgres::Transaction<'_>,
     changes: &[&Change],
     ids: &mut i64,
+    node: &str,
 ) -> Result<Vec<StoreResult<Done>>, tokio_postgres::Error> {
     let mut prepared = Vec::new();
     for sql in changes.iter().filter_map(|c| apply::single_statement(c)) {
@@ -273,7 +292,7 @@ async fn pipelined(
         .iter()
         .map(|&change| {
             let id = take_ids(change, ids);
-            Box::pin(maybe_done(apply::apply(tx, change, id)))
+            Box::pin(maybe_done(apply::apply(tx, change, id, node)))
         })
         .collect();
     poll_fn(|cx| {

@@ -9,10 +9,10 @@ use tokio_postgres::Row;
 
 use crate::{
     db::{
-        HistoryPage, Reads, StoreError, StoreResult,
+        HistoryPage, Reads, StalePresence, StoreError, StoreResult,
         writer::{Changed, Logged},
     },
-    model::{Access, EventRecord, GifInfo, Kind, RoomRow, User},
+    model::{Access, EventRecord, GifInfo, Kind, Present, RoomRow, User},
 };
 
 const ROOM: &str = "SELECT id, title, max_members, password_hash, owner_id, owner_name, created_at
@@ -53,14 +53,36 @@ const LOG: &str = "SELECT id, room_id, kind, user_id, user_name, chat, gif, to_i
 /// Rows of the log read per query.
 const LOG_PAGE: i64 = 1000;
 
-/// The notes of changes with an id in (`$1`, `$2`], with a created room's
-/// row (when it still exists).
+/// The notes of changes with an id in (`$1`, `$2`], with the room's row
+/// (when it still exists) for those that bring a room into a node's memory.
 const CHANGES: &str = "SELECT c.id, c.kind, c.room_id, c.user_id, c.user_name,
                               r.id, r.title, r.max_members, r.password_hash, r.owner_id,
-                              r.owner_name, r.created_at
+                              r.owner_name, r.created_at, c.node_id
                        FROM changes c
-                       LEFT JOIN rooms r ON c.kind = 'room_created' AND r.id = c.room_id
+                       LEFT JOIN rooms r ON c.kind IN ('room_created', 'arrived', 'departed')
+                                        AND r.id = c.room_id
                        WHERE c.id > $1 AND c.id <= $2 ORDER BY c.id";
+
+/// Every presence row with its room, longest present first.
+const PRESENT: &str = "SELECT r.id, r.title, r.max_members, r.password_hash, r.owner_id,
+                              r.owner_name, r.created_at, p.user_id, p.user_name, p.node_id
+                       FROM presence p JOIN rooms r ON r.id = p.room_id
+                       ORDER BY p.since, p.user_id";
+
+/// Who is present through which node, with their rooms.
+pub(super) async fn present(client: &impl GenericClient) -> StoreResult<Vec<Present>> {
+    query(client, PRESENT, &[])
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(Present {
+                room: room_at(row, 0)?,
+                user: User::new(row.try_get(7)?, row.try_get(8)?),
+                node: row.try_get(9)?,
+            })
+        })
+        .collect()
+}
 
 /// Everything committed with an id after `after` and up to `through`:
 /// events and notes of changes, in id order.
@@ -120,6 +142,18 @@ fn change(row: &Row) -> StoreResult<Option<Changed>> {
         ("banned", Some(room_id), Some(user_id)) => Some(Changed::Banned { room_id, user_id }),
         ("admitted", Some(room_id), Some(user_id)) => Some(Changed::Admitted { room_id, user_id }),
         ("renamed", _, Some(user_id)) => Some(Changed::Renamed(User::new(user_id, user_name))),
+        (kind @ ("arrived" | "departed"), Some(_), Some(user_id)) => {
+            match (row.try_get::<_, Option<String>>(5)?, row.try_get(12)?) {
+                (Some(_), Some(node)) => Some(Changed::Presence {
+                    room: room_at(row, 5)?,
+                    node,
+                    user: User::new(user_id, user_name),
+                    arrived: kind == "arrived",
+                }),
+                // The room is gone since: nothing to be present in.
+                _ => None,
+            }
+        }
         _ => {
             tracing::warn!(kind, "a change of a kind this version does not know");
             None
@@ -191,7 +225,7 @@ fn room(row: &Row) -> StoreResult<RoomRow> {
 }
 
 /// A room row whose columns start at `at`.
-fn room_at(row: &Row, at: usize) -> StoreResult<RoomRow> {
+pub(super) fn room_at(row: &Row, at: usize) -> StoreResult<RoomRow> {
     let max: i64 = row.try_get(at + 2)?;
     Ok(RoomRow {
         id: row.try_get(at)?,
@@ -363,6 +397,42 @@ impl Reads for PgReads {
             Some(row) => Ok(Some((row.try_get(0)?, row.try_get(1)?))),
             None => Ok(None),
         }
+    }
+
+    async fn stale_presence(&self) -> StoreResult<Vec<StalePresence>> {
+        let rows = self
+            .query(
+                "SELECT p.node_id, p.room_id, p.user_id, p.user_name FROM presence p
+                 WHERE NOT EXISTS (SELECT 1 FROM nodes n
+                                   WHERE n.id = p.node_id AND n.lease_until > now())
+                 ORDER BY p.node_id, p.room_id, p.since",
+                &[],
+            )
+            .await?;
+        let mut stale: Vec<StalePresence> = Vec::new();
+        for row in &rows {
+            let (node, room_id): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+            let user = User::new(row.try_get(2)?, row.try_get(3)?);
+            match stale.last_mut() {
+                Some(last) if last.node == node && last.room_id == room_id => last.users.push(user),
+                _ => stale.push(StalePresence {
+                    node,
+                    room_id,
+                    users: vec![user],
+                }),
+            }
+        }
+        Ok(stale)
+    }
+
+    async fn vacant_rooms(&self, ttl: std::time::Duration) -> StoreResult<Vec<String>> {
+        let rows = self
+            .query(
+                "SELECT id FROM rooms WHERE vacant_since < now() - make_interval(secs => $1)",
+                &[&ttl.as_secs_f64()],
+            )
+            .await?;
+        rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
     }
 
     async fn ping(&self) -> StoreResult<()> {

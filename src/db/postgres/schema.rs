@@ -79,6 +79,27 @@ const MIGRATIONS: &[&str] = &[
         created_at TIMESTAMPTZ NOT NULL DEFAULT now()
     );
     "#,
+    // 4: presence through each node (`db/presence.rs`), the nodes' leases,
+    // whose presence a change note is about, since when nobody has been
+    // in a room.
+    r#"
+    CREATE TABLE nodes (
+        id          TEXT PRIMARY KEY,
+        lease_until TIMESTAMPTZ NOT NULL
+    );
+    CREATE TABLE presence (
+        room_id   TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        user_id   TEXT NOT NULL,
+        user_name TEXT,
+        node_id   TEXT NOT NULL,
+        since     TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+        PRIMARY KEY (room_id, user_id, node_id)
+    );
+    CREATE INDEX presence_by_node ON presence(node_id);
+    ALTER TABLE changes ADD COLUMN node_id TEXT;
+    ALTER TABLE rooms ADD COLUMN vacant_since TIMESTAMPTZ;
+    UPDATE rooms SET vacant_since = now();
+    "#,
 ];
 
 /// Any number that no other program's advisory lock on the database is

@@ -30,7 +30,7 @@ use rusqlite::Connection;
 use super::{
     Db, Engine, StoreError, StoreResult,
     changes::{Change, Done},
-    writer::{Commit, Committed},
+    writer::{Commit, Committed, Start},
 };
 
 pub type Pool = r2d2::Pool<SqliteConnectionManager>;
@@ -117,8 +117,17 @@ pub struct SqliteEngine {
 }
 
 impl Commit for SqliteEngine {
-    fn newest_id(&mut self) -> StoreResult<i64> {
-        Ok(events::newest_id(&self.conn)?)
+    /// Nobody is present at start: every room gets the time a new one has
+    /// to be entered before it is deleted as vacant.
+    fn start(&mut self) -> StoreResult<Start> {
+        self.conn.execute_batch(schema::PRESENCE)?;
+        self.conn
+            .prepare("UPDATE rooms SET vacant_since = ?1")?
+            .execute([super::changes::now()])?;
+        Ok(Start {
+            newest: events::newest_id(&self.conn)?,
+            present: Vec::new(),
+        })
     }
 
     /// The only writer of its file: nothing was committed by others.

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 
 use super::{Pool, events, rooms, sessions};
 use crate::{
-    db::{HistoryPage, Reads, StoreResult},
+    db::{HistoryPage, Reads, StalePresence, StoreResult, changes::ago},
     model::{Access, EventRecord, RoomRow, User},
 };
 
@@ -104,6 +104,21 @@ impl Reads for SqliteReads {
     async fn session(&self, id: &str, now: i64) -> StoreResult<Option<(String, i64)>> {
         let id = id.to_owned();
         self.read(move |conn| sessions::load(conn, &id, now)).await
+    }
+
+    /// One node, which is this process: none of its presence is stale.
+    async fn stale_presence(&self) -> StoreResult<Vec<StalePresence>> {
+        Ok(Vec::new())
+    }
+
+    async fn vacant_rooms(&self, ttl: std::time::Duration) -> StoreResult<Vec<String>> {
+        let before = ago(ttl);
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT id FROM rooms WHERE vacant_since < ?1")?
+                .query_map([before], |row| row.get(0))?
+                .collect()
+        })
+        .await
     }
 
     async fn ping(&self) -> StoreResult<()> {

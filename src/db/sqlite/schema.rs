@@ -58,7 +58,23 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX events_by_client_id ON events(room_id, user_id, client_id)
         WHERE client_id IS NOT NULL;
     "#,
+    // 3: since when nobody has been in a room (null while someone is).
+    r#"
+    ALTER TABLE rooms ADD COLUMN vacant_since TEXT;
+    "#,
 ];
+
+/// Who is present, through this process: kept by the writer's connection
+/// only (`presence.rs`), gone with it, so it starts empty on every run.
+pub const PRESENCE: &str = "
+    CREATE TEMP TABLE IF NOT EXISTS presence (
+        since     INTEGER PRIMARY KEY,
+        room_id   TEXT NOT NULL,
+        user_id   TEXT NOT NULL,
+        user_name TEXT,
+        node      TEXT NOT NULL,
+        UNIQUE (room_id, user_id, node)
+    );";
 
 /// Applies every migration the database has not seen yet, each in its own
 /// transaction together with the `user_version` bump.
