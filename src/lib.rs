@@ -54,8 +54,8 @@ pub mod routes;
 pub mod server;
 pub mod sessions;
 pub mod state;
-pub mod uploads;
 pub mod upkeep;
+pub mod uploads;
 pub mod views;
 
 use std::{future::Future, sync::Arc, time::Duration};
@@ -211,7 +211,9 @@ async fn store_presence(mut rounds: hub::RoundsToStore, writer: Writer) {
                 departed: round.departed,
             };
             let stored = writer.presence(change).await;
-            let _ = round.stored.send(stored.map(|_| ()).map_err(|e| e.to_string()));
+            let _ = round
+                .stored
+                .send(stored.map(|_| ()).map_err(|e| e.to_string()));
         });
     }
 }

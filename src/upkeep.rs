@@ -79,7 +79,12 @@ async fn remove_dead_nodes_once(db: &Db, writer: &Writer) -> crate::db::StoreRes
         return Ok(());
     }
     for gone in stale {
-        tracing::info!(node = gone.node, room = gone.room_id, users = gone.users.len(), "a dead node's users leave");
+        tracing::info!(
+            node = gone.node,
+            room = gone.room_id,
+            users = gone.users.len(),
+            "a dead node's users leave"
+        );
         let change = PresenceChange {
             room_id: gone.room_id,
             node: Some(gone.node),

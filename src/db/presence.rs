@@ -169,7 +169,10 @@ mod tests {
         assert_eq!(plan.heir.map(|u| u.id), Some("ann".into()));
         let rows = vec![row("owner", "a"), row("owner", "b"), row("ann", "b")];
         let still_there = super::plan("owner", rows, "a", &[], &[user("owner")]);
-        assert_eq!(still_there.heir, None, "the owner is still present through b");
+        assert_eq!(
+            still_there.heir, None,
+            "the owner is still present through b"
+        );
     }
 
     #[test]
@@ -189,7 +192,13 @@ mod tests {
 
     #[test]
     fn a_visit_within_one_round_is_seen_but_writes_nothing() {
-        let plan = plan("owner", vec![row("owner", "a")], "a", &[user("bo")], &[user("bo")]);
+        let plan = plan(
+            "owner",
+            vec![row("owner", "a")],
+            "a",
+            &[user("bo")],
+            &[user("bo")],
+        );
         assert_eq!(ids(&plan.joined), ["bo"]);
         assert_eq!(ids(&plan.left), ["bo"]);
         assert!(plan.insert.is_empty() && plan.delete.is_empty());

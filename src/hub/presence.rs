@@ -217,7 +217,9 @@ impl Hub {
                 entry.members.remove_if_gone(&user.id)
             }
             None if arrived => {
-                entry.members.insert_elsewhere(user.clone(), node.to_owned());
+                entry
+                    .members
+                    .insert_elsewhere(user.clone(), node.to_owned());
                 true
             }
             None => false,

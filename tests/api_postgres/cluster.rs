@@ -21,15 +21,25 @@ const POSTS_PER_NODE: usize = 40;
 
 /// Three nodes on one fresh database, with one cookie secret and one
 /// uploads folder (README, "Running several nodes").
-struct Cluster {
+pub struct Cluster {
     /// Killed when dropped, before their folders go.
-    nodes: Vec<Binary>,
+    pub nodes: Vec<Binary>,
     _installation: Installation,
     /// The database's name.
-    database: String,
+    pub database: String,
 }
 
+/// The one cookie secret of every node.
+const SECRET: &str = "one-secret-for-every-node-of-this-cluster-0123456789abcdef0123456789";
+
 async fn cluster() -> Cluster {
+    // No leave notice during the test: nothing but the news of a commit
+    // may bring one node's last posts to another.
+    cluster_with(&["--post-rate", "0", "--leave-grace", "60s"]).await
+}
+
+/// Three nodes started with `args` besides the shared ones.
+pub async fn cluster_with(args: &[&str]) -> Cluster {
     let url = crate::postgres::fresh_database().await;
     let config: tokio_postgres::Config = url.parse().unwrap();
     let database = config.get_dbname().unwrap().to_owned();
@@ -37,16 +47,10 @@ async fn cluster() -> Cluster {
         dir: tempfile::TempDir::new().unwrap(),
         database: Some(DatabaseUrl::Postgres(url)),
     };
-    let args = [
-        "--cookie-secret",
-        "one-secret-for-every-node-of-this-cluster-0123456789abcdef0123456789",
-        "--post-rate",
-        "0",
-        // No leave notice during the test: nothing but the news of a
-        // commit may bring one node's last posts to another.
-        "--leave-grace",
-        "60s",
-    ];
+    let args: Vec<&str> = ["--cookie-secret", SECRET]
+        .into_iter()
+        .chain(args.iter().copied())
+        .collect();
     let mut nodes = Vec::new();
     for _ in 0..NODES {
         nodes.push(Binary::start(&installation, &args).await);

@@ -11,16 +11,17 @@ use std::sync::{
 use gifchat::{
     db::{
         self, DatabaseUrl,
+        presence::PresenceDone,
         writer::{AfterCommit, Changed, Writer},
     },
-    model::{EventRecord, Kind, NewEvent, RoomRow, User},
+    model::{EventRecord, Kind, NewEvent, Present, RoomRow, User},
 };
 
 /// Writers with nobody watching.
 struct Nobody;
 
 impl AfterCommit for Nobody {
-    fn started(&self, _: i64) {}
+    fn started(&self, _: i64, _: &[Present]) {}
     fn stored(&self, _: &EventRecord) {}
     fn room_created(&self, _: &RoomRow) {}
     fn room_deleted(&self, _: &str, _: bool, _: &[String]) {}
@@ -28,6 +29,7 @@ impl AfterCommit for Nobody {
     fn banned(&self, _: &str, _: &str) {}
     fn admitted(&self, _: &str, _: &str) {}
     fn renamed(&self, _: &User) {}
+    fn presence(&self, _: &PresenceDone) {}
     fn changed_elsewhere(&self, _: &Changed) {}
 }
 

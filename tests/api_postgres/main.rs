@@ -29,6 +29,7 @@ mod helpers;
 #[path = "../api/backup.rs"]
 mod backup;
 mod cluster;
+mod cluster_presence;
 mod commit_order;
 #[path = "../api/connections.rs"]
 mod connections;

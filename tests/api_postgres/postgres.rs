@@ -105,6 +105,11 @@ pub async fn admin() -> tokio_postgres::Client {
     connect(&server().url("postgres")).await
 }
 
+/// A superuser's connection to the database `name`.
+pub async fn admin_of(name: &str) -> tokio_postgres::Client {
+    connect(&server().url(name)).await
+}
+
 /// This process's PostgreSQL, started by the first caller.
 fn server() -> &'static Server {
     // A server that could not start fails every test with the reason,

@@ -119,7 +119,6 @@ const DELETE_IF_VACANT: &str = delete_room_if!(
      AND NOT EXISTS (SELECT 1 FROM presence WHERE room_id = $1)"
 );
 
-
 /// Extends node `$1`'s lease to `$2` seconds from now; a row is written
 /// (and counted) only when the lease had run out or never existed.
 const RENEW_LEASE: &str = "WITH held AS (
@@ -393,7 +392,13 @@ async fn presence(
         })
         .collect::<StoreResult<Vec<Row>>>()?;
     let node = change.node.as_deref().unwrap_or(own);
-    let plan = presence::plan(&room.owner.id, rows, node, &change.arrived, &change.departed);
+    let plan = presence::plan(
+        &room.owner.id,
+        rows,
+        node,
+        &change.arrived,
+        &change.departed,
+    );
     write_rows(tx, &room.id, node, &plan, id).await?;
     let mut next = id + (plan.insert.len() + plan.delete.len()) as i64;
     let mut done = PresenceDone {
@@ -410,8 +415,7 @@ async fn presence(
     // Emptied by its people leaving, the room goes (nobody reads notices in
     // it); emptied by a node's death, it waits to be re-entered.
     if plan.empty && change.node.is_none() {
-        if let Done::Deleted { gifs, .. } =
-            delete_room(tx, DELETE_ROOM, &[&room_id, &next]).await?
+        if let Done::Deleted { gifs, .. } = delete_room(tx, DELETE_ROOM, &[&room_id, &next]).await?
         {
             done.deleted = Some(gifs);
         }

@@ -176,7 +176,13 @@ fn presence(tx: &Connection, change: &PresenceChange) -> StoreResult<Done> {
         })?
         .collect::<rusqlite::Result<Vec<Row>>>()?;
     let node = change.node.as_deref().unwrap_or(NODE);
-    let plan = presence::plan(&room.owner.id, rows, node, &change.arrived, &change.departed);
+    let plan = presence::plan(
+        &room.owner.id,
+        rows,
+        node,
+        &change.arrived,
+        &change.departed,
+    );
     for user in &plan.insert {
         tx.prepare_cached(
             "INSERT INTO presence (room_id, user_id, user_name, node) VALUES (?1, ?2, ?3, ?4)",
@@ -188,8 +194,10 @@ fn presence(tx: &Connection, change: &PresenceChange) -> StoreResult<Done> {
             .execute([&room.id])?;
     }
     for user in &plan.delete {
-        tx.prepare_cached("DELETE FROM presence WHERE room_id = ?1 AND user_id = ?2 AND node = ?3")?
-            .execute(params![room.id, user.id, node])?;
+        tx.prepare_cached(
+            "DELETE FROM presence WHERE room_id = ?1 AND user_id = ?2 AND node = ?3",
+        )?
+        .execute(params![room.id, user.id, node])?;
     }
     let mut done = PresenceDone {
         room,
@@ -213,8 +221,11 @@ fn presence(tx: &Connection, change: &PresenceChange) -> StoreResult<Done> {
     let notice = |users: &[crate::model::User], verb| -> StoreResult<Option<EventRecord>> {
         match users.is_empty() {
             true => Ok(None),
-            false => insert_event(tx, &NewEvent::system(&room_id, presence_notice(users, verb)))
-                .map(Some),
+            false => insert_event(
+                tx,
+                &NewEvent::system(&room_id, presence_notice(users, verb)),
+            )
+            .map(Some),
         }
     };
     done.joined = notice(&plan.joined, "joined")?;
