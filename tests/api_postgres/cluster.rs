@@ -40,7 +40,12 @@ async fn cluster() -> Cluster {
 
 /// Three nodes started with `args` besides the shared ones.
 pub async fn cluster_with(args: &[&str]) -> Cluster {
-    let url = crate::postgres::fresh_database().await;
+    cluster_on(crate::postgres::fresh_database().await, args).await
+}
+
+/// Three nodes on the database at `url`, started with `args` besides the
+/// shared ones.
+pub async fn cluster_on(url: String, args: &[&str]) -> Cluster {
     let config: tokio_postgres::Config = url.parse().unwrap();
     let database = config.get_dbname().unwrap().to_owned();
     let installation = Installation {
@@ -65,14 +70,14 @@ pub async fn cluster_with(args: &[&str]) -> Cluster {
 /// What a viewer has seen: the ids of the stored events, in the order
 /// they came, and the chats among them.
 #[derive(Default)]
-struct Seen {
-    ids: Vec<i64>,
-    chats: HashSet<String>,
+pub struct Seen {
+    pub ids: Vec<i64>,
+    pub chats: HashSet<String>,
 }
 
 /// Reads `sse` until every chat in `wanted` has been seen (`who` says
 /// which viewer, should it time out).
-async fn read_until(sse: &mut Sse, wanted: &HashSet<String>, seen: &mut Seen, who: &str) {
+pub async fn read_until(sse: &mut Sse, wanted: &HashSet<String>, seen: &mut Seen, who: &str) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     while !wanted.is_subset(&seen.chats) {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());

@@ -30,6 +30,7 @@ mod helpers;
 mod backup;
 mod cluster;
 mod cluster_presence;
+mod cluster_restart;
 mod commit_order;
 #[path = "../api/connections.rs"]
 mod connections;

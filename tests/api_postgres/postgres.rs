@@ -61,11 +61,14 @@ cat >/dev/null
 rm -rf "$2"
 "#;
 
-/// The running server.
-struct Server {
+/// A running server.
+pub struct Server {
     /// The directory of its socket (which also holds `data/`, the
     /// cluster, and `postgres.log`), percent-encoded for a URL.
     host: String,
+    dir: PathBuf,
+    bin: PathBuf,
+    user: RunAs,
     /// The guard shell. Never dropped or waited for: its stdin pipe must
     /// stay open exactly as long as this process lives.
     _guard: Child,
@@ -74,9 +77,56 @@ struct Server {
 impl Server {
     /// The URL of database `name`, in tokio-postgres syntax (a `host` that
     /// is a path names the socket's directory).
-    fn url(&self, name: &str) -> String {
+    pub fn url(&self, name: &str) -> String {
         format!("postgresql:///{name}?user={USER}&host={}", self.host)
     }
+
+    /// A new empty database on it, as a URL. (template0 cannot be
+    /// connected to, so no session ever holds it and makes a concurrent
+    /// CREATE DATABASE fail. PostgreSQL 15's default strategy, WAL_LOG,
+    /// measured no slower than FILE_COPY, which adds two checkpoints.)
+    pub async fn database(&self, name: &str) -> String {
+        connect(&self.url("postgres"))
+            .await
+            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0"))
+            .await
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+        self.url(name)
+    }
+
+    /// Stops it as an operator's restart does (`--mode=fast`: clients
+    /// are disconnected, the shutdown is clean).
+    pub fn stop(&self) {
+        let data = self.dir.join("data");
+        run(self
+            .user
+            .command(&self.bin.join("pg_ctl"))
+            .args(["stop", "--wait", "--silent", "--mode=fast", "--pgdata"])
+            .arg(&data))
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// Starts it (again).
+    pub fn start(&self) {
+        let (data, log) = (self.dir.join("data"), self.dir.join("postgres.log"));
+        run(self
+            .user
+            .command(&self.bin.join("pg_ctl"))
+            .args(["start", "--wait", "--silent", "--pgdata"])
+            .arg(&data)
+            .arg("--log")
+            .arg(&log))
+        .unwrap_or_else(|e| {
+            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            panic!("PostgreSQL did not start: {e}\n{log}")
+        });
+    }
+}
+
+/// A server of the caller's own, to stop and start at will; gone when the
+/// process ends, like the shared one.
+pub fn own_server() -> Server {
+    start().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A new, empty database on this process's PostgreSQL, as a URL. The first
@@ -87,16 +137,7 @@ pub async fn fresh_database() -> String {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let server = server();
     let name = format!("t_{}", NEXT.fetch_add(1, Ordering::Relaxed));
-    // template0 cannot be connected to, so no session ever holds it and
-    // makes a concurrent CREATE DATABASE fail. PostgreSQL 15's default
-    // strategy (WAL_LOG) measured no slower than FILE_COPY, which adds two
-    // checkpoints.
-    connect(&server.url("postgres"))
-        .await
-        .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0"))
-        .await
-        .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
-    server.url(&name)
+    server.database(&name).await
 }
 
 /// A superuser's client on this process's PostgreSQL, for what a test does
@@ -123,7 +164,7 @@ fn server() -> &'static Server {
 
 /// A client on `url`, its connection driven by a task of the calling test's
 /// runtime (so it ends with the test).
-async fn connect(url: &str) -> tokio_postgres::Client {
+pub async fn connect(url: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
@@ -220,6 +261,9 @@ fn start() -> Result<Server, String> {
     })?;
     Ok(Server {
         host: url_encoded(&dir),
+        dir,
+        bin,
+        user,
         _guard: guard,
     })
 }
