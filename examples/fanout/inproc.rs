@@ -34,10 +34,9 @@ pub async fn writer(
     std::fs::create_dir_all(&config.uploads_dir)?;
     let (_, engine) = db::open(&config.database_url()).await?;
     // Nobody is present in the benchmark's room: presence has nothing to
-    // store, so its notes go nowhere.
-    let (hub, _notes) = Hub::new(HubConfig {
+    // store, so its rounds go nowhere.
+    let (hub, _rounds) = Hub::new(HubConfig {
         leave_grace: config.leave_grace,
-        unentered_room_ttl: config.unentered_room_ttl,
         room_channel_capacity: config.room_channel_capacity,
     });
     let stored = prometheus::IntCounter::new("stored", "events stored")?;

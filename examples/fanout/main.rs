@@ -14,6 +14,10 @@
 //!   answered after its commit):
 //!   `cargo run --release --example fanout -- --writer --posters 128 --duration 10s`
 //!   Add `--database postgres://…` (an empty database) to measure PostgreSQL.
+//! - **Several nodes**: `--nodes 3` with `--database postgres://…` starts
+//!   three servers on that database; viewers and posters are spread over
+//!   them in turn (each client stays on its node), and CPU and memory are
+//!   reported per node and in all.
 //!
 //! By default the benchmark re-executes itself with `--serve` as a child
 //! process that runs `gifchat::run` on a temporary data dir (127.0.0.1, a
@@ -115,6 +119,9 @@ struct Args {
     /// in a temporary folder), e.g. a fresh, empty PostgreSQL database.
     #[arg(long, value_parser = gifchat::db::DatabaseUrl::parse)]
     database: Option<gifchat::db::DatabaseUrl>,
+    /// Servers to start on `--database` (PostgreSQL for more than one).
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
     /// A running server to measure instead of starting one.
     #[arg(long)]
     target: Option<SocketAddr>,
@@ -167,21 +174,26 @@ fn main() -> ExitCode {
             }
         };
     }
-    let (server, addr) = match args.target {
-        Some(addr) => (None, addr),
-        None => match Server::start(args.database.as_ref(), &args.log) {
-            Ok(server) => {
-                let addr = server.addr;
-                (Some(server), addr)
+    let mut servers = Vec::new();
+    let (addrs, pids) = match args.target {
+        Some(addr) => (vec![addr], args.server_pid.into_iter().collect::<Vec<_>>()),
+        None => {
+            for _ in 0..args.nodes.max(1) {
+                match Server::start(args.database.as_ref(), &args.log) {
+                    Ok(server) => servers.push(server),
+                    Err(e) => {
+                        eprintln!("fanout: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
             }
-            Err(e) => {
-                eprintln!("fanout: {e}");
-                return ExitCode::FAILURE;
-            }
-        },
+            (
+                servers.iter().map(|s| s.addr).collect(),
+                servers.iter().map(|s| s.pid).collect(),
+            )
+        }
     };
-    let pid = args.server_pid.or(server.as_ref().map(|s| s.pid));
-    if let Some(pid) = pid {
+    for (addr, pid) in addrs.iter().zip(&pids) {
         println!("server pid {pid} on {addr}");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -197,13 +209,13 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         if args.writer {
-            writer(&args, addr, pid).await
+            writer(&args, &addrs, &pids).await
         } else {
-            fanout(&args, addr, pid).await
+            fanout(&args, &addrs, &pids).await
         }
     });
     runtime.shutdown_timeout(Duration::from_secs(5));
-    if let Some(server) = server {
+    for server in servers {
         server.stop(Duration::from_secs(30));
     }
     match result {
@@ -217,32 +229,56 @@ fn main() -> ExitCode {
 
 type Result<T> = std::result::Result<T, gifchat::BoxError>;
 
-/// CPU time of the server and of this client since `self` was taken.
+/// CPU time of each server and of this client since `self` was taken.
 struct CpuMark {
-    server: Option<Duration>,
+    servers: Vec<Option<Duration>>,
     client: Option<Duration>,
     at: Instant,
 }
 
+/// CPU used since a [`CpuMark`].
+struct CpuUsed {
+    /// Per server, in the order of their pids.
+    servers: Vec<Option<Duration>>,
+    client: Option<Duration>,
+    wall: Duration,
+}
+
+impl CpuUsed {
+    /// Every server's CPU, added up (unknown if any is).
+    fn servers_total(&self) -> Option<Duration> {
+        self.servers.iter().copied().sum()
+    }
+}
+
 impl CpuMark {
-    fn now(pid: Option<u32>) -> CpuMark {
+    fn now(pids: &[u32]) -> CpuMark {
         CpuMark {
-            server: pid.and_then(cpu_time),
+            servers: pids.iter().map(|&pid| cpu_time(pid)).collect(),
             client: cpu_time(std::process::id()),
             at: Instant::now(),
         }
     }
 
-    /// (server CPU, client CPU, wall time) since `self`.
-    fn since(&self, pid: Option<u32>) -> (Option<Duration>, Option<Duration>, Duration) {
-        let later = CpuMark::now(pid);
+    fn since(&self, pids: &[u32]) -> CpuUsed {
+        let later = CpuMark::now(pids);
         let diff = |a: Option<Duration>, b: Option<Duration>| Some(b?.saturating_sub(a?));
-        (
-            diff(self.server, later.server),
-            diff(self.client, later.client),
-            later.at - self.at,
-        )
+        CpuUsed {
+            servers: (self.servers.iter().zip(&later.servers))
+                .map(|(a, b)| diff(*a, *b))
+                .collect(),
+            client: diff(self.client, later.client),
+            wall: later.at - self.at,
+        }
     }
+}
+
+/// The RSS of every server, added up (unknown if any is).
+fn rss_total(pids: &[u32]) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|&pid| rss_bytes(pid)).sum()
 }
 
 fn cpu_line(what: &str, cpu: Option<Duration>, wall: Duration, per: u64, unit: &str) -> String {
@@ -258,10 +294,11 @@ fn cpu_line(what: &str, cpu: Option<Duration>, wall: Duration, per: u64, unit: &
     }
 }
 
-async fn open_posters(addr: SocketAddr, n: usize) -> Result<Vec<post::Session>> {
+/// `n` posters, spread over `addrs` in turn.
+async fn open_posters(addrs: &[SocketAddr], n: usize) -> Result<Vec<post::Session>> {
     let mut set = JoinSet::new();
-    for _ in 0..n.max(1) {
-        set.spawn(post::Session::open(addr));
+    for i in 0..n.max(1) {
+        set.spawn(post::Session::open(addrs[i % addrs.len()]));
     }
     let mut sessions = Vec::new();
     while let Some(session) = set.join_next().await {
@@ -270,7 +307,7 @@ async fn open_posters(addr: SocketAddr, n: usize) -> Result<Vec<post::Session>> 
     Ok(sessions)
 }
 
-async fn fanout(args: &Args, addr: SocketAddr, pid: Option<u32>) -> Result<()> {
+async fn fanout(args: &Args, addrs: &[SocketAddr], pids: &[u32]) -> Result<()> {
     let viewers = args.subscribers + args.pollers;
     if viewers > ROOM_MAX {
         return Err(format!("subscribers + pollers must be at most {ROOM_MAX}").into());
@@ -280,10 +317,10 @@ async fn fanout(args: &Args, addr: SocketAddr, pid: Option<u32>) -> Result<()> {
         args.subscribers, args.pollers, args.messages, args.rate, args.posters
     );
     let epoch = Instant::now();
-    let mut posters = open_posters(addr, args.posters).await?;
+    let mut posters = open_posters(addrs, args.posters).await?;
     let room: Arc<str> = posters[0].create_room(ROOM_MAX).await?.into();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_before = pid.and_then(rss_bytes);
+    let rss_before = rss_total(pids);
 
     // Viewers: each task opens its connection (a bounded number at once),
     // then reads until told to stop, and hands back what it saw.
@@ -293,8 +330,9 @@ async fn fanout(args: &Args, addr: SocketAddr, pid: Option<u32>) -> Result<()> {
     let gate = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
     let connecting = Instant::now();
     let mut sse_tasks = JoinSet::new();
-    for _ in 0..args.subscribers {
+    for i in 0..args.subscribers {
         let (gate, shared, room) = (gate.clone(), sse_shared.clone(), room.clone());
+        let addr = addrs[i % addrs.len()];
         sse_tasks.spawn(async move {
             let permit = gate.acquire_owned().await.ok()?;
             let opened = sse::open(addr, &room).await;
@@ -314,8 +352,9 @@ async fn fanout(args: &Args, addr: SocketAddr, pid: Option<u32>) -> Result<()> {
         });
     }
     let mut poll_tasks = JoinSet::new();
-    for _ in 0..args.pollers {
+    for i in 0..args.pollers {
         let (gate, shared, room) = (gate.clone(), poll_shared.clone(), room.clone());
+        let addr = addrs[i % addrs.len()];
         let timeout = args.poll_timeout;
         poll_tasks.spawn(async move {
             let permit = gate.acquire_owned().await.ok()?;
@@ -356,7 +395,7 @@ async fn fanout(args: &Args, addr: SocketAddr, pid: Option<u32>) -> Result<()> {
         connecting.elapsed().as_secs_f64()
     );
     tokio::time::sleep(args.settle).await;
-    let rss_idle = pid.and_then(rss_bytes);
+    let rss_idle = rss_total(pids);
     if let (Some(before), Some(idle)) = (rss_before, rss_idle) {
         let n = (connected_sse + connected_poll).max(1);
         println!(
@@ -367,7 +406,7 @@ async fn fanout(args: &Args, addr: SocketAddr, pid: Option<u32>) -> Result<()> {
         );
     }
 
-    let mark = CpuMark::now(pid);
+    let mark = CpuMark::now(pids);
     let posted = post::scheduled(
         std::mem::take(&mut posters),
         room.clone(),
@@ -396,8 +435,8 @@ async fn fanout(args: &Args, addr: SocketAddr, pid: Option<u32>) -> Result<()> {
     {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let (server_cpu, client_cpu, wall) = mark.since(pid);
-    let rss_end = pid.and_then(rss_bytes);
+    let used = mark.since(pids);
+    let rss_end = rss_total(pids);
     stop.cancel();
 
     let deliveries = sse_shared.delivered.load(Relaxed) + poll_shared.delivered.load(Relaxed);
@@ -440,13 +479,27 @@ async fn fanout(args: &Args, addr: SocketAddr, pid: Option<u32>) -> Result<()> {
             shared.latency.summary()
         );
     }
+    let (servers, wall) = (used.servers_total(), used.wall);
     println!(
         "{}",
-        cpu_line("server", server_cpu, wall, deliveries, "delivery")
+        cpu_line("servers", servers, wall, deliveries, "delivery")
     );
+    if pids.len() > 1 {
+        // Viewers are spread in turn: node k serves every k-th one.
+        for (k, cpu) in used.servers.iter().enumerate() {
+            let share = (0..connected_sse + connected_poll)
+                .filter(|i| i % pids.len() == k)
+                .count() as u64;
+            let per = deliveries * share / (connected_sse + connected_poll).max(1) as u64;
+            println!(
+                "{}",
+                cpu_line(&format!("node {k}"), *cpu, wall, per, "delivery")
+            );
+        }
+    }
     println!(
         "{}",
-        cpu_line("client", client_cpu, wall, deliveries, "delivery")
+        cpu_line("client", used.client, wall, deliveries, "delivery")
     );
     if let Some(end) = rss_end {
         println!("server RSS at the end: {:.1} MiB", end as f64 / 1048576.0);
@@ -454,20 +507,21 @@ async fn fanout(args: &Args, addr: SocketAddr, pid: Option<u32>) -> Result<()> {
     Ok(())
 }
 
-async fn writer(args: &Args, addr: SocketAddr, pid: Option<u32>) -> Result<()> {
+async fn writer(args: &Args, addrs: &[SocketAddr], pids: &[u32]) -> Result<()> {
     println!(
         "writer: {} concurrent posters (one session and connection each) for {:.0} s",
         args.posters,
         args.duration.as_secs_f64()
     );
-    let mut posters = open_posters(addr, args.posters).await?;
+    let mut posters = open_posters(addrs, args.posters).await?;
     let room: Arc<str> = posters[0].create_room(ROOM_MAX).await?.into();
-    let mark = CpuMark::now(pid);
+    let mark = CpuMark::now(pids);
     for poster in &mut posters {
         poster.client_ids = args.client_ids;
     }
     let flood = post::flood(std::mem::take(&mut posters), room, args.duration).await;
-    let (server_cpu, client_cpu, _) = mark.since(pid);
+    let used = mark.since(pids);
+    let (server_cpu, client_cpu) = (used.servers_total(), used.client);
     let rate = flood.stored as f64 / flood.elapsed.as_secs_f64();
     println!(
         "stored: {} messages in {:.2} s = {rate:.0} msgs/s (answers by status {:?}, broken connections {})",

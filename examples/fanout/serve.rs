@@ -43,6 +43,8 @@ pub fn serve(
         };
         let mut config = gifchat::Config::for_dir(data_dir);
         config.database = database;
+        // Nodes of one benchmark are one installation: one cookie key.
+        config.cookie_secret = std::env::var("GIFCHAT_COOKIE_SECRET").ok();
         // Every client of the benchmark comes from 127.0.0.1: the
         // per-address limits (streams, posts, stored sessions) would
         // measure themselves.
@@ -52,6 +54,9 @@ pub fn serve(
         gifchat::run(listener, config, shutdown).await
     })
 }
+
+/// The cookie secret of every server a benchmark starts.
+const SECRET: &str = "fanout-benchmark-cookie-secret-shared-by-all-nodes-0123456789abcdef";
 
 /// Parent side: the child process and its data.
 pub struct Server {
@@ -72,6 +77,7 @@ impl Server {
             command.arg("--database").arg(&*database.as_str());
         }
         let mut child = command
+            .env("GIFCHAT_COOKIE_SECRET", SECRET)
             .arg("--serve")
             .arg("--data-dir")
             .arg(dir.path())
