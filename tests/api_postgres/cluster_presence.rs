@@ -201,11 +201,13 @@ async fn a_killed_nodes_users_leave_after_its_lease_and_its_owner_hands_over() {
     let _ann_tab = ann.sse(&path, None).await;
     let cid = named(&bases[0], "Cid").await;
     let _cid_tab = cid.sse(&path, None).await;
+    let survivors: Vec<Client> = bases[..2].iter().map(|b| cid.at(b)).collect();
+    // Stored before Bob comes: Cid has been present longer.
+    assert!(every_node_counts(&survivors, &room, 2).await);
     // Bob has a tab on the doomed node and one on a survivor.
     let bob = named(&bases[1], "Bob").await;
     let _bob_tab_1 = bob.sse(&path, None).await;
     let _bob_tab_2 = bob.at(&bases[2]).sse(&path, None).await;
-    let survivors: Vec<Client> = bases[..2].iter().map(|b| cid.at(b)).collect();
     assert!(every_node_counts(&survivors, &room, 3).await);
 
     cluster.nodes.remove(2).kill();

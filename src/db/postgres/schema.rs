@@ -97,8 +97,9 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX presence_by_node ON presence(node_id);
     ALTER TABLE changes ADD COLUMN node_id TEXT;
-    ALTER TABLE rooms ADD COLUMN vacant_since TIMESTAMPTZ;
-    UPDATE rooms SET vacant_since = now();
+    -- A room from before (or copied in) is vacant from now on, as after a
+    -- restart: its people have that long to come back.
+    ALTER TABLE rooms ADD COLUMN vacant_since TIMESTAMPTZ DEFAULT now();
     "#,
 ];
 
