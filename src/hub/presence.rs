@@ -395,8 +395,125 @@ impl Drop for Presence {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
-    use crate::model::MembersEvent;
+    use crate::{
+        hub::{HubConfig, Round, RoundsToStore},
+        model::MembersEvent,
+    };
+
+    const GRACE: Duration = Duration::from_secs(5);
+
+    fn room(max: u32) -> RoomRow {
+        RoomRow {
+            id: "room".into(),
+            title: "t".into(),
+            max,
+            password_hash: None,
+            owner: User::new("ann".into(), None),
+            created_at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    fn hub() -> (Hub, RoundsToStore) {
+        Hub::new(HubConfig {
+            leave_grace: GRACE,
+            room_channel_capacity: 16,
+        })
+    }
+
+    /// The next round the hub asks to store, answered "stored".
+    async fn next_round(rounds: &mut RoundsToStore) -> (Vec<String>, Vec<String>) {
+        let Round {
+            arrived,
+            departed,
+            stored,
+            ..
+        } = rounds.recv().await.unwrap();
+        let _ = stored.send(Ok(()));
+        let ids = |users: Vec<User>| users.into_iter().map(|u| u.id).collect();
+        (ids(arrived), ids(departed))
+    }
+
+    /// Lets spawned timers and flushes run at the paused clock's now.
+    async fn settle() {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_departure_is_stored_after_the_grace_period_unless_the_user_came_back() {
+        let (hub, mut rounds) = hub();
+        let (room, ann) = (room(10), User::new("ann".into(), None));
+        let tab = hub.enter(&room, &ann).unwrap();
+        assert_eq!(next_round(&mut rounds).await, (vec!["ann".into()], vec![]));
+
+        // A reload: gone and back within the grace period, nothing stored.
+        drop(tab);
+        tokio::time::advance(GRACE / 2).await;
+        let tab = hub.enter(&room, &ann).unwrap();
+        tokio::time::advance(GRACE * 2).await;
+        settle().await;
+        assert!(rounds.try_recv().is_err(), "no round for a reload");
+        assert_eq!(hub.member_count("room"), 1);
+
+        drop(tab);
+        tokio::time::advance(GRACE - Duration::from_millis(10)).await;
+        settle().await;
+        assert!(rounds.try_recv().is_err(), "still within the grace period");
+        tokio::time::advance(Duration::from_millis(20)).await;
+        assert_eq!(next_round(&mut rounds).await, (vec![], vec!["ann".into()]));
+        assert_eq!(hub.member_count("room"), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_changes_of_one_second_are_one_round() {
+        let (hub, mut rounds) = hub();
+        let room = room(10);
+        let _first = hub.enter(&room, &User::new("u0".into(), None)).unwrap();
+        assert_eq!(next_round(&mut rounds).await.0, ["u0"]);
+        let tabs: Vec<_> = (1..=5)
+            .map(|i| hub.enter(&room, &User::new(format!("u{i}"), None)).unwrap())
+            .collect();
+        settle().await;
+        assert!(
+            rounds.try_recv().is_err(),
+            "folded until a second has passed"
+        );
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let (arrived, _) = next_round(&mut rounds).await;
+        assert_eq!(arrived, ["u1", "u2", "u3", "u4", "u5"]);
+        drop(tabs);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_user_present_through_another_node_stays_a_member_and_counts_for_capacity() {
+        let (hub, mut rounds) = hub();
+        let room = room(2);
+        let ann = User::new("ann".into(), None);
+        hub.presence_elsewhere(&room, "node-b", &ann, true);
+        let tab = hub.enter(&room, &ann).unwrap();
+        assert_eq!(hub.member_count("room"), 1, "one user on two nodes");
+        assert_eq!(next_round(&mut rounds).await.0, ["ann"]);
+        hub.presence_elsewhere(&room, "node-c", &User::new("bo".into(), None), true);
+        assert!(matches!(
+            hub.enter(&room, &User::new("cy".into(), None)),
+            Err(HubError::RoomFull)
+        ));
+
+        drop(tab);
+        tokio::time::advance(GRACE * 2).await;
+        assert_eq!(next_round(&mut rounds).await.1, ["ann"]);
+        assert_eq!(
+            hub.member_count("room"),
+            2,
+            "ann is still there through node b"
+        );
+        hub.presence_elsewhere(&room, "node-b", &ann, false);
+        assert_eq!(hub.member_count("room"), 1);
+    }
 
     #[test]
     fn the_hand_rendered_members_event_is_a_members_event() {
