@@ -51,6 +51,27 @@ pub struct PresenceDone {
     pub deleted: Option<Vec<String>>,
 }
 
+impl PresenceDone {
+    /// Rows written for `node`, nothing announced yet.
+    pub(crate) fn rows(
+        room: RoomRow,
+        node: Option<String>,
+        arrived: Vec<User>,
+        departed: Vec<User>,
+    ) -> Self {
+        Self {
+            room,
+            node,
+            arrived,
+            departed,
+            joined: None,
+            left: None,
+            heir: None,
+            deleted: None,
+        }
+    }
+}
+
 /// A stored row: `user` is present through `node`.
 #[derive(Debug, Clone)]
 pub(crate) struct Row {

@@ -275,6 +275,34 @@ async fn a_gif_uploaded_through_one_node_is_served_by_the_others() {
     }
 }
 
+/// Posts `body` to the room's messages: the stored event's id, or why
+/// not (the status and whether it said `Retry-After`; none when the node
+/// did not answer).
+pub async fn post_message(
+    client: &Client,
+    room: &str,
+    body: &serde_json::Value,
+) -> Result<i64, Option<(u16, bool)>> {
+    let sent = client
+        .http
+        .post(client.url(&format!("/rooms/{room}/messages")))
+        .header("accept", "application/json")
+        .json(body)
+        .send()
+        .await;
+    match sent {
+        Ok(answer) if answer.status().is_success() => {
+            let event: serde_json::Value = answer.json().await.map_err(|_| None)?;
+            event["id"].as_i64().ok_or(None)
+        }
+        Ok(answer) => Err(Some((
+            answer.status().as_u16(),
+            answer.headers().contains_key("retry-after"),
+        ))),
+        Err(_) => Err(None),
+    }
+}
+
 /// The node-independent id of a visitor.
 async fn user_id(client: &Client) -> String {
     client.me().await["id"].as_str().unwrap().to_owned()
@@ -432,23 +460,12 @@ async fn posts_retried_on_another_node_after_a_sigkill_are_stored_once_none_lost
                     // Sent until stored: on the doomed node, then (once it
                     // stops answering) on a survivor, with the same client_id.
                     loop {
-                        let sent = client
-                            .http
-                            .post(client.url(&format!("/rooms/{room}/messages")))
-                            .header("accept", "application/json")
-                            .json(&body)
-                            .send()
-                            .await;
-                        match sent {
-                            Ok(answer) if answer.status().is_success() => {
-                                let event: serde_json::Value = answer.json().await.unwrap();
-                                acknowledged
-                                    .lock()
-                                    .unwrap()
-                                    .push((event["id"].as_i64().unwrap(), chat));
+                        match post_message(&client, &room, &body).await {
+                            Ok(id) => {
+                                acknowledged.lock().unwrap().push((id, chat));
                                 break;
                             }
-                            _ => client = client.at(&survivor),
+                            Err(_) => client = client.at(&survivor),
                         }
                     }
                 }

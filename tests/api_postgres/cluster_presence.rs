@@ -48,6 +48,12 @@ async fn notices(client: &Client, room: &str) -> Vec<String> {
         .collect()
 }
 
+/// The notices naming `name`, oldest first.
+async fn notices_naming(client: &Client, room: &str, name: &str) -> Vec<String> {
+    let all = notices(client, room).await;
+    all.into_iter().filter(|n| n.contains(name)).collect()
+}
+
 /// Whether every node counts `count` members in the room, soon.
 async fn every_node_counts(clients: &[Client], room: &str, count: u64) -> bool {
     eventually(Duration::from_secs(10), || async {
@@ -81,11 +87,7 @@ async fn a_user_on_two_nodes_is_one_member_who_joins_and_leaves_once() {
     assert!(every_node_counts(&on_each, &room, 2).await);
     drop(bob_tab_2);
     assert!(every_node_counts(&on_each, &room, 1).await, "Bob left");
-    let bob_notices: Vec<String> = notices(&ann, &room)
-        .await
-        .into_iter()
-        .filter(|n| n.contains("Bob"))
-        .collect();
+    let bob_notices = notices_naming(&ann, &room, "Bob").await;
     assert_eq!(bob_notices, ["Bob joined", "Bob left"]);
 }
 
@@ -115,11 +117,7 @@ async fn the_room_passes_on_once_its_owner_has_left_every_node() {
         .await;
         assert!(passed, "every node names Cid the owner");
     }
-    let handed: Vec<String> = notices(&cid, &room)
-        .await
-        .into_iter()
-        .filter(|n| n.contains("owner"))
-        .collect();
+    let handed = notices_naming(&cid, &room, "owner").await;
     assert_eq!(handed, ["Cid is now the owner"]);
 }
 
@@ -251,10 +249,6 @@ async fn a_node_taken_for_dead_stores_its_users_again_when_it_is_back() {
         every_node_counts(&on_each, &room, 2).await,
         "his node is back, and so is he"
     );
-    let bob_notices: Vec<String> = notices(&ann, &room)
-        .await
-        .into_iter()
-        .filter(|n| n.contains("Bob"))
-        .collect();
+    let bob_notices = notices_naming(&ann, &room, "Bob").await;
     assert_eq!(bob_notices, ["Bob joined", "Bob left", "Bob joined"]);
 }

@@ -11,7 +11,7 @@ use std::{
 };
 
 use crate::{
-    cluster::{Seen, cluster_on, read_until},
+    cluster::{Seen, cluster_on, post_message, read_until},
     helpers::{Client, history_ids},
 };
 
@@ -46,31 +46,16 @@ async fn a_database_restart_during_posting_loses_nothing_and_acknowledges_nothin
                     let body =
                         serde_json::json!({ "chat": chat, "client_id": format!("p{p}-{i}") });
                     loop {
-                        let sent = client
-                            .http
-                            .post(client.url(&format!("/rooms/{room}/messages")))
-                            .header("accept", "application/json")
-                            .json(&body)
-                            .send()
-                            .await;
-                        match sent {
-                            Ok(answer) if answer.status().is_success() => {
-                                let event: serde_json::Value = answer.json().await.unwrap();
-                                acknowledged
-                                    .lock()
-                                    .unwrap()
-                                    .push((event["id"].as_i64().unwrap(), chat));
+                        match post_message(&client, &room, &body).await {
+                            Ok(id) => {
+                                acknowledged.lock().unwrap().push((id, chat));
                                 break;
                             }
-                            Ok(answer) => {
-                                let retry = answer.headers().contains_key("retry-after");
-                                refusals
-                                    .lock()
-                                    .unwrap()
-                                    .push((answer.status().as_u16(), retry));
+                            Err(Some(refused)) => {
+                                refusals.lock().unwrap().push(refused);
                                 tokio::time::sleep(Duration::from_millis(200)).await;
                             }
-                            Err(e) => panic!("the node itself stayed up: {e}"),
+                            Err(None) => panic!("the node itself stayed up"),
                         }
                     }
                     tokio::time::sleep(Duration::from_millis(25)).await;

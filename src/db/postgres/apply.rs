@@ -401,16 +401,7 @@ async fn presence(
     );
     write_rows(tx, &room.id, node, &plan, id).await?;
     let mut next = id + (plan.insert.len() + plan.delete.len()) as i64;
-    let mut done = PresenceDone {
-        room,
-        node: change.node.clone(),
-        arrived: plan.insert,
-        departed: plan.delete,
-        joined: None,
-        left: None,
-        heir: None,
-        deleted: None,
-    };
+    let mut done = PresenceDone::rows(room, change.node.clone(), plan.insert, plan.delete);
     let room_id = done.room.id.clone();
     // Emptied by its people leaving, the room goes (nobody reads notices in
     // it); emptied by a node's death, it waits to be re-entered.

@@ -199,16 +199,7 @@ fn presence(tx: &Connection, change: &PresenceChange) -> StoreResult<Done> {
         )?
         .execute(params![room.id, user.id, node])?;
     }
-    let mut done = PresenceDone {
-        room,
-        node: change.node.clone(),
-        arrived: plan.insert,
-        departed: plan.delete,
-        joined: None,
-        left: None,
-        heir: None,
-        deleted: None,
-    };
+    let mut done = PresenceDone::rows(room, change.node.clone(), plan.insert, plan.delete);
     // Emptied by its people leaving, the room goes (nobody reads notices in
     // it); emptied by a node's death, it waits to be re-entered.
     if plan.empty && change.node.is_none() {
