@@ -74,11 +74,7 @@ async fn remove_dead_nodes(db: Db, writer: Writer, every: Duration) {
 }
 
 async fn remove_dead_nodes_once(db: &Db, writer: &Writer) -> crate::db::StoreResult<()> {
-    let stale = db.stale_presence().await?;
-    if stale.is_empty() {
-        return Ok(());
-    }
-    for gone in stale {
+    for gone in db.stale_presence().await? {
         tracing::info!(
             node = gone.node,
             room = gone.room_id,
@@ -97,6 +93,7 @@ async fn remove_dead_nodes_once(db: &Db, writer: &Writer) -> crate::db::StoreRes
             Err(e) => return Err(e),
         }
     }
+    // Also those that died with nobody present: their rows would stay.
     writer.forget_dead_nodes().await
 }
 

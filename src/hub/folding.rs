@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::Hub;
+use super::{Hub, presence::RoomState};
 use crate::{
     events::Event,
     model::{Audience, Kind},
@@ -23,7 +23,7 @@ pub(super) const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 impl Hub {
     /// Records a change and makes sure a flush is scheduled, at most one per
     /// [`FLUSH_INTERVAL`].
-    pub(super) fn changed(&self, room_id: &str, room: &mut super::presence::RoomState) {
+    pub(super) fn changed(&self, room_id: &str, room: &mut RoomState) {
         room.snapshot = None;
         if room.flush_scheduled {
             return;
