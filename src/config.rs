@@ -43,7 +43,17 @@ pub struct Config {
     #[arg(long, env = "COOKIE_SECRET", hide_env_values = true)]
     pub cookie_secret: Option<String>,
 
-    /// Mark the session cookie `Secure` (set this when served over HTTPS).
+    /// Serve HTTPS (with HTTP/2) with this certificate chain (PEM); read
+    /// again when the file changes.
+    #[arg(long, env = "GIFCHAT_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// The private key (PEM) of `--tls-cert`.
+    #[arg(long, env = "GIFCHAT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+
+    /// Mark the session cookie `Secure` (set this when served over HTTPS;
+    /// always on with `--tls-cert`).
     #[arg(long, env = "GIFCHAT_SECURE_COOKIES")]
     pub secure_cookies: bool,
 

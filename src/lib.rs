@@ -77,9 +77,19 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// stream, lets requests in flight finish, closes the database and returns.
 pub async fn run(
     listener: TcpListener,
-    config: Config,
+    mut config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BoxError> {
+    let (tls, certificate_watcher) = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => {
+            let (acceptor, watcher) = server::tls_acceptor(cert, key)?;
+            // A cookie sent over HTTPS only, since that is all there is.
+            config.secure_cookies = true;
+            (Some(acceptor), Some(watcher))
+        }
+        (None, None) => (None, None),
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    };
     db::make_private_dir(&config.data_dir)?;
     std::fs::create_dir_all(&config.uploads_dir)?;
     let database = config.database_url();
@@ -138,12 +148,13 @@ pub async fn run(
     };
     let app = routes::router(state, session_layer);
 
-    tracing::info!(addr = %listener.local_addr()?, "gifchat is listening");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(addr = %listener.local_addr()?, scheme, "gifchat is listening");
     let timeouts = server::Timeouts {
         header: header_timeout,
         idle: idle_timeout,
     };
-    server::serve(listener, app, timeouts, async move {
+    server::serve(listener, app, timeouts, tls, async move {
         shutdown.await;
         tracing::info!("shutting down: ending streams");
         token.cancel();
@@ -155,6 +166,9 @@ pub async fn run(
     }
     session_sweeper.abort();
     round_keeper.abort();
+    if let Some(watcher) = certificate_watcher {
+        watcher.abort();
+    }
     for task in upkeep {
         task.abort();
     }
@@ -185,6 +199,7 @@ async fn serve_metrics(
         listener,
         app,
         timeouts,
+        None,
         stop.cancelled_owned(),
     )))
 }

@@ -14,9 +14,15 @@
 //!   waits a moment and accepts again.
 //! - At shutdown the listener closes, every connection is asked to finish
 //!   its current response, and the loop waits (boundedly) for them.
+//! - With `--tls-cert`, every connection is HTTPS (`tls.rs`), HTTP/2 when
+//!   the client offers it, tuned for many long-lived streams on one
+//!   connection; all of it goes through hyper.
 
 mod event_streams;
+mod tls;
 mod unread_body;
+
+pub use tls::{TlsAcceptor, acceptor as tls_acceptor};
 
 pub use event_streams::{StreamRequest, parse as parse_stream_request};
 
@@ -40,6 +46,7 @@ use hyper_util::{
     service::TowerToHyperService,
 };
 use tokio::{
+    io::{AsyncRead, AsyncWrite},
     net::{TcpListener, TcpStream},
     time::Instant,
 };
@@ -64,12 +71,26 @@ pub struct Timeouts {
 /// take before the connection is given up.
 const H2_PING_EVERY: Duration = Duration::from_secs(20);
 const H2_PING_TIMEOUT: Duration = Duration::from_secs(20);
+/// Streams one HTTP/2 connection may have open at once: a browser's tabs
+/// share one connection per site, each with a stream or a poll, plus its
+/// page loads.
+const H2_MAX_STREAMS: u32 = 256;
+/// What a client may send before we read it, per stream and per
+/// connection: a GIF upload of a few MiB goes through without waiting on
+/// window updates, and one slow upload cannot hold the others back.
+const H2_STREAM_WINDOW: u32 = 1024 * 1024;
+const H2_CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
+/// What hyper buffers per stream for a slow reader before the stream
+/// waits: a stalled viewer's events wait in its feed, not here.
+const H2_SEND_BUFFER: usize = 64 * 1024;
 
-/// Serves `app` on `listener` until `shutdown` resolves, then drains.
+/// Serves `app` on `listener` until `shutdown` resolves, then drains;
+/// with `tls`, every connection is HTTPS.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     timeouts: Timeouts,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -84,7 +105,12 @@ pub async fn serve(
         .http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(Some(H2_PING_EVERY))
-        .keep_alive_timeout(H2_PING_TIMEOUT);
+        .keep_alive_timeout(H2_PING_TIMEOUT)
+        .max_concurrent_streams(H2_MAX_STREAMS)
+        .initial_stream_window_size(H2_STREAM_WINDOW)
+        .initial_connection_window_size(H2_CONNECTION_WINDOW)
+        .max_send_buf_size(H2_SEND_BUFFER)
+        .max_header_list_size(MAX_HEAD_BYTES as u32);
     let builder = Arc::new(builder);
     let tracker = TaskTracker::new();
     let closing = CancellationToken::new();
@@ -111,6 +137,7 @@ pub async fn serve(
             app: app.clone(),
             builder: builder.clone(),
             timeouts,
+            tls: tls.clone(),
             closing: closing.clone(),
         };
         tracker.spawn(connection.run());
@@ -136,6 +163,7 @@ struct Connection {
     app: Router,
     builder: Arc<auto::Builder<TokioExecutor>>,
     timeouts: Timeouts,
+    tls: Option<TlsAcceptor>,
     /// Cancelled at shutdown: every connection is asked to finish its
     /// current answer and close.
     closing: CancellationToken,
@@ -149,8 +177,24 @@ impl Connection {
             app,
             builder,
             timeouts,
+            tls,
             closing,
         } = self;
+        if let Some(tls) = tls {
+            // The handshake gets the allowance of a request head.
+            let accepted = tokio::select! {
+                accepted = tokio::time::timeout(timeouts.header, tls.accept(stream)) => accepted,
+                () = closing.cancelled() => return,
+            };
+            match accepted {
+                Ok(Ok(stream)) => {
+                    Box::pin(serve_http(stream, peer, app, &builder, timeouts, closing)).await;
+                }
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake too slow"),
+            }
+            return;
+        }
         // The same allowance hyper gives for a request head; a client that
         // sends nothing in time is dropped, as hyper would.
         let sniffed = tokio::select! {
@@ -175,7 +219,7 @@ impl Connection {
 }
 
 async fn serve_http(
-    stream: TcpStream,
+    stream: impl AsyncRead + AsyncWrite + Unpin + Send + 'static,
     peer: SocketAddr,
     app: Router,
     builder: &auto::Builder<TokioExecutor>,

@@ -197,9 +197,18 @@ impl Answer {
 
 impl Client {
     pub fn new(base: &str) -> Client {
+        Client::tuned(base, |builder| builder)
+    }
+
+    /// A visitor whose HTTP clients `tune` sets up further (HTTPS roots,
+    /// protocol versions).
+    pub fn tuned(
+        base: &str,
+        tune: impl Fn(reqwest::ClientBuilder) -> reqwest::ClientBuilder,
+    ) -> Client {
         let jar = Arc::new(reqwest::cookie::Jar::default());
         let build = |pooled: bool| {
-            let builder = reqwest::Client::builder()
+            let builder = tune(reqwest::Client::builder())
                 .cookie_provider(jar.clone())
                 .redirect(redirect::Policy::none());
             let builder = if pooled {

@@ -40,4 +40,5 @@ mod room_life;
 mod rooms;
 mod sessions;
 mod streams;
+mod tls;
 mod uploads;
