@@ -8,7 +8,10 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use clap::{Parser, Subcommand};
 use ipnet::IpNet;
 
-use crate::db::DatabaseUrl;
+use crate::{
+    db::DatabaseUrl,
+    server::{Acme, CertificateSource},
+};
 
 /// A self-hosted, real-time GIF chat server.
 #[derive(Parser, Debug, Clone)]
@@ -52,8 +55,37 @@ pub struct Config {
     #[arg(long, env = "GIFCHAT_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<std::path::PathBuf>,
 
+    /// Serve HTTPS (with HTTP/2) with a certificate for these domains
+    /// (comma-separated) from an ACME server, renewed by itself. The ACME
+    /// server checks on port 443: listen there (`--addr 0.0.0.0:443`).
+    #[arg(
+        long,
+        env = "GIFCHAT_ACME_DOMAIN",
+        value_delimiter = ',',
+        conflicts_with = "tls_cert"
+    )]
+    pub acme_domain: Vec<String>,
+
+    /// The ACME server's directory (Let's Encrypt's by default; its
+    /// staging one is https://acme-staging-v02.api.letsencrypt.org/directory).
+    #[arg(
+        long,
+        env = "GIFCHAT_ACME_DIRECTORY",
+        default_value = "https://acme-v02.api.letsencrypt.org/directory"
+    )]
+    pub acme_directory: String,
+
+    /// A contact for the ACME account, e.g. `mailto:admin@example.org`.
+    #[arg(long, env = "GIFCHAT_ACME_CONTACT")]
+    pub acme_contact: Option<String>,
+
+    /// The CA of a private ACME server's own HTTPS certificate (PEM), for
+    /// servers such as step-ca; the public roots otherwise.
+    #[arg(long, env = "GIFCHAT_ACME_CA")]
+    pub acme_ca: Option<std::path::PathBuf>,
+
     /// Mark the session cookie `Secure` (set this when served over HTTPS;
-    /// always on with `--tls-cert`).
+    /// always on with `--tls-cert` or `--acme-domain`).
     #[arg(long, env = "GIFCHAT_SECURE_COOKIES")]
     pub secure_cookies: bool,
 
@@ -195,6 +227,26 @@ impl Config {
         self.database
             .clone()
             .unwrap_or_else(|| DatabaseUrl::Sqlite(self.data_dir.join(crate::db::DB_FILE)))
+    }
+
+    /// Where HTTPS gets its certificate, if it is on.
+    pub fn certificate_source(&self) -> Result<Option<CertificateSource>, String> {
+        match (&self.tls_cert, &self.tls_key, self.acme_domain.is_empty()) {
+            (None, None, true) => Ok(None),
+            (Some(cert), Some(key), true) => Ok(Some(CertificateSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            })),
+            (None, None, false) => Ok(Some(CertificateSource::Acme(Acme {
+                domains: self.acme_domain.clone(),
+                directory: self.acme_directory.clone(),
+                contact: self.acme_contact.clone(),
+                server_ca: self.acme_ca.clone(),
+                cache: self.data_dir.join("acme"),
+            }))),
+            (_, _, false) => Err("--acme-domain or --tls-cert, not both".into()),
+            _ => Err("--tls-cert and --tls-key go together".into()),
+        }
     }
 
     /// How big an uploaded GIF may be once decoded.

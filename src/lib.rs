@@ -80,15 +80,15 @@ pub async fn run(
     mut config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BoxError> {
-    let (tls, certificate_watcher) = match (&config.tls_cert, &config.tls_key) {
-        (Some(cert), Some(key)) => {
-            let (acceptor, watcher) = server::tls_acceptor(cert, key)?;
+    let (tls, certificate_keeper) = match config.certificate_source()? {
+        Some(source) => {
+            db::make_private_dir(&config.data_dir)?;
+            let (acceptor, keeper) = server::tls_acceptor(&source)?;
             // A cookie sent over HTTPS only, since that is all there is.
             config.secure_cookies = true;
-            (Some(acceptor), Some(watcher))
+            (Some(acceptor), Some(keeper))
         }
-        (None, None) => (None, None),
-        _ => return Err("--tls-cert and --tls-key go together".into()),
+        None => (None, None),
     };
     db::make_private_dir(&config.data_dir)?;
     std::fs::create_dir_all(&config.uploads_dir)?;
@@ -166,8 +166,8 @@ pub async fn run(
     }
     session_sweeper.abort();
     round_keeper.abort();
-    if let Some(watcher) = certificate_watcher {
-        watcher.abort();
+    if let Some(keeper) = certificate_keeper {
+        keeper.abort();
     }
     for task in upkeep {
         task.abort();

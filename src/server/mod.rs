@@ -14,15 +14,18 @@
 //!   waits a moment and accepts again.
 //! - At shutdown the listener closes, every connection is asked to finish
 //!   its current response, and the loop waits (boundedly) for them.
-//! - With `--tls-cert`, every connection is HTTPS (`tls.rs`), HTTP/2 when
-//!   the client offers it, tuned for many long-lived streams on one
-//!   connection; all of it goes through hyper.
+//! - With `--tls-cert` or `--acme-domain`, every connection is HTTPS
+//!   (`tls.rs`, `acme.rs`), HTTP/2 when the client offers it, tuned for
+//!   many long-lived streams on one connection; all of it goes through
+//!   hyper.
 
+mod acme;
 mod event_streams;
 mod tls;
 mod unread_body;
 
-pub use tls::{TlsAcceptor, acceptor as tls_acceptor};
+pub use acme::Acme;
+pub use tls::{Source as CertificateSource, TlsAcceptor, acceptor as tls_acceptor};
 
 pub use event_streams::{StreamRequest, parse as parse_stream_request};
 
@@ -187,6 +190,7 @@ impl Connection {
                 () = closing.cancelled() => return,
             };
             match accepted {
+                Ok(Ok(stream)) if tls::is_challenge(stream.get_ref().1) => {}
                 Ok(Ok(stream)) => {
                     Box::pin(serve_http(stream, peer, app, &builder, timeouts, closing)).await;
                 }

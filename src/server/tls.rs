@@ -2,8 +2,9 @@
 //! ALPN, so that a browser's streams to every room share one connection
 //! instead of using up the six HTTP/1.1 connections it allows per site.
 //!
-//! The certificate and key are PEM files (`--tls-cert`, `--tls-key`), read
-//! again whenever either changes on disk: a renewal by certbot, or any
+//! The certificate comes from an ACME server (`--acme-domain`, `acme.rs`),
+//! or from PEM files (`--tls-cert`, `--tls-key`), read again whenever
+//! either changes on disk: a renewal by certbot, or any
 //! ACME client that rewrites the files, is served from the next handshake
 //! on, without a restart. A renewal that cannot be read (half written, a
 //! key that does not match) is logged and the certificate in use is kept.
@@ -25,30 +26,53 @@ use rustls::{
 use tokio::task::JoinHandle;
 pub use tokio_rustls::TlsAcceptor;
 
+use super::acme::{self, Acme, CHALLENGE_ALPN};
+
 /// How often the files are looked at for a renewal.
 const CHECK_EVERY: Duration = Duration::from_secs(2);
 
-/// The acceptor for `cert` and `key`, and the task that picks up their
-/// renewals (it runs until aborted). Fails when the files cannot be read
-/// or do not match.
-pub fn acceptor(cert: &Path, key: &Path) -> Result<(TlsAcceptor, JoinHandle<()>), String> {
+/// Where the certificate comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    Files { cert: PathBuf, key: PathBuf },
+    Acme(Acme),
+}
+
+/// The acceptor, and the task that keeps its certificate current (it runs
+/// until aborted). Fails when the files cannot be read or do not match.
+pub fn acceptor(source: &Source) -> Result<(TlsAcceptor, JoinHandle<()>), String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let files = Files {
-        cert: cert.to_owned(),
-        key: key.to_owned(),
+    let mut alpn = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let (resolver, keeper): (Arc<dyn ResolvesServerCert>, _) = match source {
+        Source::Files { cert, key } => {
+            let files = Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            };
+            let current = Arc::new(Current {
+                key: RwLock::new(Arc::new(files.load(&provider)?)),
+            });
+            let watcher = tokio::spawn(watch(files, provider.clone(), current.clone()));
+            (current, watcher)
+        }
+        Source::Acme(acme) => {
+            alpn.push(CHALLENGE_ALPN.to_vec());
+            acme::start(acme)?
+        }
     };
-    let loaded = files.load(&provider)?;
-    let current = Arc::new(Current {
-        key: RwLock::new(Arc::new(loaded)),
-    });
-    let mut config = ServerConfig::builder_with_provider(provider.clone())
+    let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS: {e}"))?
         .with_no_client_auth()
-        .with_cert_resolver(current.clone());
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    let watcher = tokio::spawn(watch(files, provider, current));
-    Ok((TlsAcceptor::from(Arc::new(config)), watcher))
+        .with_cert_resolver(resolver);
+    config.alpn_protocols = alpn;
+    Ok((TlsAcceptor::from(Arc::new(config)), keeper))
+}
+
+/// Whether a connection was an ACME server's validation, which the
+/// handshake alone answered: nothing is served on it.
+pub fn is_challenge(connection: &rustls::ServerConnection) -> bool {
+    connection.alpn_protocol() == Some(CHALLENGE_ALPN)
 }
 
 /// Where the certificate chain and its key are.

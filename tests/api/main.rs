@@ -5,6 +5,8 @@
 //! modules again on PostgreSQL. `backend` is what differs between the two.
 
 mod helpers;
+#[path = "../support/requirement.rs"]
+mod requirement;
 
 /// This binary's backend: SQLite, in each server's data dir.
 mod backend {
@@ -19,6 +21,7 @@ mod backend {
     }
 }
 
+mod acme;
 mod backup;
 mod connections;
 mod copy_database;
