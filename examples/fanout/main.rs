@@ -14,6 +14,9 @@
 //!   answered after its commit):
 //!   `cargo run --release --example fanout -- --writer --posters 128 --duration 10s`
 //!   Add `--database postgres://…` (an empty database) to measure PostgreSQL.
+//! - **Idle viewers over HTTPS**: `--idle-tls h2 --subscribers 5000
+//!   --streams-per-connection 10` (or `--idle-tls h1`) serves a self-signed
+//!   certificate and reports server memory per idle viewer, nothing posted.
 //! - **Several nodes**: `--nodes 3` with `--database postgres://…` starts
 //!   three servers on that database; viewers and posters are spread over
 //!   them in turn (each client stays on its node), and CPU and memory are
@@ -37,6 +40,7 @@
 //! hard one) and ephemeral ports; see the README's tuning notes.
 
 mod http;
+mod idle;
 mod inproc;
 mod poll;
 mod post;
@@ -119,6 +123,12 @@ struct Args {
     /// in a temporary folder), e.g. a fresh, empty PostgreSQL database.
     #[arg(long, value_parser = gifchat::db::DatabaseUrl::parse)]
     database: Option<gifchat::db::DatabaseUrl>,
+    /// Measure memory per idle viewer over HTTPS, HTTP/1.1 or HTTP/2.
+    #[arg(long, value_enum)]
+    idle_tls: Option<idle::Over>,
+    /// With `--idle-tls h2`: viewers sharing each connection.
+    #[arg(long, default_value_t = 10)]
+    streams_per_connection: usize,
     /// Servers to start on `--database` (PostgreSQL for more than one).
     #[arg(long, default_value_t = 1)]
     nodes: usize,
@@ -174,12 +184,23 @@ fn main() -> ExitCode {
             }
         };
     }
+    let certificate = match args.idle_tls.map(|_| tls_files()).transpose() {
+        Ok(certificate) => certificate,
+        Err(e) => {
+            eprintln!("fanout: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let tls = certificate
+        .as_ref()
+        .map(|(dir, _)| (dir.path().join("cert.pem"), dir.path().join("key.pem")));
     let mut servers = Vec::new();
     let (addrs, pids) = match args.target {
         Some(addr) => (vec![addr], args.server_pid.into_iter().collect::<Vec<_>>()),
         None => {
             for _ in 0..args.nodes.max(1) {
-                match Server::start(args.database.as_ref(), &args.log) {
+                let tls = tls.as_ref().map(|(c, k)| (c.as_path(), k.as_path()));
+                match Server::start(args.database.as_ref(), &args.log, tls) {
                     Ok(server) => servers.push(server),
                     Err(e) => {
                         eprintln!("fanout: {e}");
@@ -208,7 +229,11 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        if args.writer {
+        if let (Some(over), Some((_, cert))) = (args.idle_tls, &certificate) {
+            let pid = pids.first().copied();
+            let (viewers, per) = (args.subscribers, args.streams_per_connection);
+            idle::run(addrs[0], pid, cert, over, viewers, per, args.settle).await
+        } else if args.writer {
             writer(&args, &addrs, &pids).await
         } else {
             fanout(&args, &addrs, &pids).await
@@ -228,6 +253,17 @@ fn main() -> ExitCode {
 }
 
 type Result<T> = std::result::Result<T, gifchat::BoxError>;
+type BoxError = gifchat::BoxError;
+
+/// A self-signed certificate and key written to a temporary folder, and
+/// the certificate's PEM.
+fn tls_files() -> Result<(tempfile::TempDir, String)> {
+    let dir = tempfile::TempDir::new()?;
+    let (cert, key) = idle::certificate()?;
+    std::fs::write(dir.path().join("cert.pem"), &cert)?;
+    std::fs::write(dir.path().join("key.pem"), key)?;
+    Ok((dir, cert))
+}
 
 /// CPU time of each server and of this client since `self` was taken.
 struct CpuMark {

@@ -67,14 +67,22 @@ pub struct Server {
 }
 
 impl Server {
+    /// `tls`: the certificate and key (PEM) to serve HTTPS with.
     pub fn start(
         database: Option<&gifchat::db::DatabaseUrl>,
         log: &str,
+        tls: Option<(&Path, &Path)>,
     ) -> Result<Server, gifchat::BoxError> {
         let dir = TempDir::new()?;
         let mut command = Command::new(std::env::current_exe()?);
         if let Some(database) = database {
             command.arg("--database").arg(&*database.as_str());
+        }
+        // Read by the child's configuration as `gifchat` reads them.
+        if let Some((cert, key)) = tls {
+            command
+                .env("GIFCHAT_TLS_CERT", cert)
+                .env("GIFCHAT_TLS_KEY", key);
         }
         let mut child = command
             .env("GIFCHAT_COOKIE_SECRET", SECRET)
