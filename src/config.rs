@@ -79,6 +79,11 @@ pub struct Config {
     #[arg(long, env = "GIFCHAT_ACME_CONTACT")]
     pub acme_contact: Option<String>,
 
+    /// Where the ACME account and certificates are kept (default:
+    /// `<data dir>/acme`).
+    #[arg(long, env = "GIFCHAT_ACME_CACHE")]
+    pub acme_cache: Option<PathBuf>,
+
     /// The CA of a private ACME server's own HTTPS certificate (PEM), for
     /// servers such as step-ca; the public roots otherwise.
     #[arg(long, env = "GIFCHAT_ACME_CA")]
@@ -242,7 +247,7 @@ impl Config {
                 directory: self.acme_directory.clone(),
                 contact: self.acme_contact.clone(),
                 server_ca: self.acme_ca.clone(),
-                cache: self.data_dir.join("acme"),
+                cache: (self.acme_cache.clone()).unwrap_or_else(|| self.data_dir.join("acme")),
             }))),
             (_, _, false) => Err("--acme-domain or --tls-cert, not both".into()),
             _ => Err("--tls-cert and --tls-key go together".into()),
