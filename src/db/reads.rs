@@ -37,6 +37,16 @@ pub trait Reads: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<Vec<EventRecord>>;
 
+    /// As [`Reads::events_after`], over several rooms at once, in id
+    /// order: one step of the replay of a stream of many rooms.
+    async fn events_after_in(
+        &self,
+        room_ids: &[String],
+        user_id: &str,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<EventRecord>>;
+
     /// The newest `limit` visible events before `before` (the newest of all
     /// when `None`).
     async fn history(

@@ -96,6 +96,7 @@ impl RoomState {
 
     fn snapshot_body(&self) -> MembersSnapshot {
         MembersSnapshot {
+            room: self.room.id.clone(),
             count: self.members.len(),
             max: self.room.max,
             owner: self.room.owner.clone(),
@@ -119,10 +120,13 @@ impl RoomState {
         }
         let list = self.members.listed_json();
         let owner = crate::events::to_json(&self.room.owner);
-        let mut json = BytesMut::with_capacity(list.len() + owner.len() + 64);
+        let room = crate::events::to_json(&self.room.id);
+        let mut json = BytesMut::with_capacity(list.len() + owner.len() + room.len() + 64);
+        json.put_slice(b"{\"type\":\"members\",\"room\":");
+        json.put_slice(&room);
         json.put_slice(
             format!(
-                "{{\"type\":\"members\",\"count\":{},\"max\":{},\"owner\":",
+                ",\"count\":{},\"max\":{},\"owner\":",
                 self.members.len(),
                 self.room.max
             )
@@ -254,6 +258,7 @@ impl Hub {
         match self.state().rooms.get(&room.id) {
             Some(state) => state.snapshot_body(),
             None => MembersSnapshot {
+                room: room.id.clone(),
                 count: 0,
                 max: room.max,
                 owner: room.owner.clone(),

@@ -16,6 +16,8 @@ pub struct Present {
 /// `members` snapshot body, also the answer of `GET /rooms/{id}/members`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MembersSnapshot {
+    /// The room's id (which room, on a stream of several).
+    pub room: String,
     /// Users present now (exact, even when `members` is capped).
     pub count: usize,
     /// The room's capacity.

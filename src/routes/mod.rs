@@ -8,6 +8,7 @@
 //! | `messages`    | `POST|GET /rooms/{id}/messages`, `POST /rooms/{id}/whispers` |
 //! | `moderation`  | `POST /rooms/{id}/kick`, `POST /rooms/{id}/owner`       |
 //! | `stream`      | `GET /rooms/{id}/events`, `GET /events` (SSE)           |
+//! | `many_rooms`  | `GET /events?rooms=...`: one stream for many rooms      |
 //! | `poll`        | `GET /rooms/{id}/poll`, `GET /poll` (long-polling)      |
 //! | `me`          | `GET|POST /me`                                          |
 //! | `ops`         | `GET /healthz`, `GET /metrics`                          |
@@ -31,6 +32,7 @@ mod errors;
 pub mod limits;
 mod lobby;
 mod logging;
+mod many_rooms;
 mod me;
 pub mod messages;
 mod moderation;

@@ -13,7 +13,7 @@ use std::{convert::Infallible, sync::Arc, time::Duration};
 use async_stream::stream;
 use axum::{
     body::{Body, Bytes},
-    extract::{Path, Query, State},
+    extract::{FromRequestParts, Path, Query, Request, State},
     http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
 };
@@ -33,6 +33,7 @@ use crate::{
     routes::{
         access::{admitted_room, enterable_room},
         lobby::{RoomList, rooms_now},
+        many_rooms,
         negotiate::cursor_param,
         openapi::{Conflict, Failed, InRoom, Invalid, LongLived},
         rooms::RoomPath,
@@ -41,8 +42,8 @@ use crate::{
 };
 
 /// What a browser waits before reconnecting, in milliseconds.
-const RETRY: &[u8] = b"retry: 2000\n\n";
-const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
+pub(super) const RETRY: &[u8] = b"retry: 2000\n\n";
+pub(super) const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 
 /// The room stream's route (`#[utoipa::path]` takes a literal: the test
 /// below holds the two together).
@@ -109,19 +110,46 @@ async fn room_events_head(
     Ok(event_stream(futures_util::stream::empty()))
 }
 
-/// HEAD /events: the lobby stream's headers, without the stream.
+/// HEAD /events: what opening the stream would answer, without the
+/// stream (nor presence in its rooms).
 #[utoipa::path(
     head,
     path = "/events",
     operation_id = "lobby_events_head",
     tag = "streams",
+    params(EventsQuery, LastEventId),
     responses(
         (status = OK, description = "The stream would open", content_type = "text/event-stream"),
-        LongLived, Failed
+        InRoom, Invalid, Conflict, LongLived, Failed
     )
 )]
-async fn lobby_events_head() -> Response {
-    event_stream(futures_util::stream::empty())
+async fn lobby_events_head(
+    State(state): State<AppState>,
+    Query(query): Query<EventsQuery>,
+    request: Request,
+) -> AppResult<Response> {
+    let (mut parts, _) = request.into_parts();
+    resume_cursor(&parts.headers, query.last_event_id.as_deref())?;
+    if let Some(rooms) = query.rooms.as_deref() {
+        let rooms = many_rooms::parse_rooms(rooms)?;
+        let visitor = Visitor::from_request_parts(&mut parts, &state).await?;
+        many_rooms::check(&state, &rooms, &visitor.user).await?;
+    }
+    Ok(event_stream(futures_util::stream::empty()))
+}
+
+/// The query of the lobby stream.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct EventsQuery {
+    /// Rooms to carry too, by id, comma-separated (at most 50): their
+    /// events, in id order, on this one stream; the caller is present in
+    /// each while it is open.
+    rooms: Option<String>,
+    /// With `rooms`: replay every visible stored event of those rooms
+    /// after this id first (the `Last-Event-ID` header wins over it).
+    #[param(value_type = Option<i64>, minimum = 0)]
+    last_event_id: Option<String>,
 }
 
 /// The query of a room stream.
@@ -260,20 +288,42 @@ fn coalesce(first: &Event, feed: &mut Feed) -> (Bytes, u64) {
 }
 
 /// GET /events: the lobby as a stream: a `rooms` snapshot first, then
-/// room-created / room-updated / room-deleted.
+/// room-created / room-updated / room-deleted; with `?rooms=`, the events
+/// of those rooms too (`many_rooms.rs`).
 #[utoipa::path(
     get,
     path = "/events",
     operation_id = "lobby_events",
     tag = "streams",
+    params(EventsQuery, LastEventId),
     responses(
         (status = OK, description = "Server-Sent Events: `rooms` (the list) first, then \
-            `room-created`, `room-updated` and `room-deleted` as they happen",
+            `room-created`, `room-updated` and `room-deleted` as they happen. With `rooms`: \
+            after the list, each room's `members` snapshot, then the rooms' events as \
+            their own streams carry them, stored events in id order across rooms (each \
+            event's JSON names its `room`)",
             content_type = "text/event-stream", body = String),
-        LongLived, Failed
+        InRoom, Invalid, Conflict, LongLived, Failed
     )
 )]
-async fn lobby_events(State(state): State<AppState>) -> AppResult<Response> {
+async fn lobby_events(
+    State(state): State<AppState>,
+    Query(query): Query<EventsQuery>,
+    request: Request,
+) -> AppResult<Response> {
+    let (mut parts, _) = request.into_parts();
+    let cursor = resume_cursor(&parts.headers, query.last_event_id.as_deref())?;
+    if let Some(rooms) = query.rooms.as_deref() {
+        let rooms = many_rooms::parse_rooms(rooms)?;
+        // Only a stream of rooms needs to know who asks: the lobby's is
+        // the same for everyone, and makes no session.
+        let visitor = Visitor::from_request_parts(&mut parts, &state).await?;
+        return many_rooms::stream(state, rooms, cursor, visitor).await;
+    }
+    lobby_only(state).await
+}
+
+async fn lobby_only(state: AppState) -> AppResult<Response> {
     let mut rx = state.hub.lobby().subscribe();
     let first = rooms_snapshot(&state).await?;
     let shutdown = state.shutdown.clone();
@@ -315,7 +365,7 @@ enum Next {
     Event(Arc<Event>),
 }
 
-async fn rooms_snapshot(state: &AppState) -> AppResult<Arc<Event>> {
+pub(super) async fn rooms_snapshot(state: &AppState) -> AppResult<Arc<Event>> {
     let body = RoomList {
         rooms: rooms_now(state).await?,
     };
@@ -326,7 +376,7 @@ async fn rooms_snapshot(state: &AppState) -> AppResult<Arc<Event>> {
     )))
 }
 
-fn keep_alive(every: Duration) -> tokio::time::Interval {
+pub(super) fn keep_alive(every: Duration) -> tokio::time::Interval {
     let mut ticks = tokio::time::interval_at(Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks
@@ -334,7 +384,9 @@ fn keep_alive(every: Duration) -> tokio::time::Interval {
 
 /// The response around an SSE body, with the headers that keep proxies
 /// from caching or buffering it.
-fn event_stream(body: impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static) -> Response {
+pub(super) fn event_stream(
+    body: impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static,
+) -> Response {
     let mut response = Body::from_stream(body).into_response();
     let headers = response.headers_mut();
     headers.insert(

@@ -12,7 +12,12 @@ use crate::helpers::{Client, TestApp, history_ids};
 
 /// Posters that keep going until `count` messages each are stored,
 /// retrying through a restart.
-fn start_posters(app: &TestApp, room: &str, posters: usize, count: usize) -> Vec<JoinHandle<()>> {
+pub fn start_posters(
+    app: &TestApp,
+    room: &str,
+    posters: usize,
+    count: usize,
+) -> Vec<JoinHandle<()>> {
     (0..posters)
         .map(|p| {
             let client = app.client();

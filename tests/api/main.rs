@@ -32,6 +32,7 @@ mod idempotent_posts;
 mod identity;
 mod keep_alive;
 mod lobby;
+mod many_rooms;
 mod messages;
 mod openapi;
 pub mod operations;

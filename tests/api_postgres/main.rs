@@ -50,6 +50,8 @@ mod identity;
 mod keep_alive;
 #[path = "../api/lobby.rs"]
 mod lobby;
+#[path = "../api/many_rooms.rs"]
+mod many_rooms;
 #[path = "../api/messages.rs"]
 mod messages;
 #[path = "../api/openapi.rs"]

@@ -35,6 +35,15 @@ const AFTER: &str = "SELECT id, room_id, kind, user_id, user_name, chat, gif, to
                        AND id > $3
                      ORDER BY id LIMIT $4";
 
+/// As [`AFTER`], in any of the rooms `$1` (an array).
+const AFTER_IN: &str = "SELECT id, room_id, kind, user_id, user_name, chat, gif, to_id, to_name,
+                               created_at, gif_width, gif_height, gif_frames, client_id
+                        FROM events
+                        WHERE room_id = ANY($1)
+                          AND (kind <> 'whisper' OR user_id = $2 OR to_id = $2)
+                          AND id > $3
+                        ORDER BY id LIMIT $4";
+
 /// The same, before `$3`, newest first.
 const BEFORE: &str = "SELECT id, room_id, kind, user_id, user_name, chat, gif, to_id, to_name,
                              created_at, gif_width, gif_height, gif_frames, client_id
@@ -335,6 +344,19 @@ impl Reads for PgReads {
     ) -> StoreResult<Vec<EventRecord>> {
         let rows = self
             .query(AFTER, &[&room_id, &user_id, &after, &(limit as i64)])
+            .await?;
+        rows.iter().map(event).collect()
+    }
+
+    async fn events_after_in(
+        &self,
+        room_ids: &[String],
+        user_id: &str,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<EventRecord>> {
+        let rows = self
+            .query(AFTER_IN, &[&room_ids, &user_id, &after, &(limit as i64)])
             .await?;
         rows.iter().map(event).collect()
     }

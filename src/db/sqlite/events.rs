@@ -59,6 +59,15 @@ fn after_sql() -> String {
     )
 }
 
+/// As [`after_sql`], in every room of the JSON array `?1`.
+fn after_in_sql() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM events
+         WHERE room_id IN (SELECT value FROM json_each(?1)) AND {VISIBLE} AND id > ?3
+         ORDER BY id {LIMIT_PARAM}"
+    )
+}
+
 fn page_sql() -> String {
     format!(
         "SELECT {COLUMNS} FROM events
@@ -78,6 +87,22 @@ pub fn after(
 ) -> rusqlite::Result<Vec<EventRecord>> {
     conn.prepare_cached(&after_sql())?
         .query_map(params![room_id, user_id, after, limit as i64], from_row)?
+        .collect()
+}
+
+/// Up to `limit` events of any of `room_ids` visible to `user_id` with id
+/// > `after`, in id order: one step of a many-room replay.
+pub fn after_in(
+    conn: &Connection,
+    room_ids: &[String],
+    user_id: &str,
+    after: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<EventRecord>> {
+    let rooms = serde_json::to_string(room_ids)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+    conn.prepare_cached(&after_in_sql())?
+        .query_map(params![rooms, user_id, after, limit as i64], from_row)?
         .collect()
 }
 

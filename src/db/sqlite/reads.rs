@@ -60,6 +60,18 @@ impl Reads for SqliteReads {
             .await
     }
 
+    async fn events_after_in(
+        &self,
+        room_ids: &[String],
+        user_id: &str,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<EventRecord>> {
+        let (room_ids, user_id) = (room_ids.to_vec(), user_id.to_owned());
+        self.read(move |conn| events::after_in(conn, &room_ids, &user_id, after, limit))
+            .await
+    }
+
     async fn history(
         &self,
         room_id: &str,

@@ -1,5 +1,6 @@
 //! A viewer's feed: the exact sequence of events one user sees in one room,
-//! shared by SSE streams and long-polls.
+//! shared by SSE streams and long-polls (`rooms.rs`: in several rooms at
+//! once, for the stream of many rooms).
 //!
 //! The recipe that makes resume exact:
 //! 1. subscribe to the room's channel (done by `Hub::enter`, before this);
@@ -21,6 +22,10 @@
 //!
 //! `next` is cancel-safe: state only changes after an await has completed,
 //! so a stream may race it against keep-alive ticks and shutdown.
+
+mod rooms;
+
+pub use rooms::RoomsFeed;
 
 use std::{collections::VecDeque, sync::Arc};
 
