@@ -105,13 +105,13 @@ impl RoomsFeed {
         self.last
     }
 
-    /// The next event for this viewer. With no room left it waits forever
-    /// (the stream goes on with the lobby).
-    pub async fn next(&mut self) -> StoreResult<Arc<Event>> {
+    /// The next event for this viewer, with its room. With no room left
+    /// it waits forever (the stream goes on with the lobby).
+    pub async fn next(&mut self) -> StoreResult<(Arc<str>, Arc<Event>)> {
         loop {
             if let Some((room_id, event)) = self.backlog.pop_front() {
                 if let Some(event) = self.deliver(&room_id, event) {
-                    return Ok(event);
+                    return Ok((room_id, event));
                 }
                 continue;
             }
@@ -126,19 +126,50 @@ impl RoomsFeed {
         }
     }
 
-    /// Waits for any room's channel, then drains them all (see the module
-    /// docs) into the backlog, in order.
+    /// An event that can be delivered without waiting, if any, with its
+    /// room.
+    pub fn ready(&mut self) -> Option<(Arc<str>, Arc<Event>)> {
+        loop {
+            if self.backlog.is_empty() && !self.catching_up && !self.rooms.is_empty() {
+                self.drain(Vec::new());
+            }
+            let (room_id, event) = self.backlog.pop_front()?;
+            if let Some(event) = self.deliver(&room_id, event) {
+                return Some((room_id, event));
+            }
+        }
+    }
+
+    /// When replaying, reads the next page from the database now, so that
+    /// `ready` can hand it out without waiting for anything live.
+    pub async fn prefetch(&mut self) -> StoreResult<()> {
+        if self.catching_up && self.backlog.is_empty() && !self.rooms.is_empty() {
+            self.catch_up().await?;
+        }
+        Ok(())
+    }
+
+    /// Waits for any room's channel, then drains them all.
     async fn gather(&mut self) {
         let waits = self.rooms.iter_mut().map(|room| Box::pin(room.rx.recv()));
         let (first, index, waits) = select_all(waits).await;
         drop(waits);
-        let mut drained: Vec<Vec<Arc<Event>>> = vec![Vec::new(); self.rooms.len()];
-        let mut ended = Vec::new();
         match first {
-            Ok(event) => drained[index].push(event),
-            Err(RecvError::Lagged(_)) => return self.start_catch_up(),
-            Err(RecvError::Closed) => ended.push(index),
+            Ok(event) => self.drain(vec![(index, event)]),
+            Err(RecvError::Lagged(_)) => self.start_catch_up(),
+            Err(RecvError::Closed) => self.drain(Vec::new()),
         }
+    }
+
+    /// Takes what every channel holds, pass after pass until one finds
+    /// nothing new (see the module docs), into the backlog, in order;
+    /// `received` is what a wait already took.
+    fn drain(&mut self, received: Vec<(usize, Arc<Event>)>) {
+        let mut drained: Vec<Vec<Arc<Event>>> = vec![Vec::new(); self.rooms.len()];
+        for (index, event) in received {
+            drained[index].push(event);
+        }
+        let mut ended = Vec::new();
         let mut found = true;
         while found {
             found = false;
@@ -157,7 +188,9 @@ impl RoomsFeed {
                             return;
                         }
                         Err(TryRecvError::Closed) => {
-                            ended.push(index);
+                            if !ended.contains(&index) {
+                                ended.push(index);
+                            }
                             break;
                         }
                     }
@@ -166,8 +199,6 @@ impl RoomsFeed {
         }
         // A channel closes when its room is deleted; the notice saying so
         // may have been lost to a lag: it is said again, and ends the room.
-        ended.sort_unstable();
-        ended.dedup();
         for index in ended {
             let notice = RoomNotice {
                 kind: Kind::RoomDeleted,

@@ -5,22 +5,30 @@
 //!
 //! Opening it checks every listed room first and answers the first failing
 //! one's error (404, 403, 409) before anything is streamed; then the caller
-//! is present in all of them while the stream is open.
+//! is present in all of them while the stream is open. `GET /poll?rooms=`
+//! is the same cut into answers, for clients without EventSource.
 
 use std::{convert::Infallible, sync::Arc};
 
 use async_stream::stream;
 use axum::{body::Bytes, response::Response};
 
+use bytes::{BufMut, BytesMut};
+use serde::Serialize;
+use utoipa::ToSchema;
+
 use super::{
     access::enterable_room,
+    poll::json_response,
     stream::{KEEP_ALIVE, RETRY, event_stream, keep_alive, rooms_snapshot},
 };
 use crate::{
     error::{AppError, AppResult},
+    events::{Event, json_array},
     feed::RoomsFeed,
     identity::Visitor,
-    model::User,
+    model::{Audience, Kind, Room, RoomEvent, User},
+    routes::lobby::rooms_now,
     state::AppState,
 };
 
@@ -109,7 +117,7 @@ pub async fn stream(
                 biased;
                 _ = &mut cancelled => break,
                 event = feed.next() => match event {
-                    Ok(event) => {
+                    Ok((_, event)) => {
                         delivered.inc();
                         event.sse.clone()
                     }
@@ -130,12 +138,184 @@ pub async fn stream(
     Ok(event_stream(body))
 }
 
+/// The room list as an element of a poll answer: `type` says what it is,
+/// as every element's does.
+#[derive(Serialize, ToSchema)]
+pub struct RoomsEvent {
+    #[serde(rename = "type")]
+    #[schema(schema_with = rooms_kind)]
+    kind: Kind,
+    /// Every room, newest first.
+    rooms: Vec<Room>,
+}
+
+fn rooms_kind() -> utoipa::openapi::schema::Schema {
+    Kind::schema_of(&[Kind::Rooms])
+}
+
+/// An element of a poll of many rooms: a room's event, or the room list.
+/// (Elements travel as JSON rendered once; this names their shapes for
+/// the schema.)
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum ManyRoomsEvent {
+    Room(RoomEvent),
+    Rooms(RoomsEvent),
+}
+
+/// `GET /poll?rooms=`'s answer: a room poll's, with the lobby's version.
+/// Rendered from each event's shared JSON, not serialized again.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RoomsPollAnswer {
+    /// Events in order; the stored ones have ids, increasing across rooms.
+    events: Vec<ManyRoomsEvent>,
+    /// The id of the last stored event here, or `after` when there is none.
+    #[schema(minimum = 0)]
+    last_event_id: i64,
+    /// Opaque: send it back as `version`; the room list comes again only
+    /// when the lobby changed.
+    version: String,
+}
+
+async fn rooms_event(state: &AppState) -> AppResult<Arc<Event>> {
+    let body = RoomsEvent {
+        kind: Kind::Rooms,
+        rooms: rooms_now(state).await?,
+    };
+    Ok(Arc::new(Event::transient(
+        Kind::Rooms,
+        Audience::Room,
+        &body,
+    )))
+}
+
+/// How one poll of many rooms is asked.
+pub struct PollOf {
+    pub rooms: Vec<String>,
+    /// The last stored id the caller has; absent: only what comes.
+    pub after: Option<i64>,
+    pub timeout: std::time::Duration,
+    /// The lobby `version` of the caller's last answer.
+    pub version: Option<String>,
+}
+
+/// Most events in one answer; the client asks again at once for the rest.
+const MAX_EVENTS_PER_ANSWER: usize = 500;
+
+/// One poll of the lobby and `rooms`: answered at once with what the
+/// caller lacks (the room list when the lobby changed since `version`, a
+/// room's members when they changed since this user's last poll, stored
+/// events after `after`), else with the first event to come, or empty
+/// after `timeout`. `{"events", "last_event_id", "version"}`.
+pub async fn poll(state: AppState, asked: PollOf, visitor: Visitor) -> AppResult<Response> {
+    let mut watch = state.hub.lobby().watch();
+    let mut checked = Vec::with_capacity(asked.rooms.len());
+    for room_id in &asked.rooms {
+        checked.push(enterable_room(&state, room_id, &visitor.user).await?);
+    }
+    let mut entries = Vec::with_capacity(checked.len());
+    for room in checked {
+        let entry = state.hub.enter(&room, &visitor.user)?;
+        entries.push((room.id, entry));
+    }
+    let lags = state.metrics.lag_recoveries.clone();
+    let user_id = visitor.user.id;
+    let mut feed = RoomsFeed::open(
+        (&state.db, &state.hub, lags),
+        user_id.clone(),
+        entries,
+        asked.after,
+    );
+    let mut answer = Answer::default();
+    let lobby_changed =
+        |watch: &crate::hub::LobbyWatch| asked.version.as_deref() != Some(watch.current().as_str());
+    if lobby_changed(&watch) {
+        answer.push(None, rooms_event(&state).await?);
+    }
+    for room_id in &asked.rooms {
+        if let Some(snapshot) = state.hub.unpolled_snapshot(room_id, &user_id) {
+            answer.push(Some(room_id.as_str().into()), snapshot);
+        }
+    }
+    // Stored events after the cursor are read before any wait, so that a
+    // short `timeout` (even 0) does not answer "nothing" while the
+    // database is being read.
+    feed.prefetch().await?;
+    if answer.events.is_empty() {
+        match feed.ready() {
+            Some((room, event)) => answer.push(Some(room), event),
+            None => {
+                let seen = asked.version.clone();
+                tokio::select! {
+                    _ = state.shutdown.cancelled() => {}
+                    next = tokio::time::timeout(asked.timeout, feed.next()) => {
+                        if let Ok(next) = next {
+                            let (room, event) = next?;
+                            answer.push(Some(room), event);
+                        }
+                    }
+                    _ = watch.wait_for_change(seen.as_deref(), asked.timeout) => {
+                        if lobby_changed(&watch) {
+                            answer.push(None, rooms_event(&state).await?);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    while answer.events.len() < MAX_EVENTS_PER_ANSWER {
+        match feed.ready() {
+            Some((room, event)) => answer.push(Some(room), event),
+            None => break,
+        }
+    }
+    for room_id in &asked.rooms {
+        // Whatever snapshot rode along, this user's polls are now current.
+        let _ = state.hub.unpolled_snapshot(room_id, &user_id);
+    }
+    let events = answer.events;
+    state.metrics.events_delivered.inc_by(events.len() as u64);
+    let mut body = BytesMut::new();
+    body.put_slice(b"{\"events\":");
+    body.put(json_array(events.iter().map(|e| e.json.clone())));
+    body.put_slice(format!(",\"last_event_id\":{},\"version\":", feed.last_id()).as_bytes());
+    body.put_slice(&crate::events::to_json(&watch.current()));
+    body.put_u8(b'}');
+    drop(feed);
+    Ok(json_response(body))
+}
+
+/// A poll answer's events, each with its room (none for the room list).
+#[derive(Default)]
+struct Answer {
+    events: Vec<Arc<Event>>,
+    rooms: Vec<Option<Arc<str>>>,
+}
+
+impl Answer {
+    /// Adds `event`; a room's `members` replaces an older one of the same
+    /// room in this answer (only the newest snapshot says anything).
+    fn push(&mut self, room: Option<Arc<str>>, event: Arc<Event>) {
+        if event.kind == Kind::Members
+            && let Some(older) = (self.events.iter().zip(&self.rooms))
+                .position(|(e, r)| e.kind == Kind::Members && *r == room)
+        {
+            self.events.remove(older);
+            self.rooms.remove(older);
+        }
+        self.events.push(event);
+        self.rooms.push(room);
+    }
+}
+
 /// A lobby event as the stream sends it: a lag re-sends the whole list
 /// (lobby events are not stored); `None` ends the stream.
 async fn lobby_event(
     state: &AppState,
-    received: Result<Arc<crate::events::Event>, tokio::sync::broadcast::error::RecvError>,
-) -> Option<Arc<crate::events::Event>> {
+    received: Result<Arc<Event>, tokio::sync::broadcast::error::RecvError>,
+) -> Option<Arc<Event>> {
     use tokio::sync::broadcast::error::RecvError;
     match received {
         Ok(event) => Some(event),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::{
     body::Body,
-    extract::{Path, Query, State},
+    extract::{FromRequestParts, Path, Query, Request, State},
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
@@ -24,6 +24,7 @@ use crate::{
     routes::{
         access::{admitted_room, enterable_room},
         lobby::rooms_now,
+        many_rooms,
         negotiate::{cursor_param, parse_param},
         openapi::{Conflict, Failed, InRoom, Invalid, LongLived, Malformed},
         rooms::RoomPath,
@@ -66,7 +67,8 @@ async fn room_poll_head(
     Ok(json_response(BytesMut::new()))
 }
 
-/// HEAD /poll: the lobby poll's headers, without waiting.
+/// HEAD /poll: what a poll would answer first (status and headers),
+/// without waiting (nor presence in its rooms).
 #[utoipa::path(
     head,
     path = "/poll",
@@ -75,11 +77,20 @@ async fn room_poll_head(
     params(LobbyPollQuery),
     responses(
         (status = OK, description = "A poll would be answered", content_type = "application/json"),
-        Malformed, Invalid, LongLived, Failed
+        InRoom, Malformed, Invalid, Conflict, LongLived, Failed
     )
 )]
-async fn lobby_poll_head(Query(query): Query<LobbyPollQuery>) -> AppResult<Response> {
-    poll_timeout(query.timeout.as_deref())?;
+async fn lobby_poll_head(
+    State(state): State<AppState>,
+    Query(query): Query<LobbyPollQuery>,
+    request: Request,
+) -> AppResult<Response> {
+    let asked = query.check()?;
+    if let Some(asked) = asked {
+        let (mut parts, _) = request.into_parts();
+        let visitor = Visitor::from_request_parts(&mut parts, &state).await?;
+        many_rooms::check(&state, &asked.rooms, &visitor.user).await?;
+    }
     Ok(json_response(BytesMut::new()))
 }
 
@@ -200,7 +211,7 @@ async fn room_poll(
     Ok(answer.render())
 }
 
-fn json_response(body: BytesMut) -> Response {
+pub(super) fn json_response(body: BytesMut) -> Response {
     let mut response = Body::from(body.freeze()).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -221,6 +232,33 @@ struct LobbyPollQuery {
     /// Seconds to wait for a change before answering with none.
     #[param(value_type = Option<i64>, minimum = 0, maximum = 60, default = 25)]
     timeout: Option<String>,
+    /// Rooms to poll too, by id, comma-separated (at most 50): the answer
+    /// is then shaped as a room poll's, with the events of every listed
+    /// room in id order, the room list as a `rooms` event when the lobby
+    /// changed since `version`, and the `version`.
+    rooms: Option<String>,
+    /// With `rooms`: the id of the last stored event the caller has
+    /// (absent: only new events).
+    #[param(value_type = Option<i64>, minimum = 0)]
+    after: Option<String>,
+}
+
+impl LobbyPollQuery {
+    /// The poll of many rooms this asks for, if it names rooms; 400 or 422
+    /// for what cannot be read.
+    fn check(&self) -> AppResult<Option<many_rooms::PollOf>> {
+        let timeout = poll_timeout(self.timeout.as_deref())?;
+        let after = cursor_param("after", self.after.as_deref())?;
+        let Some(rooms) = self.rooms.as_deref() else {
+            return Ok(None);
+        };
+        Ok(Some(many_rooms::PollOf {
+            rooms: many_rooms::parse_rooms(rooms)?,
+            after,
+            timeout,
+            version: self.version.clone(),
+        }))
+    }
 }
 
 /// `GET /poll`'s answer.
@@ -232,8 +270,19 @@ struct LobbyPollAnswer {
     rooms: Vec<Room>,
 }
 
+/// What `GET /poll` answers: the lobby's, or with `rooms`, the poll of
+/// many rooms'.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum PollAnswer {
+    Lobby(LobbyPollAnswer),
+    Rooms(many_rooms::RoomsPollAnswer),
+}
+
 /// GET /poll?version=&timeout=: the room list, at once when it changed
-/// since `version`, else when it next changes or after `timeout`.
+/// since `version`, else when it next changes or after `timeout`; with
+/// `rooms`, the poll of many rooms (`many_rooms.rs`).
 #[utoipa::path(
     get,
     path = "/poll",
@@ -241,15 +290,24 @@ struct LobbyPollAnswer {
     tag = "polls",
     params(LobbyPollQuery),
     responses(
-        (status = OK, description = "The rooms, once they changed (or after `timeout`)",
-            body = LobbyPollAnswer),
-        Malformed, Invalid, LongLived, Failed
+        (status = OK, description = "The rooms, once they changed (or after `timeout`); with \
+            `rooms`, `{events, last_event_id, version}`: the events of those rooms after \
+            `after` in id order, `rooms` (the list) among them when the lobby changed",
+            body = PollAnswer),
+        InRoom, Malformed, Invalid, Conflict, LongLived, Failed
     )
 )]
 async fn lobby_poll(
     State(state): State<AppState>,
     Query(query): Query<LobbyPollQuery>,
+    request: Request,
 ) -> AppResult<Response> {
+    if let Some(asked) = query.check()? {
+        let (mut parts, _) = request.into_parts();
+        // Only a poll of rooms needs to know who asks.
+        let visitor = Visitor::from_request_parts(&mut parts, &state).await?;
+        return many_rooms::poll(state, asked, visitor).await;
+    }
     let timeout = poll_timeout(query.timeout.as_deref())?;
     let mut watch = state.hub.lobby().watch();
     let version = tokio::select! {

@@ -255,3 +255,102 @@ async fn reconnects_with_the_global_id_miss_nothing_and_double_nothing_in_any_ro
     assert!(received.windows(2).all(|w| w[0] < w[1]), "in order, once");
     assert_eq!(received, history, "every stored event of the three rooms");
 }
+
+/// One poll of many rooms: (events, last_event_id, version).
+async fn poll(client: &Client, rooms: &[String], after: i64, version: &str) -> serde_json::Value {
+    let path = format!(
+        "/poll?rooms={}&after={after}&version={version}&timeout=5",
+        rooms.join(",")
+    );
+    let answer = client.get_json(&path).await;
+    assert_eq!(answer.status.as_u16(), 200, "{}", answer.text);
+    answer.json()
+}
+
+#[tokio::test]
+async fn a_poll_of_many_rooms_carries_their_events_in_id_order_and_the_lobby_when_it_changed() {
+    let app = TestApp::spawn().await;
+    let owner = app.client();
+    let ids = rooms(&owner, 3).await;
+    // The owner stays in every room: rooms last while the poller is away.
+    let _owner_stream = owner.sse(&path(&ids), None).await;
+    let poller = app.client();
+    let first = poll(&poller, &ids, 0, "").await;
+    let kinds: Vec<&str> = first["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds[0], "rooms",
+        "the list first: the poller had no version"
+    );
+    assert_eq!(kinds.iter().filter(|k| **k == "members").count(), 3);
+    // The poller's own arrival changes the lobby's member counts, about a
+    // second later: once that is in, the lobby stays still.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let settled = poll(&poller, &ids, 0, first["version"].as_str().unwrap()).await;
+    assert_eq!(settled["events"][0]["type"], "rooms", "the counts changed");
+    let version = settled["version"].as_str().unwrap().to_owned();
+    let mut after = settled["last_event_id"].as_i64().unwrap();
+
+    let mut said = Vec::new();
+    for round in 0..3 {
+        for room in &ids {
+            said.push(
+                owner.say(room, &format!("round {round}")).await["id"]
+                    .as_i64()
+                    .unwrap(),
+            );
+        }
+    }
+    let mut got = Vec::new();
+    while got.len() < said.len() {
+        let answer = poll(&poller, &ids, after, &version).await;
+        for event in answer["events"].as_array().unwrap() {
+            assert_ne!(event["type"], "rooms", "the lobby did not change");
+            if event["type"] == "chat" {
+                got.push(event["id"].as_i64().unwrap());
+            }
+        }
+        after = answer["last_event_id"].as_i64().unwrap();
+    }
+    assert_eq!(got, said, "every message once, in id order");
+
+    // A poll waiting on the rooms answers when the lobby changes.
+    let waiting = {
+        let (poller, ids, version) = (poller.clone(), ids.clone(), version.clone());
+        tokio::spawn(async move { poll(&poller, &ids, after, &version).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let created = owner.new_room("Newer", 10, None).await;
+    let answer = waiting.await.unwrap();
+    let list = &answer["events"][0];
+    assert_eq!(list["type"], "rooms");
+    assert!(
+        list["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["id"] == created.as_str())
+    );
+    assert_ne!(answer["version"], version.as_str());
+}
+
+#[tokio::test]
+async fn a_poll_of_many_rooms_is_refused_for_a_room_the_caller_may_not_enter() {
+    let app = TestApp::spawn().await;
+    let owner = app.client();
+    let open = owner.new_room("Open", 10, None).await;
+    let private = owner.new_room("Private", 10, Some("hunter2")).await;
+    app.client()
+        .get_json(&format!("/poll?rooms={open},{private}&timeout=0"))
+        .await
+        .assert_error(403, "forbidden");
+    let members = owner
+        .get_json(&format!("/rooms/{open}/members"))
+        .await
+        .json();
+    assert_eq!(members["count"], 0, "refused before entering any");
+}
