@@ -160,7 +160,7 @@ fn rooms_kind() -> utoipa::openapi::schema::Schema {
 #[serde(untagged)]
 #[allow(dead_code)]
 pub enum ManyRoomsEvent {
-    Room(RoomEvent),
+    Room(Box<RoomEvent>),
     Rooms(RoomsEvent),
 }
 
