@@ -36,6 +36,8 @@ use crate::{
 pub const MAX_ROOMS: usize = 50;
 
 /// The rooms of `?rooms=`: ids separated by commas, each once, in order.
+/// (The documents' pattern for `rooms`, `^[^,]*[^,\s][^,]*(,[^,]*){0,49}$`,
+/// admits only lists this accepts: a first id, at most 50 in all.)
 pub fn parse_rooms(list: &str) -> AppResult<Vec<String>> {
     let mut rooms: Vec<String> = Vec::new();
     for id in list.split(',').map(str::trim).filter(|id| !id.is_empty()) {

@@ -236,6 +236,7 @@ struct LobbyPollQuery {
     /// is then shaped as a room poll's, with the events of every listed
     /// room in id order, the room list as a `rooms` event when the lobby
     /// changed since `version`, and the `version`.
+    #[param(pattern = r"^[^,]*[^,\s][^,]*(,[^,]*){0,49}$")]
     rooms: Option<String>,
     /// With `rooms`: the id of the last stored event the caller has
     /// (absent: only new events).

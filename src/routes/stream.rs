@@ -145,6 +145,7 @@ struct EventsQuery {
     /// Rooms to carry too, by id, comma-separated (at most 50): their
     /// events, in id order, on this one stream; the caller is present in
     /// each while it is open.
+    #[param(pattern = r"^[^,]*[^,\s][^,]*(,[^,]*){0,49}$")]
     rooms: Option<String>,
     /// With `rooms`: replay every visible stored event of those rooms
     /// after this id first (the `Last-Event-ID` header wins over it).
