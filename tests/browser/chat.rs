@@ -9,7 +9,7 @@ use crate::harness::{Browser, run};
 
 /// Alice creates a room through the form; Bob opens it. Both are live
 /// (EventSource) when this returns.
-async fn two_in_a_room(alice: &Browser, bob: &Browser, title: &str) -> String {
+pub async fn two_in_a_room(alice: &Browser, bob: &Browser, title: &str) -> String {
     let room = alice.create_room(title, None).await;
     alice.wait_state("live").await;
     bob.goto(&format!("/rooms/{room}")).await;

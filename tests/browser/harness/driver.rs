@@ -88,8 +88,14 @@ impl Chromedriver {
     }
 
     /// A new browser session: its own Chromium with its own profile (so
-    /// its own cookies).
-    pub async fn session(&self, chromium: &Path, profile: &Path) -> fantoccini::Client {
+    /// its own cookies); `self_signed`: it takes the server's self-signed
+    /// certificate (WebDriver's `acceptInsecureCerts`).
+    pub async fn session(
+        &self,
+        chromium: &Path,
+        profile: &Path,
+        self_signed: bool,
+    ) -> fantoccini::Client {
         let mut args: Vec<String> = CHROMIUM_ARGS.iter().map(|a| a.to_string()).collect();
         args.push(format!("--user-data-dir={}", profile.display()));
         let capabilities = json!({
@@ -97,6 +103,7 @@ impl Chromedriver {
             "goog:chromeOptions": { "binary": chromium, "args": args },
             "goog:loggingPrefs": { "browser": "ALL" },
             "timeouts": { "pageLoad": 20_000, "script": 20_000 },
+            "acceptInsecureCerts": self_signed,
         });
         let Value::Object(capabilities) = capabilities else {
             unreachable!("an object literal")

@@ -116,7 +116,7 @@ impl World {
         let profile = TempDir::new().expect("profile dir");
         let client = self
             .driver
-            .session(&self.tools.chromium, profile.path())
+            .session(&self.tools.chromium, profile.path(), self.server.https)
             .await;
         let browser = Browser::new(label, client, self.server.url(""), profile);
         self.browsers.lock().unwrap().push(browser.clone());

@@ -10,6 +10,8 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub struct Server {
     pub addr: SocketAddr,
+    /// Served over HTTPS (`--tls-cert`): its certificate is self-signed.
+    pub https: bool,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     /// Removed when the server is dropped, after it has stopped.
@@ -28,6 +30,7 @@ impl Server {
         config.post_rate = 2000.0;
         config.post_burst = 2000;
         tune(&mut config);
+        let https = config.tls_cert.is_some();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
@@ -41,6 +44,7 @@ impl Server {
         });
         Server {
             addr,
+            https,
             stop: Some(stop),
             task: Some(task),
             _dir: dir,
@@ -48,7 +52,8 @@ impl Server {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.addr, path)
     }
 
     /// Stops the server gracefully and waits until it has exited.
