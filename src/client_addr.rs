@@ -2,14 +2,71 @@
 //! does: start from the peer; while the current hop is a trusted proxy, step
 //! one entry left in `X-Forwarded-For`. The first untrusted hop is the
 //! client (or the leftmost entry when every hop is trusted).
+//!
+//! A trusted proxy is named as `proxy-addr` names them: a CIDR range, a
+//! bare address (the range of that one address), or one of the names
+//! `loopback`, `linklocal` and `uniquelocal`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::{
+    net::{IpAddr, SocketAddr},
+    str::FromStr,
+};
 
 use axum::http::HeaderMap;
 use ipnet::IpNet;
 
-pub fn client_addr(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+/// One `--trust-proxy` entry: the ranges it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedProxy(Vec<IpNet>);
+
+impl TrustedProxy {
+    fn contains(&self, ip: &IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(ip))
+    }
+}
+
+impl FromStr for TrustedProxy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let named: &[&str] = match text.trim().to_ascii_lowercase().as_str() {
+            "loopback" => &["127.0.0.0/8", "::1/128"],
+            "linklocal" => &["169.254.0.0/16", "fe80::/10"],
+            "uniquelocal" => &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
+            _ => &[],
+        };
+        if !named.is_empty() {
+            let nets = named.iter().filter_map(|net| net.parse().ok()).collect();
+            return Ok(TrustedProxy(nets));
+        }
+        let text = text.trim();
+        if let Ok(net) = text.parse::<IpNet>() {
+            return Ok(TrustedProxy(vec![net]));
+        }
+        match text.parse::<IpAddr>() {
+            Ok(ip) => Ok(TrustedProxy(vec![IpNet::from(ip)])),
+            Err(_) => Err(format!(
+                "{text:?} is no address, CIDR range (10.0.0.0/8) or name \
+                 (loopback, linklocal, uniquelocal)"
+            )),
+        }
+    }
+}
+
+/// Whether a trusted proxy says the client spoke HTTPS to it
+/// (`X-Forwarded-Proto: https`, its first value).
+pub fn forwarded_https(peer: SocketAddr, headers: &HeaderMap, trusted: &[TrustedProxy]) -> bool {
+    let peer = canonical(peer.ip());
+    trusted.iter().any(|proxy| proxy.contains(&peer))
+        && headers
+            .get("x-forwarded-proto")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(',').next())
+            .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
+pub fn client_addr(peer: SocketAddr, headers: &HeaderMap, trusted: &[TrustedProxy]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|proxy| proxy.contains(ip));
     let mut current = canonical(peer.ip());
     if !is_trusted(&current) {
         return current;
@@ -54,6 +111,39 @@ mod tests {
 
     fn peer(ip: &str) -> SocketAddr {
         SocketAddr::new(ip.parse().unwrap(), 4000)
+    }
+
+    fn trusts(entry: &str, ip: &str) -> bool {
+        let proxy: TrustedProxy = entry.parse().unwrap();
+        proxy.contains(&ip.parse().unwrap())
+    }
+
+    #[test]
+    fn a_proxy_is_a_range_a_bare_address_or_a_name() {
+        assert!(trusts("127.0.0.1", "127.0.0.1"));
+        assert!(
+            !trusts("127.0.0.1", "127.0.0.2"),
+            "a bare address is itself only"
+        );
+        assert!(trusts("::1", "::1"));
+        assert!(trusts("10.0.0.0/8", "10.9.8.7"));
+        assert!(trusts("loopback", "127.3.2.1") && trusts("Loopback", "::1"));
+        assert!(trusts("linklocal", "169.254.1.1") && trusts("linklocal", "fe80::1"));
+        for ip in [
+            "10.1.1.1",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "fd00::1",
+        ] {
+            assert!(trusts("uniquelocal", ip), "{ip}");
+        }
+        assert!(!trusts("uniquelocal", "172.32.0.1") && !trusts("uniquelocal", "8.8.8.8"));
+        let refused = "localhost".parse::<TrustedProxy>().unwrap_err();
+        assert!(
+            refused.contains("loopback"),
+            "the message names what works: {refused}"
+        );
     }
 
     #[test]

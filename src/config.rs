@@ -6,9 +6,9 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, Subcommand};
-use ipnet::IpNet;
 
 use crate::{
+    client_addr::TrustedProxy,
     db::DatabaseUrl,
     server::{Acme, CertificateSource},
 };
@@ -91,7 +91,9 @@ pub struct Config {
 
     /// Mark the session cookie `Secure` (set this when served over HTTPS;
     /// always on with `--tls-cert` or `--acme-domain`).
-    #[arg(long, env = "GIFCHAT_SECURE_COOKIES")]
+    /// In the environment: 1/0, true/false, yes/no, on/off, in any case.
+    #[arg(long, env = "GIFCHAT_SECURE_COOKIES", action = clap::ArgAction::SetTrue,
+          value_parser = parse_bool)]
     pub secure_cookies: bool,
 
     /// How long a user stays present after their last stream or poll ends,
@@ -141,10 +143,11 @@ pub struct Config {
     #[arg(long, env = "GIFCHAT_KEEP_ALIVE", default_value = "15s", value_parser = parse_duration)]
     pub keep_alive: Duration,
 
-    /// Peers (CIDR) whose `X-Forwarded-For` header is believed, as
-    /// `proxy-addr` does: the client address is the rightmost untrusted hop.
+    /// Peers whose `X-Forwarded-For` header is believed, as `proxy-addr`
+    /// does (the client address is the rightmost untrusted hop): CIDR
+    /// ranges, bare addresses, or `loopback`, `linklocal`, `uniquelocal`.
     #[arg(long, env = "GIFCHAT_TRUST_PROXY", value_delimiter = ',', num_args = 1..)]
-    pub trust_proxy: Vec<IpNet>,
+    pub trust_proxy: Vec<TrustedProxy>,
 
     /// Posts (any state-changing request) per second per session; an
     /// address may make four times as many. 0 disables the limit.
@@ -234,6 +237,11 @@ impl Config {
             .unwrap_or_else(|| DatabaseUrl::Sqlite(self.data_dir.join(crate::db::DB_FILE)))
     }
 
+    /// Whether this server speaks HTTPS itself.
+    pub fn serves_tls(&self) -> bool {
+        self.tls_cert.is_some() || !self.acme_domain.is_empty()
+    }
+
     /// Where HTTPS gets its certificate, if it is on.
     pub fn certificate_source(&self) -> Result<Option<CertificateSource>, String> {
         match (&self.tls_cert, &self.tls_key, self.acme_domain.is_empty()) {
@@ -273,6 +281,18 @@ impl Config {
 }
 
 /// Durations read like `5s`, `500ms`, `2m`.
+/// A yes or a no as people write it: 1/0, true/false, yes/no, on/off, in
+/// any case.
+pub fn parse_bool(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(format!(
+            "{text:?} is neither yes nor no (1/0, true/false, yes/no, on/off)"
+        )),
+    }
+}
+
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|e| format!("{e} (write it like 5s, 500ms or 2m)"))
 }
@@ -340,5 +360,16 @@ mod tests {
         assert_eq!(config.addr.to_string(), "127.0.0.1:8005");
         assert_eq!(config.leave_grace, Duration::from_secs(5));
         assert_eq!(config.max_upload, 5 * 1024 * 1024);
+    }
+
+    #[test]
+    fn a_boolean_setting_reads_the_usual_spellings_and_refuses_others() {
+        for yes in ["1", "true", "TRUE", "yes", "Yes", "on", "ON"] {
+            assert_eq!(parse_bool(yes), Ok(true), "{yes}");
+        }
+        for no in ["0", "false", "False", "no", "NO", "off", "Off"] {
+            assert_eq!(parse_bool(no), Ok(false), "{no}");
+        }
+        assert!(parse_bool("banana").is_err());
     }
 }

@@ -90,6 +90,13 @@ pub async fn run(
         }
         None => (None, None),
     };
+    if config.secure_cookies && tls.is_none() && config.trust_proxy.is_empty() {
+        tracing::warn!(
+            "--secure-cookies over plain HTTP with no trusted proxy: browsers will not send \
+             the cookie back unless something in front serves HTTPS. Serve HTTPS \
+             (--tls-cert, --acme-domain), or trust the proxy that does (--trust-proxy)"
+        );
+    }
     db::make_private_dir(&config.data_dir)?;
     std::fs::create_dir_all(&config.uploads_dir)?;
     let database = config.database_url();

@@ -26,6 +26,9 @@ pub struct Metrics {
     /// from: `memory` (the room's recent events) or `database`.
     pub resumes: IntCounterVec,
     pub upload_bytes: IntCounter,
+    /// Requests over plain HTTP while session cookies are `Secure`: a
+    /// browser does not send such a cookie back, so each is a new visitor.
+    pub insecure_requests: IntCounter,
     /// Time to the response head, by method and route.
     pub http_latency: HistogramVec,
 }
@@ -78,6 +81,10 @@ impl Metrics {
             &["source"],
         )?;
         let upload_bytes = IntCounter::new("upload_bytes_total", "Bytes of GIFs stored")?;
+        let insecure_requests = IntCounter::new(
+            "insecure_requests_total",
+            "Requests over plain HTTP while session cookies are Secure (browsers do not send them back)",
+        )?;
         let http_latency = HistogramVec::new(
             HistogramOpts::new("http_request_duration_seconds", "Time to the response head")
                 .buckets(vec![
@@ -92,6 +99,7 @@ impl Metrics {
         registry.register(Box::new(lag_recoveries.clone()))?;
         registry.register(Box::new(resumes.clone()))?;
         registry.register(Box::new(upload_bytes.clone()))?;
+        registry.register(Box::new(insecure_requests.clone()))?;
         registry.register(Box::new(http_latency.clone()))?;
         Ok(Metrics {
             registry,
@@ -102,6 +110,7 @@ impl Metrics {
             lag_recoveries,
             resumes,
             upload_bytes,
+            insecure_requests,
             http_latency,
         })
     }

@@ -1,6 +1,8 @@
 //! One log line per request: method, path, status, latency, client address
 //! (through trusted proxies, see `client_addr.rs`); and the latency
-//! histogram by method and route.
+//! histogram by method and route. A request that came over plain HTTP
+//! while session cookies are `Secure` is counted and logged: its browser
+//! will not send the cookie back, and every page is a new visitor.
 //!
 //! The histogram's labels come from fixed sets, never from what a client
 //! sends: a method outside the standard ones is `other`, and a path that
@@ -16,7 +18,26 @@ use axum::{
     response::Response,
 };
 
-use crate::{client_addr::client_addr, state::AppState};
+use crate::{
+    client_addr::{client_addr, forwarded_https},
+    state::AppState,
+};
+
+/// Counts a plain-HTTP request while cookies are Secure; says so in the
+/// log on the first and every thousandth.
+fn warn_insecure(state: &AppState) {
+    let counter = &state.metrics.insecure_requests;
+    counter.inc();
+    if counter.get() % 1000 == 1 {
+        tracing::warn!(
+            requests = counter.get(),
+            "a request came over plain HTTP while cookies are Secure (--secure-cookies): \
+             its browser will not send the cookie back. Serve HTTPS (--tls-cert, \
+             --acme-domain), or have the proxy in front send X-Forwarded-Proto: https \
+             and trust it with --trust-proxy"
+        );
+    }
+}
 
 pub async fn log_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -27,10 +48,18 @@ pub async fn log_requests(State(state): State<AppState>, request: Request, next:
         .get::<MatchedPath>()
         .map_or("unmatched", MatchedPath::as_str)
         .to_owned();
-    let client = request
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| client_addr(*peer, request.headers(), &state.config.trust_proxy));
+        .map(|ConnectInfo(peer)| *peer);
+    let trusted = &state.config.trust_proxy;
+    let client = peer.map(|peer| client_addr(peer, request.headers(), trusted));
+    if state.config.secure_cookies
+        && !state.config.serves_tls()
+        && !peer.is_some_and(|peer| forwarded_https(peer, request.headers(), trusted))
+    {
+        warn_insecure(&state);
+    }
     let response = next.run(request).await;
     let elapsed = started.elapsed();
     state

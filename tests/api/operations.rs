@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::TestApp;
+use crate::helpers::{Client, TestApp};
 
 /// The value of one sample line of the Prometheus text, e.g.
 /// `gifchat_connections{transport="sse"}`.
@@ -135,4 +135,60 @@ async fn a_nonsense_setting_stops_the_server_at_start_up_with_a_reason() {
         said.contains("--post-rate") && said.contains("NaN"),
         "{said}"
     );
+}
+
+/// `gifchat_insecure_requests_total`, read over a request that a trusted
+/// proxy says came over HTTPS (so the reading itself does not count).
+async fn insecure_requests(client: &Client) -> f64 {
+    let answer = client
+        .http
+        .get(client.url("/metrics"))
+        .header("x-forwarded-proto", "https")
+        .send()
+        .await
+        .unwrap();
+    let text = answer.text().await.unwrap();
+    sample(&text, "gifchat_insecure_requests_total").unwrap()
+}
+
+#[tokio::test]
+async fn plain_http_with_secure_cookies_is_counted_unless_a_trusted_proxy_says_https() {
+    let app = TestApp::spawn_with(|c| {
+        c.secure_cookies = true;
+        c.trust_proxy = vec!["loopback".parse().unwrap()];
+    })
+    .await;
+    let client = app.client();
+    let https = |path: &str| {
+        client
+            .http
+            .get(client.url(path))
+            .header("x-forwarded-proto", "https")
+            .send()
+    };
+    https("/healthz").await.unwrap();
+    assert_eq!(insecure_requests(&client).await, 0.0);
+    client
+        .http
+        .get(client.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        insecure_requests(&client).await,
+        1.0,
+        "plain HTTP, said nothing"
+    );
+
+    // From a peer that is not trusted, the header is anyone's word.
+    let untrusting = TestApp::spawn_with(|c| c.secure_cookies = true).await;
+    let client = untrusting.client();
+    let said = client
+        .http
+        .get(client.url("/healthz"))
+        .header("x-forwarded-proto", "https")
+        .send();
+    said.await.unwrap();
+    // That request and the reading's own: neither's word is taken.
+    assert_eq!(insecure_requests(&client).await, 2.0);
 }
