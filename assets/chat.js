@@ -238,7 +238,7 @@
     const known = snapshot && snapshot.members.find((user) => user.id === id);
     if (known) return known;
     const who = li.querySelector(".who");
-    return { id, color: who.title, name: who.textContent };
+    return { id, color: who.title, color_dark: who.dataset.colorDark, name: who.textContent };
   }
 
   // The whisper target leaves with its user (the list is complete unless the

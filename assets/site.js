@@ -18,11 +18,14 @@ window.gifchat = {
     return user.name || user.color;
   },
 
-  // `views::user_badge()`: the user's label in the user's color.
+  // `views::user_badge()`: the user's label in the user's colors (the
+  // stylesheet picks the theme's).
   badge(user) {
     const span = window.gifchat.el("span", "who", window.gifchat.label(user));
-    span.style.color = user.color;
+    span.style.setProperty("--c", user.color);
+    span.style.setProperty("--c-dark", user.color_dark);
     span.title = user.color;
+    span.dataset.colorDark = user.color_dark;
     return span;
   },
 };

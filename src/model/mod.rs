@@ -13,4 +13,4 @@ pub use event::{Audience, EventRecord, GifInfo, Kind, NewEvent, RoomEvent, RoomN
 pub use members::{MembersEvent, MembersSnapshot, Present, heir_notice, presence_notice};
 pub use room::{Access, Room, RoomRow};
 pub use session::SessionRow;
-pub use user::{User, color_of};
+pub use user::{User, colors_of};

@@ -74,7 +74,7 @@ fn me_box(user: &User) -> Markup {
     html! {
         div.me-box {
             span.me title="You" {
-                span.swatch style={ "background:" (user.color) } {}
+                span.swatch style=(user_colors(user)) {}
                 span.me-label { (user.label()) }
             }
             form #name-form method="post" action="/me" {
@@ -106,9 +106,16 @@ pub fn error_page(status: StatusCode, message: &str, user: Option<&User>) -> Mar
     )
 }
 
-/// A user's name in their color.
+/// A user's name in their color (the stylesheet picks the theme's).
 fn user_badge(user: &User) -> Markup {
     html! {
-        span.who style={ "color:" (user.color) } title=(user.color) { (user.label()) }
+        span.who style=(user_colors(user)) title=(user.color)
+            data-color-dark=(user.color_dark) { (user.label()) }
     }
+}
+
+/// The user's colors as the stylesheet reads them (`--c`, `--c-dark`);
+/// `site.js`'s `badge` sets the same.
+fn user_colors(user: &User) -> String {
+    format!("--c:{};--c-dark:{}", user.color, user.color_dark)
 }
