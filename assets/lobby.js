@@ -1,63 +1,42 @@
-// The lobby page's script: keeps the rooms table live. It listens to the
-// lobby stream (`GET /events`) and falls back to long-polling
-// `GET /poll?version=` when EventSource is missing or fails. Both carry the
-// whole list first, so a (re)connection always re-syncs the table.
-"use strict";
+// The lobby page's entry module: keeps the rooms table live from the
+// lobby's events, through the connection the browser's tabs share
+// (lib/tabs.js). A (re)connection always brings the whole list first, so
+// the table re-syncs.
 
-(() => {
-  const tbody = document.querySelector("#rooms tbody");
+import { roomRow } from "./lib/render.js";
+import { subscribe } from "./lib/tabs.js";
+
+const tbody = document.querySelector("#rooms tbody");
+if (tbody) start(tbody);
+
+function start(tbody) {
   const empty = document.getElementById("no-rooms");
-  if (!tbody) return;
+  const findRow = (id) => Array.from(tbody.rows).find((tr) => tr.dataset.room === id);
+  const syncEmpty = () => { empty.hidden = tbody.rows.length > 0; };
 
-  let polling = false;
-
-  // ---- rendering: `views::lobby::room_row()`, node for node ----------------
-
-  const { el, badge } = window.gifchat; // from site.js
-
-  function row(room) {
-    const tr = el("tr");
-    tr.dataset.room = room.id;
-    const link = el("a", null, room.title);
-    link.href = "/rooms/" + encodeURIComponent(room.id);
-    const kind = room.private ? "private" : "public";
-    const cells = [
-      [el("td", "title"), link],
-      [el("td", "type"), el("span", "tag tag-" + kind, kind)],
-      [el("td", "count"), room.members + " / " + room.max],
-      [el("td", "owner"), badge(room.owner)],
-    ];
-    for (const [td, content] of cells) {
-      td.append(content);
-      tr.append(td);
-    }
-    return tr;
-  }
-
-  function findRow(id) {
-    return Array.from(tbody.rows).find((tr) => tr.dataset.room === id);
-  }
-
-  function syncEmpty() {
-    empty.hidden = tbody.rows.length > 0;
-  }
-
+  // The whole list: rows that did not change stay as they are (a link
+  // being clicked is not pulled from under the pointer).
   function showAll(rooms) {
-    tbody.replaceChildren(...rooms.map(row));
+    const rows = rooms.map((room) => {
+      const fresh = roomRow(room);
+      const old = findRow(room.id);
+      return old && old.isEqualNode(fresh) ? old : fresh;
+    });
+    tbody.replaceChildren(...rows);
     syncEmpty();
   }
 
   // Newest first, as the server lists them.
   function created(room) {
     const old = findRow(room.id);
-    if (old) old.replaceWith(row(room));
-    else tbody.prepend(row(room));
+    if (old) old.replaceWith(roomRow(room));
+    else tbody.prepend(roomRow(room));
     syncEmpty();
   }
 
   function updated(room) {
     const old = findRow(room.id);
-    if (old) old.replaceWith(row(room));
+    if (old) old.replaceWith(roomRow(room));
     else created(room);
   }
 
@@ -67,64 +46,10 @@
     syncEmpty();
   }
 
-  // ---- Server-Sent Events ----------------------------------------------------
-
-  function listen() {
-    const es = new EventSource("/events");
-    let proven = false;
-    const on = (type, apply) =>
-      es.addEventListener(type, (e) => {
-        proven = true;
-        apply(JSON.parse(e.data));
-      });
-    on("rooms", (body) => showAll(body.rooms));
-    on("room-created", created);
-    on("room-updated", updated);
-    on("room-deleted", deleted);
-    es.onerror = () => {
-      // Dropped after working: the browser reconnects and the first event
-      // (`rooms`) re-syncs. Never worked or refused: poll instead.
-      if (proven && es.readyState !== EventSource.CLOSED) return;
-      es.close();
-      poll();
-    };
-  }
-
-  // ---- long-polling ------------------------------------------------------------
-
-  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-  async function poll() {
-    if (polling) return;
-    polling = true;
-    let version = "";
-    let delay = 1000;
-    for (;;) {
-      try {
-        const query = version ? "&version=" + encodeURIComponent(version) : "";
-        const response = await fetch("/poll?timeout=25" + query, {
-          headers: { Accept: "application/json" },
-          cache: "no-store",
-        });
-        if (response.status === 429 || response.status === 503) {
-          // Refused for load: ask again when the server says.
-          const seconds = parseInt(response.headers.get("Retry-After"), 10) || 5;
-          await sleep(seconds * 1000 + Math.random() * 1000);
-          continue;
-        }
-        if (!response.ok) throw new Error("poll: HTTP " + response.status);
-        const answer = await response.json();
-        if (answer.version !== version) showAll(answer.rooms);
-        version = answer.version;
-        delay = 1000;
-      } catch (_) {
-        // Server restarting or network down: back off, then ask again.
-        await sleep(delay);
-        delay = Math.min(delay * 2, 30000);
-      }
-    }
-  }
-
-  if (window.EventSource) listen();
-  else poll();
-})();
+  const apply = { rooms: (body) => showAll(body.rooms), "room-created": created, "room-updated": updated, "room-deleted": deleted };
+  subscribe({ room: null, cursor: null, forcePoll: false }, {
+    event: (kind, body) => apply[kind] && apply[kind](body),
+    state: () => {},
+  });
+  addEventListener("pageshow", (e) => { if (e.persisted) location.reload(); });
+}

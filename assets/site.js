@@ -1,40 +1,13 @@
-// Every page loads this script first (views::layout): it holds the DOM
-// helpers the page scripts share, marks the page as scripted (CSS hides
-// script-only controls under `html.no-js`) and sends the header's name form
-// without a reload.
-"use strict";
+// Every page loads this module first (views::layout): it marks the page as
+// scripted (CSS hides script-only controls under `html.no-js`) and sends
+// the header's name form without a reload.
 
-// Rendering helpers shared by the page scripts (chat.js, lobby.js), which
-// run after this one. User text only ever goes in through textContent.
-window.gifchat = {
-  el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text != null) node.textContent = text;
-    return node;
-  },
+document.documentElement.classList.remove("no-js");
 
-  label(user) {
-    return user.name || user.color;
-  },
+const form = document.getElementById("name-form");
+if (form) nameForm(form);
 
-  // `views::user_badge()`: the user's label in the user's colors (the
-  // stylesheet picks the theme's).
-  badge(user) {
-    const span = window.gifchat.el("span", "who", window.gifchat.label(user));
-    span.style.setProperty("--c", user.color);
-    span.style.setProperty("--c-dark", user.color_dark);
-    span.title = user.color;
-    span.dataset.colorDark = user.color_dark;
-    return span;
-  },
-};
-
-(() => {
-  document.documentElement.classList.remove("no-js");
-
-  const form = document.getElementById("name-form");
-  if (!form) return;
+function nameForm(form) {
   const input = document.getElementById("name-input");
   const error = document.getElementById("name-error");
   const button = form.querySelector("button[type=submit]");
@@ -67,7 +40,6 @@ window.gifchat = {
       input.value = "";
       input.blur();
       showError("");
-      document.dispatchEvent(new CustomEvent("gifchat:renamed", { detail: body }));
     } catch (_) {
       showError("Could not reach the server; the name was not changed.");
     } finally {
@@ -75,4 +47,4 @@ window.gifchat = {
     }
   });
   input.addEventListener("input", () => showError(""));
-})();
+}

@@ -13,7 +13,7 @@
 //! | `me`          | `GET|POST /me`                                          |
 //! | `ops`         | `GET /healthz`, `GET /metrics`                          |
 //! | `uploads`     | `POST /rooms/{id}/gifs`, `GET /gif/{file}`              |
-//! | `assets`      | `GET /assets/{name}`                                    |
+//! | `assets`      | `GET /assets/{release}/{*name}`, `GET /assets/{name}`  |
 //! | `openapi`     | `GET /openapi.json`: the document of all the above      |
 //!
 //! Each feature's `routes()` registers its handlers with utoipa-axum's

@@ -36,13 +36,14 @@ pub fn lobby(page: &Page, rooms: &[Room]) -> Markup {
                 }
                 p #no-rooms hidden[!rooms.is_empty()] { "No rooms yet. Create the first one!" }
                 noscript { p.notice { "The list updates live with JavaScript; reload the page to refresh it." } }
+                (super::templates::lobby())
             }
         },
     )
 }
 
-/// One row of the rooms table (`assets/lobby.js` builds the same).
-fn room_row(room: &Room) -> Markup {
+/// One row of the rooms table (the client clones it: `views::templates`).
+pub(super) fn room_row(room: &Room) -> Markup {
     let kind = if room.private { "private" } else { "public" };
     html! {
         tr data-room=(room.id) {

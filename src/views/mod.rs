@@ -4,12 +4,14 @@
 //! construction.
 //!
 //! - `lobby`: the lobby and the create-room form.
-//! - `room`: the chat page, the password form, and the one `message()`
-//!   markup shared by history (here) and live messages (`assets/chat.js`
-//!   builds the same structure; keep the two in step).
+//! - `room`: the chat page, the password form, and the markup of one
+//!   message and one member.
+//! - `templates`: that markup again, as `<template>`s the browser client
+//!   clones for live messages, members and rooms: one source for both.
 
 pub mod lobby;
 pub mod room;
+mod templates;
 
 use axum::http::StatusCode;
 use maud::{DOCTYPE, Markup, html};
@@ -31,7 +33,8 @@ impl<'a> Page<'a> {
 /// The frame around every page. `site.js` runs on every page: it
 /// removes the `no-js` class (CSS hides script-only controls while it is
 /// there) and posts the name form in the header without a reload; `script`
-/// is the page's own script, if any.
+/// is the page's own entry module, if any. Scripts are ES modules: a
+/// browser without modules gets the pages as they work without JavaScript.
 fn layout(
     title: &str,
     user: Option<&User>,
@@ -49,9 +52,9 @@ fn layout(
                 link rel="stylesheet" href=(asset_url("style.css"));
                 // No icon: saves every page a request for /favicon.ico and its 404.
                 link rel="icon" href="data:,";
-                script src=(asset_url("site.js")) defer {}
+                script type="module" src=(asset_url("site.js")) {}
                 @if let Some(script) = script {
-                    script src=(asset_url(script)) defer {}
+                    script type="module" src=(asset_url(script)) {}
                 }
             }
             body {
@@ -115,7 +118,7 @@ fn user_badge(user: &User) -> Markup {
 }
 
 /// The user's colors as the stylesheet reads them (`--c`, `--c-dark`);
-/// `site.js`'s `badge` sets the same.
+/// the client's `badge()` sets the same.
 fn user_colors(user: &User) -> String {
     format!("--c:{};--c-dark:{}", user.color, user.color_dark)
 }

@@ -19,7 +19,7 @@ pub struct RoomPage<'a> {
     pub members: &'a MembersSnapshot,
     /// Where the live stream resumes: the page shows everything up to here.
     pub cursor: i64,
-    /// Largest GIF the server takes, in bytes (chat.js checks before sending).
+    /// Largest GIF the server takes, in bytes (the client checks before sending).
     pub max_upload: u64,
 }
 
@@ -64,6 +64,7 @@ pub fn room(page: &Page, view: &RoomPage) -> Markup {
                     }
                     (members_panel(view.members, me))
                 }
+                (super::templates::chat())
             }
         },
     )
@@ -105,7 +106,7 @@ fn composer(base: &str, max_upload: u64) -> Markup {
     }
 }
 
-/// The members panel (`chat.js` re-renders it from `members` snapshots). A
+/// The members panel (the client re-renders it from `members` snapshots). A
 /// `details` so that narrow screens can fold it into one line.
 fn members_panel(members: &MembersSnapshot, me: &str) -> Markup {
     let unlisted = members.count.saturating_sub(members.members.len());
@@ -117,7 +118,7 @@ fn members_panel(members: &MembersSnapshot, me: &str) -> Markup {
                     h2 { "Members " span #member-count { (members.count) " / " (members.max) } }
                 }
                 ul #members {
-                    @for user in &members.members { (member(user, me, owner)) }
+                    @for user in &members.members { (member(user, Marks::of(user, me, owner))) }
                     @if unlisted > 0 {
                         li.more { "and " (unlisted) " more" }
                     }
@@ -127,21 +128,54 @@ fn members_panel(members: &MembersSnapshot, me: &str) -> Markup {
     }
 }
 
-/// One member, as `chat.js` `member()` builds it: everyone else gets a
-/// whisper button, and the owner also gets the owner's controls.
-fn member(user: &User, me: &str, owner: &str) -> Markup {
+/// Which of a member row's optional parts show.
+#[derive(Debug, Clone, Copy)]
+pub struct Marks {
+    /// The star: this member owns the room.
+    pub owner: bool,
+    /// "(you)": this member is the viewer.
+    pub you: bool,
+    /// The whisper button: anyone but the viewer.
+    pub whisper: bool,
+    /// "Make owner" and "Kick": the viewer owns the room.
+    pub owner_actions: bool,
+}
+
+impl Marks {
+    /// Every part (the template the client clones, `views::templates`).
+    pub const ALL: Marks = Marks {
+        owner: true,
+        you: true,
+        whisper: true,
+        owner_actions: true,
+    };
+
+    /// What `me` sees on `user`'s row of a room that `owner` owns.
+    fn of(user: &User, me: &str, owner: &str) -> Marks {
+        Marks {
+            owner: user.id == owner,
+            you: user.id == me,
+            whisper: user.id != me,
+            owner_actions: user.id != me && owner == me,
+        }
+    }
+}
+
+/// One member: everyone else gets a whisper button, and the owner also
+/// gets the owner's controls. The client clones it (`views::templates`).
+pub fn member(user: &User, marks: Marks) -> Markup {
     let label = user.label();
     html! {
-        li.member.you[user.id == me] data-user=(user.id) {
+        li.member.you[marks.you] data-user=(user.id) {
             span.member-name {
                 (user_badge(user))
-                @if user.id == owner { " " span.owner-mark title="Owner" role="img" aria-label="owner" { "★" } }
-                @if user.id == me { " " span.you-mark { "(you)" } }
+                @if marks.owner { " " span.owner-mark title="Owner" role="img" aria-label="owner" { "★" } }
+                @if marks.you { " " span.you-mark { "(you)" } }
             }
-            @if user.id != me {
+            @if marks.whisper {
                 span.member-actions {
                     button.whisper-to type="button" aria-label={ "Whisper to " (label) } { "Whisper" }
-                    @if owner == me {
+                    @if marks.owner_actions {
                         button.make-owner type="button" aria-label={ "Make owner: " (label) } { "Make owner" }
                         button.kick.danger type="button" aria-label={ "Kick " (label) } { "Kick" }
                     }
@@ -151,8 +185,9 @@ fn member(user: &User, me: &str, owner: &str) -> Markup {
     }
 }
 
-/// One message, as history shows it and as `chat.js` builds live ones:
-/// `li.msg.msg-<type>` (plus `.mine` for the viewer's own), with the id.
+/// One message, as history shows it (and, through `views::templates`, as
+/// the client shows live ones): `li.msg.msg-<type>` (plus `.mine` for the
+/// viewer's own), with the id.
 pub fn message(event: &EventRecord, me: &str) -> Markup {
     let mine = event.user.as_ref().is_some_and(|u| u.id == me);
     let kind = event.kind.as_str();
@@ -184,7 +219,8 @@ pub fn message(event: &EventRecord, me: &str) -> Markup {
 
 /// The width a GIF is shown at (its height follows from the `width` and
 /// `height` attributes): it fits a 320 px square, and tiny ones are scaled
-/// up to about 96 px (at most 4×). `chat.js` `displayWidth()` is the same.
+/// up to about 96 px (at most 4×). `assets/lib/render.js` `displayWidth()`
+/// is the same.
 fn display_width(info: GifInfo) -> u32 {
     let (w, h) = (f64::from(info.width.max(1)), f64::from(info.height.max(1)));
     let grow = (96.0 / w.max(h)).clamp(1.0, 4.0);

@@ -22,6 +22,7 @@ mod backend {
 }
 
 mod acme;
+mod assets;
 mod backup;
 mod connections;
 mod copy_database;

@@ -233,13 +233,24 @@ impl Browser {
             .unwrap_or_else(|e| panic!("[{}] could not type into {css}: {e}", self.label));
     }
 
+    /// Clicks the element matching `css`. Live pages re-render (a room's
+    /// row when its member count changes): an element replaced between
+    /// finding and clicking is found again, as a person would.
     pub async fn click(&self, css: &str) {
-        self.find(css)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("[{}] could not click {css}: {e}", self.label));
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.find(css).await.click().await {
+                Ok(()) => return,
+                Err(e) if is_stale(&e) && Instant::now() < deadline => continue,
+                Err(e) => panic!("[{}] could not click {css}: {e}", self.label),
+            }
+        }
     }
+}
+
+fn is_stale(error: &fantoccini::error::CmdError) -> bool {
+    matches!(error, fantoccini::error::CmdError::Standard(e)
+        if e.error == fantoccini::error::ErrorStatus::StaleElementReference)
 }
 
 /// JavaScript's truthiness, for what `until` waits on.
