@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use fantoccini::{Locator, key::Key};
+use fantoccini::{Locator, key::Key, wd::WindowHandle};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
@@ -87,6 +87,54 @@ impl Browser {
                 _ => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
+    }
+
+    // ---- tabs ---------------------------------------------------------------
+
+    /// Opens a new tab of this browser (same profile) at `path` and
+    /// switches to it; returns its handle.
+    pub async fn open_tab(&self, path: &str) -> WindowHandle {
+        let tab = self
+            .client
+            .new_window(true)
+            .await
+            .unwrap_or_else(|e| panic!("[{}] could not open a tab: {e}", self.label));
+        self.switch_to(&tab.handle).await;
+        self.goto(path).await;
+        tab.handle
+    }
+
+    /// The tab this browser's commands go to from now on.
+    pub async fn switch_to(&self, tab: &WindowHandle) {
+        self.client
+            .switch_to_window(tab.clone())
+            .await
+            .unwrap_or_else(|e| panic!("[{}] could not switch tabs: {e}", self.label));
+    }
+
+    /// The tab commands go to now.
+    pub async fn current_tab(&self) -> WindowHandle {
+        self.client
+            .window()
+            .await
+            .unwrap_or_else(|e| panic!("[{}] no current tab: {e}", self.label))
+    }
+
+    /// Closes the current tab; switch to another before the next command.
+    pub async fn close_tab(&self) {
+        self.client
+            .close_window()
+            .await
+            .unwrap_or_else(|e| panic!("[{}] could not close the tab: {e}", self.label));
+    }
+
+    /// The chat page's role in the browser's shared connection: `leader`,
+    /// `follower`, or `alone`.
+    pub async fn tab_role(&self) -> String {
+        let role = self
+            .eval("const s = document.querySelector('#conn-state'); return s && s.dataset.role;")
+            .await;
+        role.as_str().unwrap_or("").to_owned()
     }
 
     // ---- pages --------------------------------------------------------------
