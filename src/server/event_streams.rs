@@ -10,9 +10,11 @@
 //! a stream request whose head has fully arrived, the request still goes
 //! through the whole router (sessions, limits, logging, the handler), and
 //! [`serve`] writes the answer: the head, then every frame as the body
-//! yields it, the body ending when the connection closes. An answer that
-//! is not a stream (an error, a redirect) is written whole, with its
-//! length. Everything else, including a stream request on a connection
+//! yields it, each in a chunk of its own (as hyper frames them: clients
+//! that read by chunks, as Python's `requests` does, get each event at
+//! once; an HTTP/1.0 client gets a body that ends with the connection).
+//! An answer that is not a stream (an error, a redirect) is written whole,
+//! with its length. Everything else, including a stream request on a connection
 //! already used for something else, is hyper's.
 //!
 //! What hyper would otherwise guard, this module guards itself: which paths
@@ -37,6 +39,7 @@ use axum::{
         HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version, header, response::Parts,
     },
 };
+use bytes::Buf;
 use http_body_util::BodyExt;
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
@@ -175,6 +178,10 @@ async fn answer(
     drop(head);
 
     let mut request = first.request;
+    let framing = match request.version() {
+        Version::HTTP_10 => Framing::UntilClose,
+        _ => Framing::Chunked,
+    };
     request.extensions_mut().insert(ConnectInfo(peer));
     request.extensions_mut().insert(ServedDirectly);
     let (answer, mut body) = match app.oneshot(request).await {
@@ -186,15 +193,20 @@ async fn answer(
         let body = axum::body::to_bytes(body, MAX_PLAIN_ANSWER)
             .await
             .map_err(io::Error::other)?;
-        let mut whole = write_head(&answer, Some(body.len()));
+        let mut whole = write_head(&answer, Some(body.len()), framing);
         if may_have_body(&answer) {
             whole.extend_from_slice(&body);
         }
-        write(&mut writer, &whole, closing).await?;
+        write(&mut writer, &mut &whole[..], closing).await?;
         return writer.shutdown().await;
     }
 
-    write(&mut writer, &write_head(&answer, None), closing).await?;
+    write(
+        &mut writer,
+        &mut &write_head(&answer, None, framing)[..],
+        closing,
+    )
+    .await?;
     let hung_up = hung_up(&mut reader);
     tokio::pin!(hung_up);
     loop {
@@ -205,23 +217,73 @@ async fn answer(
         };
         match frame {
             Some(Ok(frame)) => {
-                if let Some(data) = frame.data_ref() {
-                    write(&mut writer, data, closing).await?;
+                if let Some(data) = frame.data_ref().filter(|data| !data.is_empty()) {
+                    match framing {
+                        Framing::Chunked => {
+                            let size = ChunkSize::of(data.len());
+                            let mut chunk =
+                                Buf::chain(Buf::chain(size.as_slice(), &data[..]), &b"\r\n"[..]);
+                            write(&mut writer, &mut chunk, closing).await?;
+                        }
+                        Framing::UntilClose => write(&mut writer, &mut &data[..], closing).await?,
+                    }
                 }
             }
             // The stream ended (kicked, room deleted, shutdown).
-            None => break,
+            None => {
+                if let Framing::Chunked = framing {
+                    write(&mut writer, &mut &b"0\r\n\r\n"[..], closing).await?;
+                }
+                break;
+            }
             Some(Err(e)) => return Err(io::Error::other(e)),
         }
     }
     writer.shutdown().await
 }
 
-/// Writes all of `bytes` within [`WRITE_DEADLINE`], or within
-/// [`SHUTDOWN_WRITE_DEADLINE`] once `closing` is cancelled.
+/// How a stream's body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    /// HTTP/1.1: each frame a chunk, and the last chunk at the end.
+    Chunked,
+    /// HTTP/1.0, which has no chunks: the body ends with the connection.
+    UntilClose,
+}
+
+/// A chunk's size line, hexadecimal digits and CRLF, made on the stack:
+/// it is written once per event per viewer.
+struct ChunkSize {
+    bytes: [u8; 18],
+    len: usize,
+}
+
+impl ChunkSize {
+    fn of(size: usize) -> ChunkSize {
+        let digits = (usize::BITS - size.leading_zeros()).div_ceil(4).max(1) as usize;
+        let mut bytes = [0u8; 18];
+        for (i, byte) in bytes[..digits].iter_mut().enumerate() {
+            let nibble = (size >> (4 * (digits - 1 - i))) & 0xf;
+            *byte = b"0123456789abcdef"[nibble];
+        }
+        bytes[digits..digits + 2].copy_from_slice(b"\r\n");
+        ChunkSize {
+            bytes,
+            len: digits + 2,
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+/// Writes all of `bytes` (in one vectored write where it can) within
+/// [`WRITE_DEADLINE`], or within [`SHUTDOWN_WRITE_DEADLINE`] once `closing`
+/// is cancelled.
 async fn write(
     writer: &mut (impl AsyncWrite + Unpin),
-    bytes: &[u8],
+    bytes: &mut impl Buf,
     closing: &CancellationToken,
 ) -> io::Result<()> {
     let timed_out = || io::Error::new(io::ErrorKind::TimedOut, "the peer stopped reading");
@@ -229,7 +291,7 @@ async fn write(
     // would send its first bytes twice. Biased, write first: a write that
     // completes at once (nearly all of them) never arms a timer nor joins
     // the token's waiters, which would cost a lock per event per viewer.
-    let write = writer.write_all(bytes);
+    let write = writer.write_all_buf(bytes);
     tokio::pin!(write);
     tokio::select! {
         biased;
@@ -258,9 +320,9 @@ fn may_have_body(answer: &Parts) -> bool {
         || status == StatusCode::NOT_MODIFIED)
 }
 
-/// The answer's head. Without a length the body runs until the connection
-/// closes, which HTTP/1.0 and 1.1 clients (and proxies) all understand.
-fn write_head(answer: &Parts, length: Option<usize>) -> Vec<u8> {
+/// The answer's head: with the length of a whole answer, or the framing
+/// of a stream's body.
+fn write_head(answer: &Parts, length: Option<usize>, framing: Framing) -> Vec<u8> {
     let status = answer.status;
     let mut head = Vec::with_capacity(512);
     head.extend_from_slice(b"HTTP/1.1 ");
@@ -277,8 +339,14 @@ fn write_head(answer: &Parts, length: Option<usize>) -> Vec<u8> {
         head.extend_from_slice(value.as_bytes());
         head.extend_from_slice(b"\r\n");
     }
-    if let Some(length) = length.filter(|_| may_have_body(answer)) {
-        head.extend_from_slice(format!("content-length: {length}\r\n").as_bytes());
+    match length {
+        Some(length) if may_have_body(answer) => {
+            head.extend_from_slice(format!("content-length: {length}\r\n").as_bytes());
+        }
+        None if framing == Framing::Chunked && may_have_body(answer) => {
+            head.extend_from_slice(b"transfer-encoding: chunked\r\n");
+        }
+        _ => {}
     }
     head.extend_from_slice(b"date: ");
     head.extend_from_slice(httpdate::fmt_http_date(SystemTime::now()).as_bytes());
@@ -343,7 +411,7 @@ mod tests {
             .unwrap()
             .into_parts()
             .0;
-        let head = String::from_utf8(write_head(&stream, None)).unwrap();
+        let head = String::from_utf8(write_head(&stream, None, Framing::UntilClose)).unwrap();
         assert!(head.starts_with("HTTP/1.1 200 OK\r\n"));
         assert!(head.contains("set-cookie: a=1\r\nset-cookie: b=2\r\n"));
         assert!(head.contains("connection: close\r\n"));
@@ -356,7 +424,7 @@ mod tests {
             .unwrap()
             .into_parts()
             .0;
-        let head = String::from_utf8(write_head(&error, Some(12))).unwrap();
+        let head = String::from_utf8(write_head(&error, Some(12), Framing::Chunked)).unwrap();
         assert!(head.starts_with("HTTP/1.1 403 Forbidden\r\n"));
         assert!(head.contains("content-length: 12\r\n"));
     }
@@ -377,7 +445,7 @@ mod tests {
             .unwrap()
             .into_parts()
             .0;
-        let head = String::from_utf8(write_head(&answer, None)).unwrap();
+        let head = String::from_utf8(write_head(&answer, None, Framing::UntilClose)).unwrap();
         for name in HOP_BY_HOP {
             let lines = head.lines().filter(|l| l.starts_with(&format!("{name}:")));
             let expected = usize::from(name == "connection");
@@ -386,9 +454,30 @@ mod tests {
         assert!(head.contains("connection: close\r\n"));
         for status in [101, 204, 304] {
             answer.status = StatusCode::from_u16(status).unwrap();
-            let head = String::from_utf8(write_head(&answer, Some(0))).unwrap();
+            let head = String::from_utf8(write_head(&answer, Some(0), Framing::Chunked)).unwrap();
             assert!(!head.contains("content-length"), "{status}: {head}");
         }
+    }
+
+    #[test]
+    fn http_1_1_streams_are_chunked_and_chunk_sizes_are_hexadecimal() {
+        let stream = Response::builder()
+            .header("content-type", "text/event-stream")
+            .header("transfer-encoding", "chunked")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        let head = String::from_utf8(write_head(&stream, None, Framing::Chunked)).unwrap();
+        let framing = head.lines().filter(|l| l.starts_with("transfer-encoding:"));
+        assert_eq!(framing.collect::<Vec<_>>(), ["transfer-encoding: chunked"]);
+        assert!(!head.contains("content-length"));
+        for (size, line) in [(0, "0"), (9, "9"), (10, "a"), (255, "ff"), (256, "100")] {
+            let got = ChunkSize::of(size);
+            assert_eq!(got.as_slice(), format!("{line}\r\n").as_bytes());
+        }
+        let big = ChunkSize::of(usize::MAX);
+        assert_eq!(big.as_slice(), format!("{:x}\r\n", usize::MAX).as_bytes());
     }
 
     #[tokio::test]

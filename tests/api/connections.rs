@@ -52,7 +52,7 @@ async fn raw_viewer(app: &TestApp, id: &str) -> (TcpStream, Vec<u8>) {
 }
 
 #[tokio::test]
-async fn a_stream_on_a_new_connection_runs_until_the_connection_closes() {
+async fn a_stream_on_a_new_connection_is_chunked_and_runs_until_the_connection_closes() {
     let app = TestApp::spawn().await;
     let alice = app.client();
     let room = alice.create_room("Wire", 10, None).await;
@@ -68,7 +68,7 @@ async fn a_stream_on_a_new_connection_runs_until_the_connection_closes() {
         "a new visitor gets a session: {head}"
     );
     assert!(head.contains("date: "), "{head}");
-    assert!(!head.contains("transfer-encoding"), "{head}");
+    assert!(head.contains("transfer-encoding: chunked"), "{head}");
     assert!(!head.contains("content-length"), "{head}");
 
     let said = alice.say(id, "over the wire").await;
@@ -85,6 +85,129 @@ async fn a_stream_on_a_new_connection_runs_until_the_connection_closes() {
         eventually(Duration::from_secs(5), || async { count().await == 1 }).await,
         "a viewer who hung up leaves"
     );
+}
+
+/// Reads an answer's body the way Python's `requests` (urllib3) does for
+/// `iter_content(chunk_size=1024)`: a chunked body chunk by chunk, as each
+/// whole chunk arrives; any other body in reads of 1024 bytes, each
+/// waiting until it has them all. (sseclient-py reads streams so.)
+struct ReadsLikeRequests {
+    stream: TcpStream,
+    /// Read off the socket, not handed out yet.
+    buffered: Vec<u8>,
+    chunked: bool,
+}
+
+impl ReadsLikeRequests {
+    /// Sends `request` and reads the answer's head.
+    async fn open(app: &TestApp, request: &str) -> (ReadsLikeRequests, String) {
+        let mut stream = TcpStream::connect(app.addr).await.unwrap();
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut seen = Vec::new();
+        let text = read_until(&mut stream, &mut seen, "\r\n\r\n").await;
+        let head = head_of(&text);
+        let body_start = text.find("\r\n\r\n").unwrap() + 4;
+        let reader = ReadsLikeRequests {
+            stream,
+            buffered: seen[body_start..].to_vec(),
+            chunked: head.contains("transfer-encoding: chunked"),
+        };
+        (reader, head)
+    }
+
+    async fn fill(&mut self, at_least: usize) {
+        let mut buffer = [0u8; 4096];
+        while self.buffered.len() < at_least {
+            let n = self.stream.read(&mut buffer).await.unwrap();
+            assert!(n > 0, "the connection closed");
+            self.buffered.extend_from_slice(&buffer[..n]);
+        }
+    }
+
+    /// The next piece `iter_content` would yield.
+    async fn next_piece(&mut self) -> Vec<u8> {
+        if !self.chunked {
+            self.fill(1024).await;
+            return self.buffered.drain(..1024).collect();
+        }
+        let line_end = loop {
+            if let Some(at) = self.buffered.windows(2).position(|w| w == b"\r\n") {
+                break at;
+            }
+            let want = self.buffered.len() + 1;
+            self.fill(want).await;
+        };
+        let size_line = String::from_utf8(self.buffered[..line_end].to_vec()).unwrap();
+        let size = usize::from_str_radix(&size_line, 16).expect("a chunk size");
+        self.fill(line_end + 2 + size + 2).await;
+        let chunk: Vec<u8> = self.buffered.drain(..line_end + 2 + size + 2).collect();
+        assert_eq!(
+            &chunk[line_end + 2 + size..],
+            b"\r\n",
+            "a chunk ends with CRLF"
+        );
+        chunk[line_end + 2..line_end + 2 + size].to_vec()
+    }
+
+    /// Pieces until one holds `needle`, within `wait`; whether it came.
+    async fn until(&mut self, needle: &str, wait: Duration) -> bool {
+        tokio::time::timeout(wait, async {
+            loop {
+                let piece = self.next_piece().await;
+                if String::from_utf8_lossy(&piece).contains(needle) {
+                    return;
+                }
+            }
+        })
+        .await
+        .is_ok()
+    }
+}
+
+#[tokio::test]
+async fn a_client_reading_by_chunks_as_requests_does_gets_each_event_at_once() {
+    let app = TestApp::spawn().await;
+    let alice = app.client();
+    let room = alice.create_room("By chunks", 10, None).await;
+    let id = room["id"].as_str().unwrap();
+
+    for path in [format!("/rooms/{id}/events"), format!("/events?rooms={id}")] {
+        let (mut viewer, head) = ReadsLikeRequests::open(&app, &stream_request(&path)).await;
+        assert!(head.starts_with("http/1.1 200 ok\r\n"), "{path}: {head}");
+        assert!(viewer.chunked, "{path}: {head}");
+        assert!(viewer.until("event: members", Duration::from_secs(2)).await);
+        // One short event alone, with nothing after it to push it through.
+        let chat = format!("alone on {path}");
+        alice.say(id, &chat).await;
+        assert!(
+            viewer.until(&chat, Duration::from_secs(2)).await,
+            "{path}: a lone event was held back"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_http_1_0_stream_runs_until_the_connection_closes() {
+    let app = TestApp::spawn().await;
+    let alice = app.client();
+    let room = alice.create_room("Old client", 10, None).await;
+    let id = room["id"].as_str().unwrap();
+
+    let mut viewer = TcpStream::connect(app.addr).await.unwrap();
+    let request = format!("GET /rooms/{id}/events HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n");
+    viewer.write_all(request.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    let text = read_until(&mut viewer, &mut seen, "event: members").await;
+    let head = head_of(&text);
+    assert!(head.starts_with("http/1.1 200 ok\r\n"), "{head}");
+    assert!(
+        !head.contains("transfer-encoding"),
+        "HTTP/1.0 has no chunks: {head}"
+    );
+    assert!(!head.contains("content-length"), "{head}");
+    let said = alice.say(id, "the old way").await;
+    let text = read_until(&mut viewer, &mut seen, "the old way").await;
+    assert!(text.contains(&format!("id: {}\nevent: chat\ndata: ", said["id"])));
 }
 
 #[tokio::test]
