@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 use super::{
     access::enterable_room,
     poll::json_response,
-    stream::{KEEP_ALIVE, RETRY, event_stream, keep_alive, rooms_snapshot},
+    stream::{KEEP_ALIVE, RETRY, cursor_event, event_stream, keep_alive, rooms_snapshot},
 };
 use crate::{
     error::{AppError, AppResult},
@@ -107,9 +107,7 @@ pub async fn stream(
             yield Ok(snapshot);
         }
         if cursor.is_none() {
-            // So a browser that gets nothing before its first disconnect
-            // still resumes from here.
-            yield Ok(Bytes::from(format!("id: {start}\n\n")));
+            yield Ok(cursor_event(start));
         }
         let cancelled = shutdown.cancelled();
         tokio::pin!(cancelled);

@@ -43,6 +43,18 @@ use crate::{
 
 /// What a browser waits before reconnecting, in milliseconds.
 pub(super) const RETRY: &[u8] = b"retry: 2000\n\n";
+
+/// Where a stream that starts live stands (`start`, the newest stored id),
+/// as an event of its own, so that a client that gets nothing else before
+/// its first disconnect still resumes from here. A named event with data,
+/// not a bare `id:` block: browsers record either, but clients that record
+/// only the ids of events they dispatch (npm `eventsource` 4) need one
+/// with data. Listeners for other events never see it.
+pub(super) fn cursor_event(start: i64) -> Bytes {
+    Bytes::from(format!(
+        "id: {start}\nevent: cursor\ndata: {{\"type\":\"cursor\",\"last_event_id\":{start}}}\n\n"
+    ))
+}
 pub(super) const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 
 /// The room stream's route (`#[utoipa::path]` takes a literal: the test
@@ -226,9 +238,7 @@ async fn room_events(
         yield Ok::<_, Infallible>(Bytes::from_static(RETRY));
         yield Ok(snapshot);
         if cursor.is_none() {
-            // So a browser that gets nothing before its first disconnect
-            // still resumes from here.
-            yield Ok(Bytes::from(format!("id: {start}\n\n")));
+            yield Ok(cursor_event(start));
         }
         // Made once, not per event: a fresh `cancelled()` per wake-up would
         // lock the token's waiter list twice per event per subscriber.

@@ -455,12 +455,17 @@ impl Sse {
         None
     }
 
-    /// Reads events until `n` stored ones (with data) have arrived.
+    /// Reads events until `n` stored ones (with ids and data; the
+    /// `cursor` event only says where the stream stands) have arrived.
     pub async fn stored(&mut self, n: usize) -> Vec<SseEvent> {
         let mut out = Vec::new();
         while out.len() < n {
             match self.next().await {
-                Some(event) if event.id.is_some() && event.data.is_some() => out.push(event),
+                Some(event)
+                    if event.id.is_some() && event.data.is_some() && event.kind() != "cursor" =>
+                {
+                    out.push(event)
+                }
                 Some(_) => {}
                 None => panic!("stream ended after {} of {n} stored events", out.len()),
             }

@@ -44,6 +44,7 @@ mod private_rooms;
 mod room_life;
 mod rooms;
 mod sessions;
+mod sse_clients;
 mod streams;
 mod tls;
 mod uploads;

@@ -92,9 +92,13 @@ pub async fn read_until(sse: &mut Sse, wanted: &HashSet<String>, seen: &mut Seen
                 seen.ids.last()
             );
         };
+        // (`cursor` says where a stream started live stands: not an event.)
         let (Some(id), Some(_)) = (event.id_number(), &event.data) else {
             continue;
         };
+        if event.kind() == "cursor" {
+            continue;
+        }
         seen.ids.push(id);
         if let Some(chat) = event.json()["chat"].as_str() {
             seen.chats.insert(chat.to_owned());
