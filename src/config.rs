@@ -101,6 +101,14 @@ pub struct Config {
     #[arg(long, env = "GIFCHAT_LEAVE_GRACE", default_value = "5s", value_parser = parse_duration)]
     pub leave_grace: Duration,
 
+    /// How long a page view or a post keeps its user present in the room
+    /// when no stream or poll of theirs does (a page without JavaScript, a
+    /// curl poster): they are members meanwhile, and the room is not
+    /// deleted while anyone posted or looked within this window. 0: only
+    /// streams and polls count.
+    #[arg(long, env = "GIFCHAT_VISIT_WINDOW", default_value = "5m", value_parser = parse_duration)]
+    pub visit_window: Duration,
+
     /// A room nobody has entered this long after its creation (or after a
     /// restart, or after the node its people were on died) is deleted.
     #[arg(long, env = "GIFCHAT_UNENTERED_ROOM_TTL", default_value = "10m", value_parser = parse_duration)]

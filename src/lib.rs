@@ -112,6 +112,7 @@ pub async fn run(
     uploads::sweep(&db, &config.uploads_dir, shared_uploads_grace).await?;
     let (hub, presence_rounds) = Hub::new(HubConfig {
         leave_grace: config.leave_grace,
+        visit_window: config.visit_window,
         room_channel_capacity: config.room_channel_capacity.max(1),
     });
     let metrics = Arc::new(metrics::Metrics::new()?);

@@ -37,6 +37,7 @@ pub async fn writer(
     // store, so its rounds go nowhere.
     let (hub, _rounds) = Hub::new(HubConfig {
         leave_grace: config.leave_grace,
+        visit_window: config.visit_window,
         room_channel_capacity: config.room_channel_capacity,
     });
     let stored = prometheus::IntCounter::new("stored", "events stored")?;

@@ -58,6 +58,9 @@ use crate::{
 pub struct HubConfig {
     /// How long a user stays present after their last connection ends.
     pub leave_grace: Duration,
+    /// How long a page view or a post keeps a user without a connection
+    /// present (`Hub::visit`); zero: not at all.
+    pub visit_window: Duration,
     /// Events a room channel holds for its slowest receiver. A receiver
     /// that falls further behind is told it lagged and catches up from
     /// the database, so this bounds memory per room, not correctness.

@@ -4,7 +4,10 @@
 //! Each stream and each outstanding poll holds a [`Presence`] guard; when a
 //! user's last guard on this node drops, their departure from this node is
 //! scheduled after the grace period and cancelled if they come back first,
-//! so reloads do not flap. Other nodes' arrivals and departures come from
+//! so reloads do not flap. A page view or a post without such a guard (a
+//! page without JavaScript, a curl poster) is a visit: it keeps its user
+//! present for the visit window, renewed by the next one; a stream or poll
+//! that opens takes over from it. Other nodes' arrivals and departures come from
 //! the log (`after_commit.rs`).
 //!
 //! Every change is handed to `folding.rs`, which turns the changes of each
@@ -188,6 +191,55 @@ impl Hub {
             snapshot: entry.snapshot(),
             published,
         })
+    }
+
+    /// A page view or a post by `user`: present for the visit window,
+    /// unless a stream or poll of theirs here already says exactly when
+    /// they leave. Nothing fails: a visit to a full room (or one being
+    /// deleted) just adds no presence.
+    pub fn visit(&self, room: &RoomRow, user: &User) {
+        let window = self.shared.config.visit_window;
+        if window.is_zero() {
+            return;
+        }
+        let mut state = self.state();
+        if state.deleted.contains(&room.id) {
+            return;
+        }
+        let entry = self.room_state(&mut state, room);
+        if entry.closing {
+            return;
+        }
+        let known = entry.members.contains(&user.id);
+        if !known && entry.members.len() >= entry.room.max as usize {
+            return;
+        }
+        let (generation, arrived) = match entry.members.get_mut(&user.id) {
+            Some(member) if member.connections > 0 => return,
+            Some(member) => {
+                // Whatever departure was pending (a grace period, an
+                // earlier visit's end) is stale now.
+                member.generation += 1;
+                let arrived = !member.here;
+                member.here = true;
+                (member.generation, arrived)
+            }
+            None => {
+                entry.members.insert_visitor(user.clone());
+                (0, true)
+            }
+        };
+        if arrived {
+            entry.arrived.push(user.clone());
+            self.changed(&room.id, entry);
+        }
+        drop(state);
+        let hub = self.clone();
+        let (room_id, user_id) = (room.id.clone(), user.id.clone());
+        self.shared.runtime.spawn(async move {
+            tokio::time::sleep(window).await;
+            hub.leave_if_still_gone(&room_id, &user_id, generation);
+        });
     }
 
     /// The room's state, made when first needed.
@@ -409,6 +461,7 @@ mod tests {
     };
 
     const GRACE: Duration = Duration::from_secs(5);
+    const WINDOW: Duration = Duration::from_secs(60);
 
     fn room(max: u32) -> RoomRow {
         RoomRow {
@@ -424,6 +477,7 @@ mod tests {
     fn hub() -> (Hub, RoundsToStore) {
         Hub::new(HubConfig {
             leave_grace: GRACE,
+            visit_window: WINDOW,
             room_channel_capacity: 16,
         })
     }
@@ -471,6 +525,69 @@ mod tests {
         tokio::time::advance(Duration::from_millis(20)).await;
         assert_eq!(next_round(&mut rounds).await, (vec![], vec!["ann".into()]));
         assert_eq!(hub.member_count("room"), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_visit_keeps_its_user_present_for_the_window_each_visit_renewing_it() {
+        let (hub, mut rounds) = hub();
+        let (room, bo) = (room(10), User::new("bo".into(), None));
+        hub.visit(&room, &bo);
+        assert_eq!(next_round(&mut rounds).await, (vec!["bo".into()], vec![]));
+        assert_eq!(hub.member_count("room"), 1);
+
+        let second = Duration::from_secs(1);
+        tokio::time::advance(WINDOW - second).await;
+        hub.visit(&room, &bo);
+        tokio::time::advance(WINDOW - second).await;
+        settle().await;
+        assert!(rounds.try_recv().is_err(), "renewed: no departure");
+        assert_eq!(hub.member_count("room"), 1);
+        tokio::time::advance(second * 2).await;
+        assert_eq!(next_round(&mut rounds).await, (vec![], vec!["bo".into()]));
+        assert_eq!(hub.member_count("room"), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_takes_over_from_a_visit_and_a_visit_adds_nothing_to_a_stream() {
+        let (hub, mut rounds) = hub();
+        let (room, bo) = (room(10), User::new("bo".into(), None));
+        // Ann stays throughout, so the room does not empty.
+        let _ann = hub.enter(&room, &User::new("ann".into(), None)).unwrap();
+        assert_eq!(next_round(&mut rounds).await.0, ["ann"]);
+        // Bo's page is viewed, then its script's stream opens.
+        hub.visit(&room, &bo);
+        let tab = hub.enter(&room, &bo).unwrap();
+        assert_eq!(next_round(&mut rounds).await, (vec!["bo".into()], vec![]));
+        // Posting while the stream is open is no visit.
+        hub.visit(&room, &bo);
+        drop(tab);
+        // Gone a grace period after the tab closed, not a window after.
+        tokio::time::advance(GRACE + Duration::from_millis(10)).await;
+        assert_eq!(next_round(&mut rounds).await, (vec![], vec!["bo".into()]));
+        assert!(GRACE < WINDOW);
+
+        // A visit within the grace period keeps the user for the window.
+        let tab = hub.enter(&room, &bo).unwrap();
+        assert_eq!(next_round(&mut rounds).await.0, ["bo"]);
+        drop(tab);
+        hub.visit(&room, &bo);
+        tokio::time::advance(GRACE * 2).await;
+        settle().await;
+        assert!(rounds.try_recv().is_err(), "the visit holds");
+        tokio::time::advance(WINDOW).await;
+        assert_eq!(next_round(&mut rounds).await, (vec![], vec!["bo".into()]));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_visit_to_a_full_room_adds_no_one() {
+        let (hub, rounds) = hub();
+        let room = room(2);
+        let _ann = hub.enter(&room, &User::new("ann".into(), None)).unwrap();
+        let _cy = hub.enter(&room, &User::new("cy".into(), None)).unwrap();
+        hub.visit(&room, &User::new("bo".into(), None));
+        assert_eq!(hub.member_count("room"), 2);
+        assert!(hub.member("room", "bo").is_none());
+        drop(rounds);
     }
 
     #[tokio::test(start_paused = true)]

@@ -26,7 +26,8 @@ pub const SNAPSHOT_LIST_CAP: usize = 500;
 
 pub(super) struct Member {
     pub(super) user: User,
-    /// Present through this node.
+    /// Present through this node: a stream or poll of theirs is here (or
+    /// was, within the grace period), or they visited within the window.
     pub(super) here: bool,
     /// Other nodes this user is present through.
     pub(super) elsewhere: Vec<String>,
@@ -82,6 +83,16 @@ impl Roster {
     /// through this node with one connection.
     pub(super) fn insert(&mut self, user: User) {
         self.add(user, true, Vec::new());
+    }
+
+    /// Adds a user who was not present, present through this node by a
+    /// visit (a page view, a post): without a connection.
+    pub(super) fn insert_visitor(&mut self, user: User) {
+        let id = user.id.clone();
+        self.add(user, true, Vec::new());
+        if let Some(member) = self.members.get_mut(&id) {
+            member.connections = 0;
+        }
     }
 
     /// Adds a user who was not present, present through another node.

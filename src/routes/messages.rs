@@ -20,6 +20,7 @@ use crate::{
         negotiate::{Format, Input, bounded_text, bounded_text_schema, cursor_param, parse_param},
         openapi::{Conflict, Failed, InRoom, Invalid, Ordinary, Posted, Unavailable},
         rooms::RoomPath,
+        visits::visited,
     },
     state::AppState,
 };
@@ -117,6 +118,10 @@ async fn post_message(
     Input(form): Input<ChatForm>,
 ) -> AppResult<Response> {
     let (chat, client_id) = form.check()?;
+    let poster = visitor.user;
+    // Posting is being here; first, so that a poster who was not here is
+    // a member (and announced) by the time the post is seen.
+    visited(&state, &room_id, &poster).await;
     // The writer checks that the poster may post here, in the transaction
     // that stores the message: no read before it on the hot path.
     let posted = state
@@ -124,7 +129,7 @@ async fn post_message(
         .post(NewEvent {
             room_id: room_id.clone(),
             kind: Kind::Chat,
-            user: Some(visitor.user),
+            user: Some(poster.clone()),
             chat: Some(chat),
             gif: None,
             gif_info: None,
@@ -196,6 +201,7 @@ async fn whisper(
 ) -> AppResult<Response> {
     let (chat, client_id, to_id) = form.check(&visitor.user.id)?;
     let room = admitted_room(&state, &room_id, &visitor.user).await?;
+    state.hub.visit(&room, &visitor.user);
     let to = state
         .hub
         .member(&room.id, to_id)
@@ -205,7 +211,7 @@ async fn whisper(
         .post(NewEvent {
             room_id: room.id.clone(),
             kind: Kind::Whisper,
-            user: Some(visitor.user),
+            user: Some(visitor.user.clone()),
             chat: Some(chat),
             gif: None,
             gif_info: None,

@@ -22,8 +22,9 @@
 //! (`GET /rooms/new`, the assets) are routed without being documented.
 //!
 //! Helpers shared by the features: `negotiate` (JSON or HTML, form or JSON
-//! bodies), `access` (admission checks), `errors` (rendering failures for
-//! browsers), `logging` (one line per request).
+//! bodies), `access` (admission checks), `visits` (page views and posts as
+//! presence), `errors` (rendering failures for browsers), `logging` (one
+//! line per request).
 
 mod access;
 mod assets;
@@ -43,6 +44,7 @@ mod poll;
 pub mod rooms;
 mod stream;
 pub mod uploads;
+mod visits;
 
 use axum::{
     Router,

@@ -262,6 +262,11 @@ async fn open(
     }
     require(access)?;
     has_place_for(&state, &room, &visitor.user)?;
+    if format == Format::Html {
+        // Looking at the page is being here (`routes/visits.rs`); its
+        // script's stream, if it runs, takes over at once.
+        state.hub.visit(&room, &visitor.user);
+    }
     let (cursor, (events, has_more)) = state
         .db
         .newest_id_and_history(&room.id, &visitor.user.id, PAGE_MESSAGES)

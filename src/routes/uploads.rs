@@ -132,6 +132,7 @@ async fn post_gif(
     // Admission first: a visitor who may not post never gets to make the
     // server write a byte.
     let room = admitted_room(&state, &room_id, &visitor.user).await?;
+    state.hub.visit(&room, &visitor.user);
     let Some(_slot) = state.limits.open_upload(addr) else {
         return Err(rate_limited(UPLOAD_BUSY_WAIT));
     };

@@ -32,6 +32,11 @@ impl TestApp {
         let dir = Arc::new(TempDir::new().expect("temp dir"));
         let mut config = Config::for_dir(dir.path());
         config.leave_grace = Duration::from_millis(300);
+        // Most tests post from clients that are not present, and speak of
+        // posts, not presence: a post would make each poster a member for
+        // the visit window, with join and leave notices in the history.
+        // The presence tests turn visits on (`routes/visits.rs`).
+        config.visit_window = Duration::ZERO;
         // Tests post in bursts from one address; `hardening` tests the
         // limits themselves with the defaults or tighter.
         config.post_rate = 2000.0;

@@ -218,3 +218,83 @@ async fn a_poll_counts_as_presence() {
     assert!(present, "an outstanding poll makes its user present");
     poll.await.unwrap();
 }
+
+/// The members count `GET /rooms/{id}/members` gives (`None`: no room).
+async fn member_count(client: &crate::helpers::Client, room: &str) -> Option<u64> {
+    let answer = client.get_json(&format!("/rooms/{room}/members")).await;
+    (answer.status == 200).then(|| answer.json()["count"].as_u64().unwrap())
+}
+
+#[tokio::test]
+async fn people_without_streams_are_members_while_they_view_and_post() {
+    let app = TestApp::spawn_with(|c| {
+        c.unentered_room_ttl = Duration::from_millis(500);
+        c.visit_window = Duration::from_secs(2);
+    })
+    .await;
+    // Alice uses the page without JavaScript; Bob posts with curl; the
+    // watcher only reads JSON, which is no visit.
+    let (alice, bob, watcher) = (app.client(), app.client(), app.client());
+    let room = alice.create_room("No script", 10, None).await;
+    let id = room["id"].as_str().unwrap();
+    let page = alice.get_html(&format!("/rooms/{id}")).await;
+    assert!(
+        page.text
+            .contains(r#"Members <span id="member-count">1 / 10</span>"#),
+        "the page counts its own viewer"
+    );
+    bob.say(id, "posting by curl").await;
+    assert_eq!(member_count(&watcher, id).await, Some(2));
+
+    // Posting keeps the room past its time to be entered and past the
+    // window; the viewer who stopped looking leaves when hers ends.
+    for i in 0..6 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        bob.say(id, &format!("still posting {i}")).await;
+    }
+    assert_eq!(member_count(&watcher, id).await, Some(1), "Bob only");
+    let notices: Vec<String> = watcher
+        .get_json(&format!("/rooms/{id}/messages"))
+        .await
+        .json()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "system")
+        .map(|e| e["chat"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(
+        notices.iter().any(|n| n.ends_with(" left")),
+        "Alice's leave was noticed: {notices:?}"
+    );
+
+    // Nobody looks or posts any more: the last visitor leaves when the
+    // window ends, and the empty room goes.
+    let gone = eventually(Duration::from_secs(10), || async {
+        member_count(&watcher, id).await.is_none()
+    })
+    .await;
+    assert!(gone, "the room went once nobody used it");
+}
+
+#[tokio::test]
+async fn a_stream_takes_over_from_the_page_view_that_opened_it() {
+    let app = TestApp::spawn_with(|c| c.visit_window = Duration::from_secs(600)).await;
+    let (alice, bob) = (app.client(), app.client());
+    let room = alice.create_room("Scripted", 10, None).await;
+    let id = room["id"].as_str().unwrap();
+    let _alice = alice.sse(&format!("/rooms/{id}/events"), None).await;
+
+    // Bob's page, then its script's stream; he posts while it is open.
+    bob.get_html(&format!("/rooms/{id}")).await;
+    let stream = bob.sse(&format!("/rooms/{id}/events"), None).await;
+    bob.say(id, "from the page's script").await;
+    assert_eq!(member_count(&alice, id).await, Some(2));
+    // Closing the tab: gone after the grace period, not the window.
+    drop(stream);
+    let left = eventually(Duration::from_secs(5), || async {
+        member_count(&alice, id).await == Some(1)
+    })
+    .await;
+    assert!(left, "Bob left with his stream");
+}

@@ -127,22 +127,29 @@ impl Relay {
     }
 }
 
-/// The client's lines, until one satisfies `wanted` (within 10 s).
+/// The client's lines, until one satisfies `wanted` (within 10 s); what
+/// it said meanwhile goes into the failure message.
 async fn next_line(
     lines: &mut Lines<BufReader<ChildStdout>>,
+    what: &str,
     wanted: impl Fn(&serde_json::Value) -> bool,
 ) -> serde_json::Value {
+    let mut said = Vec::new();
     let found = tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(line) = lines.next_line().await.expect("client output") {
             let seen: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
             if wanted(&seen) {
                 return Some(seen);
             }
+            said.push(line);
         }
         None
     })
     .await;
-    found.ok().flatten().expect("the client never saw it")
+    match found {
+        Ok(Some(seen)) => seen,
+        _ => panic!("the client never saw {what}; it said {said:?}"),
+    }
 }
 
 #[tokio::test]
@@ -153,6 +160,8 @@ async fn npm_eventsource_4_cut_before_its_first_event_misses_nothing() {
     let app = TestApp::spawn().await;
     let alice = app.client();
     let room = alice.new_room("Node", 10, None).await;
+    // Alice stays, so the room outlives the client's absence.
+    let _alice = alice.sse(&format!("/rooms/{room}/events"), None).await;
     alice.say(&room, "before the client came").await;
 
     let relay = Relay::to(app.addr).await;
@@ -166,9 +175,9 @@ async fn npm_eventsource_4_cut_before_its_first_event_misses_nothing() {
         .spawn()
         .expect("node runs");
     let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
-    next_line(&mut lines, |seen| seen["type"] == "members").await;
+    next_line(&mut lines, "members", |seen| seen["type"] == "members").await;
     // Where the stream stands, dispatched, so the client records it.
-    let cursor = next_line(&mut lines, |seen| seen["type"] == "cursor").await;
+    let cursor = next_line(&mut lines, "the cursor", |seen| seen["type"] == "cursor").await;
     assert_eq!(cursor["id"], cursor["data"]["last_event_id"].to_string());
 
     // The connection drops before any message; one is posted meanwhile.
@@ -176,11 +185,11 @@ async fn npm_eventsource_4_cut_before_its_first_event_misses_nothing() {
     let missed = alice.say(&room, "while the client was away").await;
     relay.resume();
 
-    let chat = next_line(&mut lines, |seen| seen["type"] == "chat").await;
+    let chat = next_line(&mut lines, "the missed chat", |seen| seen["type"] == "chat").await;
     assert_eq!(chat["data"]["chat"], "while the client was away");
     assert_eq!(chat["id"], missed["id"].to_string());
     let live = alice.say(&room, "and after").await;
-    let next = next_line(&mut lines, |seen| seen["type"] == "chat").await;
+    let next = next_line(&mut lines, "the live chat", |seen| seen["type"] == "chat").await;
     assert_eq!(
         next["id"],
         live["id"].to_string(),
