@@ -367,7 +367,10 @@ mod tests {
         let config = Config::parse_from(["gifchat"]);
         assert_eq!(config.addr.to_string(), "127.0.0.1:8005");
         assert_eq!(config.leave_grace, Duration::from_secs(5));
+        assert_eq!(config.visit_window, Duration::from_secs(300));
         assert_eq!(config.max_upload, 5 * 1024 * 1024);
+        let off = Config::parse_from(["gifchat", "--visit-window", "0"]);
+        assert_eq!(off.visit_window, Duration::ZERO, "0 turns visits off");
     }
 
     #[test]
