@@ -88,17 +88,7 @@ async fn a_member_leaves_after_the_grace_period_with_a_notice() {
     assert_eq!(left.json()["chat"], "bob left");
     let members = watch.next_of("members").await.unwrap();
     assert_eq!(members.json()["count"], 1);
-    let history = alice
-        .get_json(&format!("/rooms/{id}/messages"))
-        .await
-        .json();
-    let notices: Vec<_> = history["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "system")
-        .map(|e| e["chat"].as_str().unwrap().to_owned())
-        .collect();
+    let notices = notices(&alice, &id).await;
     assert_eq!(
         notices
             .iter()
@@ -219,6 +209,18 @@ async fn a_poll_counts_as_presence() {
     poll.await.unwrap();
 }
 
+/// The texts of the room's `system` notices in its history.
+async fn notices(client: &crate::helpers::Client, room: &str) -> Vec<String> {
+    let history = client.get_json(&format!("/rooms/{room}/messages")).await;
+    history.json()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "system")
+        .map(|e| e["chat"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// The members count `GET /rooms/{id}/members` gives (`None`: no room).
 async fn member_count(client: &crate::helpers::Client, room: &str) -> Option<u64> {
     let answer = client.get_json(&format!("/rooms/{room}/members")).await;
@@ -253,16 +255,7 @@ async fn people_without_streams_are_members_while_they_view_and_post() {
         bob.say(id, &format!("still posting {i}")).await;
     }
     assert_eq!(member_count(&watcher, id).await, Some(1), "Bob only");
-    let notices: Vec<String> = watcher
-        .get_json(&format!("/rooms/{id}/messages"))
-        .await
-        .json()["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "system")
-        .map(|e| e["chat"].as_str().unwrap().to_owned())
-        .collect();
+    let notices = notices(&watcher, id).await;
     assert!(
         notices.iter().any(|n| n.ends_with(" left")),
         "Alice's leave was noticed: {notices:?}"

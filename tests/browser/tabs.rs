@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Browser, World, run, run_with};
+use crate::harness::{World, run, run_with};
 
 /// Rooms and messages made over the API, as another visitor's script would.
 struct Poster {
@@ -74,17 +74,6 @@ impl Poster {
             .filter_map(|line| line.rsplit(' ').next()?.parse::<i64>().ok())
             .sum()
     }
-}
-
-/// The texts of the system notices the tab shows.
-async fn notices(browser: &Browser) -> Vec<String> {
-    let texts = browser
-        .eval(
-            "return [...document.querySelectorAll('#messages li.msg-system .text')]
-               .map((span) => span.textContent);",
-        )
-        .await;
-    serde_json::from_value(texts).expect("a list of strings")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -219,7 +208,7 @@ async fn closing_the_leader_tab_hands_the_stream_over_with_nothing_lost_or_doubl
             let me = me.as_str().expect("alice's label").to_owned();
             for (tab, room) in [(&of_two, "two"), (&of_one, "one")] {
                 alice.switch_to(tab).await;
-                let notices = notices(&alice).await;
+                let notices = alice.notice_texts().await;
                 let of_alice = |verb: &str| {
                     notices
                         .iter()

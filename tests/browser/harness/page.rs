@@ -212,10 +212,20 @@ impl Browser {
 
     /// The texts of the chat messages shown, top to bottom.
     pub async fn chat_texts(&self) -> Vec<String> {
+        self.texts("#messages li.msg-chat .text").await
+    }
+
+    /// The texts of the system notices shown, top to bottom.
+    pub async fn notice_texts(&self) -> Vec<String> {
+        self.texts("#messages li.msg-system .text").await
+    }
+
+    /// The text of every element matching `css`, in document order.
+    async fn texts(&self, css: &str) -> Vec<String> {
         let texts = self
-            .eval(
-                "return [...document.querySelectorAll('#messages li.msg-chat .text')]
-                   .map((span) => span.textContent);",
+            .eval_with(
+                "return [...document.querySelectorAll(arguments[0])].map((e) => e.textContent);",
+                vec![json!(css)],
             )
             .await;
         serde_json::from_value(texts).expect("a list of strings")
