@@ -355,6 +355,9 @@ async fn fanout(args: &Args, addrs: &[SocketAddr], pids: &[u32]) -> Result<()> {
     let epoch = Instant::now();
     let mut posters = open_posters(addrs, args.posters).await?;
     let room: Arc<str> = posters[0].create_room(ROOM_MAX).await?.into();
+    for poster in &mut posters {
+        poster.view(&room).await?;
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_before = rss_total(pids);
 
@@ -443,6 +446,7 @@ async fn fanout(args: &Args, addrs: &[SocketAddr], pids: &[u32]) -> Result<()> {
     }
 
     let mark = CpuMark::now(pids);
+    poll_shared.measuring.store(true, Relaxed);
     let posted = post::scheduled(
         std::mem::take(&mut posters),
         room.clone(),
@@ -514,6 +518,16 @@ async fn fanout(args: &Args, addrs: &[SocketAddr], pids: &[u32]) -> Result<()> {
             "{name}: latency post → receipt {}",
             shared.latency.summary()
         );
+        let answers = shared.answers.load(Relaxed);
+        if answers > 0 {
+            let delivered = shared.delivered.load(Relaxed).max(1);
+            println!(
+                "{name}: {answers} answers, {:.0} body bytes per delivery; to steady pollers {} members snapshots, {} join/leave notices",
+                shared.answer_bytes.load(Relaxed) as f64 / delivered as f64,
+                shared.snapshots.load(Relaxed),
+                shared.notices.load(Relaxed),
+            );
+        }
     }
     let (servers, wall) = (used.servers_total(), used.wall);
     println!(

@@ -73,6 +73,17 @@ impl Poller {
             .ok_or_else(|| err("poll answer without last_event_id"))?;
         if let Some((shared, seen)) = shared {
             let now = shared.now_ns();
+            if shared.measuring.load(Relaxed) {
+                shared.answers.fetch_add(1, Relaxed);
+                shared.answer_bytes.fetch_add(body.len() as u64, Relaxed);
+                let count = |kind: &[u8]| memmem::find_iter(body, kind).count() as u64;
+                shared
+                    .snapshots
+                    .fetch_add(count(b"\"type\":\"members\""), Relaxed);
+                shared
+                    .notices
+                    .fetch_add(count(b"\"type\":\"system\""), Relaxed);
+            }
             for at in memmem::find_iter(body, MARKER) {
                 shared.receive(seen, &body[at + MARKER.len()..], now);
             }

@@ -78,6 +78,21 @@ impl Session {
             .ok_or_else(|| err("room JSON without id"))
     }
 
+    /// Opens the room's page: the poster is then a member (a visit), as a
+    /// person posting from the page is, so that their arrival is not
+    /// news in the measured window.
+    pub async fn view(&mut self, room: &str) -> std::io::Result<()> {
+        let request = format!(
+            "GET /rooms/{room} HTTP/1.1\r\nHost: bench\r\nAccept: text/html\r\n{}\r\n",
+            cookie_line(Some(&self.cookie)),
+        );
+        let response = self.conn.request(request.as_bytes()).await?;
+        match response.head.status {
+            200 => Ok(()),
+            status => Err(err(format!("the room's page answered {status}"))),
+        }
+    }
+
     /// Posts `fo <number> <sent_ns>` and returns the status.
     pub async fn post(&mut self, room: &str, number: usize, sent_ns: u64) -> std::io::Result<u16> {
         let mut body = [0u8; 128];

@@ -42,6 +42,15 @@ pub struct Shared {
     pub failed: AtomicUsize,
     /// Streams the server ended before the benchmark did.
     pub ended: AtomicUsize,
+    /// Long-poll answers received while measuring, their body bytes, and
+    /// the presence events in them (`members` snapshots and `system`
+    /// notices): steady pollers should get none.
+    pub answers: AtomicU64,
+    pub answer_bytes: AtomicU64,
+    pub snapshots: AtomicU64,
+    pub notices: AtomicU64,
+    /// Set when the posting starts: the window those counts cover.
+    pub measuring: std::sync::atomic::AtomicBool,
     pub stop: CancellationToken,
 }
 
@@ -57,6 +66,11 @@ impl Shared {
             connected: AtomicUsize::new(0),
             failed: AtomicUsize::new(0),
             ended: AtomicUsize::new(0),
+            answers: AtomicU64::new(0),
+            answer_bytes: AtomicU64::new(0),
+            snapshots: AtomicU64::new(0),
+            notices: AtomicU64::new(0),
+            measuring: std::sync::atomic::AtomicBool::new(false),
             stop,
         }
     }
