@@ -6,6 +6,8 @@
 //! name to meet WCAG AA (a contrast of 4.5:1): one color for the light
 //! theme, one for the dark.
 
+use std::sync::LazyLock;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -70,7 +72,10 @@ const AA: f64 = 4.5;
 pub fn colors_of(id: &str) -> [String; 2] {
     let (hue, saturation, lightness) = color_hash(id);
     let rgb = |l: f64| hsl_to_rgb(hue / 360.0, saturation, l);
-    let readable = |l: f64, on: &[[u8; 3]]| on.iter().all(|bg| contrast(rgb(l), *bg) >= AA);
+    let readable = |l: f64, on: &[[u8; 3]]| {
+        let text = luminance(rgb(l));
+        on.iter().all(|bg| contrast(text, luminance(*bg)) >= AA)
+    };
     // Steps of a percent from color-hash's lightness: darker for light
     // backgrounds, lighter for dark ones. Black and white meet AA on all.
     let light = (0..=100)
@@ -102,22 +107,29 @@ fn hex([r, g, b]: [u8; 3]) -> String {
     format!("#{r:02x}{g:02x}{b:02x}")
 }
 
-/// WCAG's contrast ratio of two colors, 1 to 21.
-fn contrast(a: [u8; 3], b: [u8; 3]) -> f64 {
-    let (la, lb) = (luminance(a), luminance(b));
+/// WCAG's contrast ratio of two relative luminances, 1 to 21.
+fn contrast(la: f64, lb: f64) -> f64 {
     (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
 }
 
-/// WCAG's relative luminance of an sRGB color.
-fn luminance(rgb: [u8; 3]) -> f64 {
-    let [r, g, b] = rgb.map(|channel| {
-        let c = f64::from(channel) / 255.0;
+/// Each sRGB channel value in linear light, as WCAG computes it: made once.
+/// Every request makes its visitor's `User`, so colors must be cheap: a
+/// `powf` per channel per step per background was a tenth of a long-poll's
+/// CPU.
+static LINEAR: LazyLock<[f64; 256]> = LazyLock::new(|| {
+    std::array::from_fn(|channel| {
+        let c = channel as f64 / 255.0;
         if c <= 0.040_45 {
             c / 12.92
         } else {
             ((c + 0.055) / 1.055).powf(2.4)
         }
-    });
+    })
+});
+
+/// WCAG's relative luminance of an sRGB color.
+fn luminance(rgb: [u8; 3]) -> f64 {
+    let [r, g, b] = rgb.map(|channel| LINEAR[usize::from(channel)]);
     0.2126 * r + 0.7152 * g + 0.0722 * b
 }
 
@@ -177,6 +189,24 @@ mod tests {
         assert_eq!(colors_of(""), colors_of(""));
     }
 
+    /// WCAG's contrast ratio straight from its formulas (no table), to
+    /// check the colors chosen with the table.
+    fn wcag_contrast(a: [u8; 3], b: [u8; 3]) -> f64 {
+        let luminance = |rgb: [u8; 3]| {
+            let [r, g, b] = rgb.map(|channel| {
+                let c = f64::from(channel) / 255.0;
+                if c <= 0.040_45 {
+                    c / 12.92
+                } else {
+                    ((c + 0.055) / 1.055).powf(2.4)
+                }
+            });
+            0.2126 * r + 0.7152 * g + 0.0722 * b
+        };
+        let (la, lb) = (luminance(a), luminance(b));
+        (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+    }
+
     #[test]
     fn every_name_meets_wcag_aa_on_every_background_of_its_theme() {
         let mut kept = 0;
@@ -188,17 +218,23 @@ mod tests {
                 [(v >> 16) as u8, (v >> 8) as u8, v as u8]
             };
             for bg in LIGHT_BACKGROUNDS {
-                assert!(contrast(parse(&light), bg) >= AA, "{id}: {light} on {bg:?}");
+                assert!(
+                    wcag_contrast(parse(&light), bg) >= AA,
+                    "{id}: {light} on {bg:?}"
+                );
             }
             for bg in DARK_BACKGROUNDS {
-                assert!(contrast(parse(&dark), bg) >= AA, "{id}: {dark} on {bg:?}");
+                assert!(
+                    wcag_contrast(parse(&dark), bg) >= AA,
+                    "{id}: {dark} on {bg:?}"
+                );
             }
             // color-hash's own color is kept wherever it was readable.
             let (h, s, l) = color_hash(&id);
             let original = hsl_to_rgb(h / 360.0, s, l);
             if LIGHT_BACKGROUNDS
                 .iter()
-                .all(|bg| contrast(original, *bg) >= AA)
+                .all(|bg| wcag_contrast(original, *bg) >= AA)
             {
                 assert_eq!(light, hex(original), "{id}");
                 kept += 1;
