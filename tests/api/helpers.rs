@@ -529,6 +529,21 @@ where
 }
 
 /// Every stored event of a room as its creator-independent history (ids).
+/// The texts of the room's `system` notices (join, leave, ownership),
+/// oldest first, from the newest 200 events of its history.
+pub async fn notices(client: &Client, room: &str) -> Vec<String> {
+    let page = client
+        .get_json(&format!("/rooms/{room}/messages?limit=200"))
+        .await;
+    page.json()["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["type"] == "system")
+        .map(|e| e["chat"].as_str().expect("a notice's text").to_owned())
+        .collect()
+}
+
 pub async fn history_ids(client: &Client, room: &str) -> Vec<i64> {
     let mut ids = Vec::new();
     let mut before: Option<i64> = None;

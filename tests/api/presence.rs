@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{TestApp, eventually};
+use crate::helpers::{TestApp, eventually, notices};
 
 #[tokio::test]
 async fn two_tabs_of_one_session_are_one_member() {
@@ -207,18 +207,6 @@ async fn a_poll_counts_as_presence() {
     .await;
     assert!(present, "an outstanding poll makes its user present");
     poll.await.unwrap();
-}
-
-/// The texts of the room's `system` notices in its history.
-async fn notices(client: &crate::helpers::Client, room: &str) -> Vec<String> {
-    let history = client.get_json(&format!("/rooms/{room}/messages")).await;
-    history.json()["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "system")
-        .map(|e| e["chat"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 /// The members count `GET /rooms/{id}/members` gives (`None`: no room).

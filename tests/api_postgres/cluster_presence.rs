@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::{
     cluster::cluster_with,
-    helpers::{Client, eventually},
+    helpers::{Client, eventually, notices},
 };
 
 /// Short grace and lease, so that the tests see people leave.
@@ -31,21 +31,6 @@ async fn members(client: &Client, room: &str) -> Value {
         .get_json(&format!("/rooms/{room}/members"))
         .await
         .json()
-}
-
-/// The texts of the room's `system` notices, oldest first.
-async fn notices(client: &Client, room: &str) -> Vec<String> {
-    let page = client
-        .get_json(&format!("/rooms/{room}/messages?limit=200"))
-        .await
-        .json();
-    page["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["type"] == "system")
-        .map(|e| e["chat"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 /// The notices naming `name`, oldest first.
