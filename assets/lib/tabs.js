@@ -18,8 +18,10 @@
 //
 // Messages, leader to tabs: `who`, `ping`, `covering` (a connection
 // starts; it covers the tabs listed), `cover` (one newcomer is covered at
-// once), `event`, `pos`, `state`, `refused`. Tabs to the leader: `want`
-// (room, position), `here` (answering `ping`), `bye`.
+// once), `forgotten` (a tab dropped for silence, which must say `want`
+// again), `event`, `pos`, `state`, `refused`. Tabs to the leader: `want`
+// (room, position), `here` (answering `ping`), `bye`. A tab not covered
+// says `want` again whenever it hears of a connection or a round.
 
 import { Connection } from "./transport.js";
 
@@ -123,6 +125,7 @@ function share(tab) {
       case "covering":
         tab.covered = message.tabs.includes(tab.id);
         if (tab.covered) giveSnapshots(tab, message);
+        else if (!leader && !tab.left) post(tab.want());
         break;
       case "cover":
         if (message.tab !== tab.id) break;
@@ -135,7 +138,14 @@ function share(tab) {
       case "state": tab.handlers.state(message.state, role()); break;
       case "refused": tab.receive("refused", message.body); break;
       case "who": if (!leader && !tab.left) post(tab.want()); break;
-      case "ping": if (!leader && !tab.left) post({ t: "here", tab: tab.id }); break;
+      case "ping":
+        if (!leader && !tab.left) post(tab.covered ? { t: "here", tab: tab.id } : tab.want());
+        break;
+      case "forgotten":
+        if (message.tab !== tab.id || leader || tab.left) break;
+        tab.covered = false;
+        post(tab.want());
+        break;
     }
   };
   channel.onmessage = ({ data }) => {
@@ -213,7 +223,12 @@ class Leader {
   hear(message) {
     switch (message.t) {
       case "want": return this.want(message);
-      case "here": return void this.heard.add(message.tab);
+      case "here":
+        this.heard.add(message.tab);
+        // Dropped for silence (frozen in the background, say): it must
+        // say where it stands again before it is covered.
+        if (!this.tabs.has(message.tab)) this.say({ t: "forgotten", tab: message.tab });
+        return;
       case "bye": return this.bye(message.tab);
     }
   }
