@@ -94,9 +94,12 @@ export class Connection {
     this.rooms = this.rooms.filter((id) => id !== room);
   }
 
-  query() {
+  // `rooms=a,b&<cursor>=N` for the listed rooms and the position (the
+  // stream calls its cursor `last_event_id`, the poll `after`); "" for the
+  // lobby alone.
+  roomsQuery(cursor) {
     if (!this.rooms.length) return "";
-    const after = this.position != null ? "&last_event_id=" + this.position : "";
+    const after = this.position != null ? "&" + cursor + "=" + this.position : "";
     return "rooms=" + this.rooms.map(encodeURIComponent).join(",") + after;
   }
 
@@ -143,10 +146,9 @@ export class Connection {
   }
 
   pollUrl() {
+    const rooms = this.roomsQuery("after");
     const version = this.version ? "&version=" + encodeURIComponent(this.version) : "";
-    if (!this.rooms.length) return "/poll?timeout=25" + version;
-    const after = this.position != null ? "&after=" + this.position : "";
-    return "/poll?timeout=25&rooms=" + this.rooms.map(encodeURIComponent).join(",") + after + version;
+    return "/poll?timeout=25" + (rooms ? "&" + rooms : "") + version;
   }
 
   // A poll answer: the lobby's (`{rooms, version}`) or one of rooms
@@ -189,7 +191,7 @@ export class Connection {
   // ---- Server-Sent Events ------------------------------------------------
 
   upgrade() {
-    const query = this.query();
+    const query = this.roomsQuery("last_event_id");
     const es = new EventSource("/events" + (query ? "?" + query : ""));
     this.source = es;
     const probe = setTimeout(() => this.fallBack(es, false), PROBE_TIMEOUT_MS);

@@ -214,19 +214,19 @@ impl Hub {
         if !known && entry.members.len() >= entry.room.max as usize {
             return;
         }
-        let (generation, arrived) = match entry.members.get_mut(&user.id) {
+        let until = tokio::time::Instant::now() + window;
+        let (timer_running, arrived) = match entry.members.get_mut(&user.id) {
             Some(member) if member.connections > 0 => return,
             Some(member) => {
-                // Whatever departure was pending (a grace period, an
-                // earlier visit's end) is stale now.
+                // A pending departure (a grace period) is stale now.
                 member.generation += 1;
                 let arrived = !member.here;
                 member.here = true;
-                (member.generation, arrived)
+                (member.visiting_until.replace(until).is_some(), arrived)
             }
             None => {
-                entry.members.insert_visitor(user.clone());
-                (0, true)
+                entry.members.insert_visitor(user.clone(), until);
+                (false, true)
             }
         };
         if arrived {
@@ -234,12 +234,38 @@ impl Hub {
             self.changed(&room.id, entry);
         }
         drop(state);
-        let hub = self.clone();
-        let (room_id, user_id) = (room.id.clone(), user.id.clone());
-        self.shared.runtime.spawn(async move {
-            tokio::time::sleep(window).await;
-            hub.leave_if_still_gone(&room_id, &user_id, generation);
-        });
+        if !timer_running {
+            let ends = self
+                .clone()
+                .end_visit(room.id.clone(), user.id.clone(), until);
+            self.shared.runtime.spawn(ends);
+        }
+    }
+
+    /// Ends a member's visit once its window has passed, however often
+    /// later visits moved it on: one timer per visiting member, not one
+    /// per page view or post.
+    async fn end_visit(self, room_id: String, user_id: String, mut until: tokio::time::Instant) {
+        let generation = loop {
+            tokio::time::sleep_until(until).await;
+            let mut state = self.state();
+            let Some(member) = state
+                .rooms
+                .get_mut(&room_id)
+                .and_then(|room| room.members.get_mut(&user_id))
+            else {
+                return;
+            };
+            match member.visiting_until {
+                Some(later) if later > until => until = later,
+                _ => {
+                    member.visiting_until = None;
+                    break member.generation;
+                }
+            }
+        };
+        // Gone, unless a stream or poll of theirs is here by now.
+        self.leave_if_still_gone(&room_id, &user_id, generation);
     }
 
     /// The room's state, made when first needed.

@@ -36,6 +36,9 @@ pub(super) struct Member {
     pub(super) since: u64,
     /// Bumped on every arrival, so a pending leave can tell it is stale.
     pub(super) generation: u64,
+    /// Until when their latest visit (a page view, a post) keeps them
+    /// here, while no stream or poll of theirs does.
+    pub(super) visiting_until: Option<tokio::time::Instant>,
     /// The snapshot version this user's polls last received (`u64::MAX`:
     /// none yet, so the first poll gets one at once).
     pub(super) polled_version: u64,
@@ -82,25 +85,27 @@ impl Roster {
     /// Adds a user who was not present, as the latest arrival, present
     /// through this node with one connection.
     pub(super) fn insert(&mut self, user: User) {
-        self.add(user, true, Vec::new());
+        self.add(user, true, 1, Vec::new());
     }
 
     /// Adds a user who was not present, present through this node by a
     /// visit (a page view, a post): without a connection.
-    pub(super) fn insert_visitor(&mut self, user: User) {
-        let id = user.id.clone();
-        self.add(user, true, Vec::new());
-        if let Some(member) = self.members.get_mut(&id) {
-            member.connections = 0;
-        }
+    pub(super) fn insert_visitor(&mut self, user: User, until: tokio::time::Instant) {
+        self.add(user, true, 0, Vec::new()).visiting_until = Some(until);
     }
 
     /// Adds a user who was not present, present through another node.
     pub(super) fn insert_elsewhere(&mut self, user: User, node: String) {
-        self.add(user, false, vec![node]);
+        self.add(user, false, 0, vec![node]);
     }
 
-    fn add(&mut self, user: User, here: bool, elsewhere: Vec<String>) {
+    fn add(
+        &mut self,
+        user: User,
+        here: bool,
+        connections: usize,
+        elsewhere: Vec<String>,
+    ) -> &mut Member {
         let since = self.next_since;
         self.next_since += 1;
         if self
@@ -111,18 +116,20 @@ impl Roster {
             self.listed = None;
         }
         self.order.insert(since, user.id.clone());
-        self.members.insert(
-            user.id.clone(),
-            Member {
-                user,
-                here,
-                elsewhere,
-                connections: usize::from(here),
-                since,
-                generation: 0,
-                polled_version: u64::MAX,
-            },
-        );
+        let member = Member {
+            user,
+            here,
+            elsewhere,
+            connections,
+            since,
+            generation: 0,
+            visiting_until: None,
+            polled_version: u64::MAX,
+        };
+        self.members
+            .entry(member.user.id.clone())
+            .insert_entry(member)
+            .into_mut()
     }
 
     pub(super) fn remove(&mut self, user_id: &str) -> Option<Member> {

@@ -52,11 +52,22 @@ const ASSETS: &[Asset] = &[
     asset!("lib/uploads.js", JS),
 ];
 
+/// Each asset's `ETag`: a hash of its content, computed once.
+static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    ASSETS
+        .iter()
+        .map(|asset| format!("\"{:016x}\"", fnv1a(FNV_OFFSET, asset.body)))
+        .collect()
+});
+
 /// The release: a hash of every asset's name and content, computed once.
 static RELEASE: LazyLock<String> = LazyLock::new(|| {
-    let hash = ASSETS.iter().fold(FNV_OFFSET, |hash, asset| {
-        fnv1a(fnv1a(hash, asset.name.as_bytes()), asset.body)
-    });
+    let hash = ASSETS
+        .iter()
+        .zip(ETAGS.iter())
+        .fold(FNV_OFFSET, |hash, (asset, etag)| {
+            fnv1a(fnv1a(hash, asset.name.as_bytes()), etag.as_bytes())
+        });
     format!("{hash:016x}")
 });
 
@@ -91,12 +102,11 @@ fn serve(name: &str, immutable: bool, headers: &HeaderMap) -> Result<Response, A
         .iter()
         .position(|a| a.name == name)
         .ok_or(AppError::not_found("asset"))?;
-    let asset = &ASSETS[index];
-    let etag = format!("\"{:016x}\"", fnv1a(FNV_OFFSET, asset.body));
+    let (asset, etag) = (&ASSETS[index], &ETAGS[index]);
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag));
+        .is_some_and(|v| v.split(',').any(|tag| tag.trim() == etag.as_str()));
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
@@ -110,7 +120,7 @@ fn serve(name: &str, immutable: bool, headers: &HeaderMap) -> Result<Response, A
             .into_response()
     };
     let headers = response.headers_mut();
-    if let Ok(etag) = HeaderValue::from_str(&etag) {
+    if let Ok(etag) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, etag);
     }
     let cache = if immutable {
