@@ -53,6 +53,7 @@ export class Connection {
     this.streaming = false; // the EventSource proved itself and is in use
     this.polling = false;
     this.pollAbort = null;
+    this.pollFailing = false; // the poll waits to ask again after a failure
     this.version = ""; // the lobby version of the last poll answer
     this.upgradeRetry = FIRST_RETRY_MS;
   }
@@ -127,18 +128,19 @@ export class Connection {
           // busy server): ask again when the server says, not sooner.
           const wait = retryAfter(response);
           if (!wait) throw new Error("poll: HTTP " + response.status);
-          this.setState("offline");
+          this.pollFailed();
           await sleep(wait);
           continue;
         }
         const answer = await response.json();
         if (!this.polling || this.stopped) return;
         this.take(answer);
+        this.pollFailing = false;
         if (this.polling && !this.streaming) this.setState("polling");
         delay = 1000;
       } catch (err) {
         if (err.name === "AbortError" || !this.polling) return;
-        this.setState("offline");
+        this.pollFailed();
         await sleep(delay);
         delay = Math.min(delay * 2, 30000);
       }
@@ -181,6 +183,11 @@ export class Connection {
       this.forget(room);
       if (!this.stopped) this.handlers.refused(room, head.status, message);
     }
+  }
+
+  pollFailed() {
+    this.pollFailing = true;
+    this.setState("offline");
   }
 
   stopPolling() {
@@ -234,7 +241,7 @@ export class Connection {
     if (this.source !== es) return;
     this.source = null;
     this.streaming = false;
-    if (this.polling) this.setState("polling");
+    if (this.polling) this.setState(this.pollFailing ? "offline" : "polling");
     else this.poll();
     if (refused) {
       const again = () => { if (!this.stopped && !this.source) this.upgrade(); };
