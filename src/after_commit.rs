@@ -58,6 +58,10 @@ impl AfterCommit for LiveSide {
         self.hub.renamed(user);
     }
 
+    fn gif_erased(&self, url: &str) {
+        uploads::remove_files(&self.uploads_dir, &[url.to_owned()]);
+    }
+
     /// This node's own rounds are in the hub already; a dead node's,
     /// removed here, are news.
     fn presence(&self, done: &PresenceDone) {

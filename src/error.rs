@@ -292,12 +292,27 @@ impl From<crate::db::StoreError> for AppError {
         match error {
             StoreError::NoSuchRoom => Self::not_found("room"),
             StoreError::Refused(access) => Self::refused(access),
+            StoreError::Message(refusal) => Self::from(refusal),
             StoreError::Stopped => Self::Unavailable,
             StoreError::Unreachable(cause) => {
                 tracing::warn!(error = %cause, "the database is unreachable");
                 Self::Busy("the database is unreachable; try again shortly")
             }
             failed @ (StoreError::SessionTaken | StoreError::Database(_)) => Self::internal(failed),
+        }
+    }
+}
+
+impl From<crate::db::Refusal> for AppError {
+    fn from(refusal: crate::db::Refusal) -> Self {
+        use crate::db::Refusal;
+        match refusal {
+            Refusal::Missing => Self::not_found("message"),
+            Refusal::NoReaction => Self::not_found("reaction"),
+            Refusal::NotAuthor | Refusal::NotAuthorOrOwner => Self::forbidden(refusal.to_string()),
+            Refusal::NotMessage | Refusal::NotText | Refusal::WhisperReply => {
+                Self::conflict(refusal.to_string())
+            }
         }
     }
 }

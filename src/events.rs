@@ -103,7 +103,7 @@ mod tests {
             gif_info: None,
             to: Some(User::new("bob".into(), None)),
             created_at: "2026-01-01T00:00:00Z".into(),
-            client_id: None,
+            ..EventRecord::default()
         }
     }
 
@@ -117,10 +117,16 @@ mod tests {
     }
 
     #[test]
-    fn whispers_are_seen_by_their_two_users_only() {
-        let whisper = record(Kind::Whisper);
-        assert!(whisper.visible_to("alice") && whisper.visible_to("bob"));
-        assert!(!whisper.visible_to("carol"));
-        assert!(record(Kind::Chat).visible_to("carol"));
+    fn whispers_and_changes_to_them_are_seen_by_their_two_users_only() {
+        for kind in [Kind::Whisper, Kind::Reaction, Kind::Edit, Kind::Delete] {
+            let whisper = record(kind);
+            assert!(whisper.visible_to("alice") && whisper.visible_to("bob"));
+            assert!(!whisper.visible_to("carol"));
+        }
+        let chat = EventRecord {
+            to: None,
+            ..record(Kind::Chat)
+        };
+        assert!(chat.visible_to("carol"));
     }
 }

@@ -74,14 +74,8 @@ pub async fn writer(
             while tokio::time::Instant::now() < deadline {
                 let sent = Instant::now();
                 let event = NewEvent {
-                    room_id: room_id.clone(),
-                    kind: Kind::Chat,
-                    user: Some(user.clone()),
                     chat: Some(format!("fo {stored} 0")),
-                    gif: None,
-                    gif_info: None,
-                    to: None,
-                    client_id: None,
+                    ..NewEvent::by(user.clone(), &room_id, Kind::Chat)
                 };
                 if writer.notice(event).await.is_err() {
                     break;

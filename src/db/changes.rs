@@ -20,6 +20,10 @@ pub(crate) enum Change {
     /// the room: checked in the same transaction, so a post racing a kick
     /// is either stored before the ban or refused after it.
     Post(NewEvent),
+    /// Store a change to a message (`reaction`, `unreaction`, `edit`,
+    /// `delete`, about its `target`) and apply it, if `targets.rs` allows
+    /// it on the message as it is in the same transaction.
+    Modify(NewEvent),
     /// Remember that a user gave a private room's password.
     Admit {
         room_id: String,
@@ -76,6 +80,12 @@ pub(crate) enum Done {
     /// A post repeated (same user, room and `client_id`): the event stored
     /// the first time; nothing new was stored.
     Repeat(EventRecord),
+    /// A `delete` stored: the event, and the deleted GIF's URL (its file
+    /// is removed after the commit).
+    Erased {
+        record: EventRecord,
+        gif: Option<String>,
+    },
     /// For `DeleteRoom`: whether the room existed, and the uploaded files
     /// its events referred to (removed from disk after the commit).
     Deleted {
@@ -98,6 +108,7 @@ impl Change {
         !matches!(
             self,
             Change::CreateRoom(_)
+                | Change::Modify(_)
                 | Change::Ban { .. }
                 | Change::SetOwner { .. }
                 | Change::Presence(_)

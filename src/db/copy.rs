@@ -90,7 +90,16 @@ pub const TABLES: &[Table] = &[
             "to_name",
             "created_at",
             "client_id",
+            "target",
+            "reply_to",
+            "mentions",
+            "edited_at",
+            "deleted_at",
         ],
+    },
+    Table {
+        name: "reactions",
+        columns: &["event_id", "user_id", "reaction", "user_name", "added_by"],
     },
 ];
 

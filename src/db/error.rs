@@ -15,6 +15,10 @@ pub enum StoreError {
     /// private one.
     #[error("not admitted to the room ({0:?})")]
     Refused(Access),
+    /// A change to a message (a reaction, an edit, a delete, a reply) is
+    /// not allowed: [`Refusal`] says why.
+    #[error("{0}")]
+    Message(#[from] Refusal),
     /// A new session's id is taken already.
     #[error("the session id is taken")]
     SessionTaken,
@@ -28,6 +32,33 @@ pub enum StoreError {
     /// The database failed: the cause, for the log.
     #[error("database: {0}")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Why a change to a message, or a reply to one, is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// No such message in the room, or not one the caller may see, or
+    /// deleted.
+    #[error("no such message in this room")]
+    Missing,
+    /// An unreaction of a reaction the caller has not given.
+    #[error("you have not reacted so to this message")]
+    NoReaction,
+    /// The event is no message (a notice, a reaction...).
+    #[error("only messages, GIFs and whispers can be reacted to, replied to or changed")]
+    NotMessage,
+    /// An edit of a GIF.
+    #[error("only text messages and whispers can be edited")]
+    NotText,
+    /// An edit by someone else than the author.
+    #[error("only its author can edit a message")]
+    NotAuthor,
+    /// A delete by someone else than the author or the room's owner.
+    #[error("only its author or the room's owner can delete a message")]
+    NotAuthorOrOwner,
+    /// A reply to a whisper that is not a whisper between the same two.
+    #[error("a reply to a whisper is a whisper between the same two people")]
+    WhisperReply,
 }
 
 impl StoreError {

@@ -3,6 +3,9 @@
 //!
 //! - [`Reads`] (`reads.rs`): every read the server makes, one interface,
 //!   held as the cheap handle [`Db`].
+//! - `targets`: the rules of reacting to, editing, deleting and replying
+//!   to a message, which both backends apply in the writer's transaction;
+//!   `record`: what both make of their rows (mentions, folded reactions).
 //! - `writer`: the single writer thread that commits every change, one
 //!   typed method each, in groups, and reports what it committed to an
 //!   [`AfterCommit`](writer::AfterCommit); `changes`: the change vocabulary.
@@ -17,11 +20,13 @@ mod error;
 pub mod postgres;
 pub mod presence;
 mod reads;
+mod record;
 pub mod sqlite;
+mod targets;
 mod url;
 pub mod writer;
 
-pub use error::{StoreError, StoreResult};
+pub use error::{Refusal, StoreError, StoreResult};
 pub use reads::{Db, HistoryPage, Reads, StalePresence};
 pub use sqlite::DB_FILE;
 pub use url::DatabaseUrl;

@@ -47,8 +47,10 @@ pub trait Reads: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<Vec<EventRecord>>;
 
-    /// The newest `limit` visible events before `before` (the newest of all
-    /// when `None`).
+    /// The newest `limit` visible messages and notices before `before`
+    /// (the newest of all when `None`), as they are now: edited text,
+    /// deleted ones blank, reactions folded in; the changes themselves
+    /// (`reaction`, `edit`...) are not listed.
     async fn history(
         &self,
         room_id: &str,

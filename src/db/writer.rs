@@ -133,6 +133,8 @@ pub trait AfterCommit: Send + 'static {
     fn admitted(&self, room_id: &str, user_id: &str);
     /// A user set their display name.
     fn renamed(&self, user: &User);
+    /// A GIF message was deleted (reported after its `delete` event).
+    fn gif_erased(&self, url: &str);
     /// A round of presence (this node's, or a dead node's removed here),
     /// reported before the notices it stored.
     fn presence(&self, done: &PresenceDone);
@@ -304,6 +306,19 @@ impl Writer {
     pub async fn post(&self, event: NewEvent) -> StoreResult<Post> {
         match self.apply(Change::Post(event)).await? {
             Done::Event(record) => Ok(Post::New(record)),
+            Done::Repeat(record) => Ok(Post::Repeat(record)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Stores a change to a message (a `reaction`, `unreaction`, `edit`
+    /// or `delete` by its user, about its `target`), if the message allows
+    /// it: checked in the same transaction (`targets.rs`), so a change
+    /// racing a delete is refused (`Message`). A reaction the user has
+    /// given already stores nothing and answers the event that gave it.
+    pub async fn change_message(&self, change: NewEvent) -> StoreResult<Post> {
+        match self.apply(Change::Modify(change)).await? {
+            Done::Event(record) | Done::Erased { record, .. } => Ok(Post::New(record)),
             Done::Repeat(record) => Ok(Post::Repeat(record)),
             other => Err(unexpected(other)),
         }
@@ -512,7 +527,7 @@ fn commit_and_report(
     let events: usize = results
         .iter()
         .map(|result| match result {
-            Ok(Done::Event(_)) => 1,
+            Ok(Done::Event(_) | Done::Erased { .. }) => 1,
             Ok(Done::Presence(done)) => [&done.joined, &done.left, &done.heir]
                 .into_iter()
                 .flatten()
@@ -587,6 +602,12 @@ fn report(after: &impl AfterCommit, change: &Change, done: &Done) {
             // writer checks bans in the transaction that stores a post.)
             if let Change::Ban { user, .. } = change {
                 after.banned(&record.room, &user.id);
+            }
+        }
+        (_, Done::Erased { record, gif }) => {
+            after.stored(record);
+            if let Some(url) = gif {
+                after.gif_erased(url);
             }
         }
         (_, Done::Room(room)) => after.room_created(room),

@@ -18,6 +18,7 @@
 //! - `recent`: a room's recent stored events, for resuming without the database.
 //! - `admission`: who may be in a room, remembered while it is in memory.
 //! - `lobby`: the lobby channel and its version counter for long-polls.
+//! - `typing`: who is typing, as ephemeral events, throttled per user.
 //!
 //! The hub sits above storage: the writer reports what it committed to it
 //! (`after_commit.rs`), and it never holds the writer. What presence needs
@@ -32,6 +33,7 @@ mod lobby;
 mod presence;
 mod recent;
 mod roster;
+mod typing;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -47,6 +49,7 @@ use tokio::{
 pub use admission::Known;
 pub use lobby::LobbyWatch;
 pub use presence::{Entry, Presence};
+pub use typing::{TYPING_EVERY, TypingEvent};
 
 use crate::{
     events::Event,
@@ -177,6 +180,12 @@ impl Hub {
             let mut state = self.state();
             state.published = state.published.max(record.id);
             state.rooms.get_mut(&record.room).map(|room| {
+                if record.kind == Kind::Delete {
+                    // The deleted words are in memory too (the message,
+                    // its edits, replies quoting it): resumes from before
+                    // the delete read the database, where they are gone.
+                    room.recent.forget(record.id - 1);
+                }
                 room.recent.push(event.clone());
                 room.tx.clone()
             })

@@ -55,6 +55,8 @@ pub(super) struct RoomState {
     pub(super) recent: Recent,
     /// Who may be here, as last read (`admission.rs`).
     pub(super) admissions: Admissions,
+    /// When each user last had a `typing` event sent (`typing.rs`).
+    pub(super) typing: std::collections::HashMap<String, tokio::time::Instant>,
 }
 
 /// Holding one keeps its user present in its room.
@@ -94,6 +96,7 @@ impl RoomState {
             snapshot_version: 0,
             recent: Recent::new(published),
             admissions: Admissions::default(),
+            typing: Default::default(),
         }
     }
 

@@ -43,6 +43,14 @@ impl Recent {
         self.events.push_back(event);
     }
 
+    /// Forgets every event kept: from now on, only cursors at or after
+    /// `since` (the newest id published before the next one pushed) are
+    /// answered from memory.
+    pub(super) fn forget(&mut self, since: i64) {
+        self.events.clear();
+        self.since = since;
+    }
+
     /// Every stored event after `cursor`, oldest first, when all of them
     /// are here.
     pub(super) fn after(&self, cursor: i64) -> Option<Vec<Arc<Event>>> {
@@ -68,11 +76,7 @@ mod tests {
             room: "r".into(),
             user: None,
             chat: Some(format!("message {id}")),
-            gif: None,
-            gif_info: None,
-            to: None,
-            created_at: String::new(),
-            client_id: None,
+            ..EventRecord::default()
         }))
     }
 
@@ -102,5 +106,21 @@ mod tests {
         let kept = ids(recent.after(2)).unwrap();
         assert_eq!(kept.len(), RECENT_EVENTS);
         assert_eq!(kept.first(), Some(&3));
+    }
+
+    #[test]
+    fn after_forgetting_only_cursors_from_then_on_are_answered() {
+        let mut recent = Recent::new(0);
+        for id in [1, 2, 3] {
+            recent.push(stored(id));
+        }
+        recent.forget(3);
+        recent.push(stored(4));
+        assert_eq!(ids(recent.after(3)), Some(vec![4]));
+        assert_eq!(
+            ids(recent.after(2)),
+            None,
+            "event 3 is in the database only"
+        );
     }
 }

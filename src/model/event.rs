@@ -7,14 +7,23 @@ use utoipa::ToSchema;
 use super::User;
 
 /// The `type` of an event, as it appears in JSON and in SSE `event:` lines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
+    #[default]
     Chat,
     Gif,
     Whisper,
     System,
+    // Stored events about a message (`target`): folded into it by
+    // history, applied to it by live clients.
+    Reaction,
+    Unreaction,
+    Edit,
+    Delete,
     Members,
+    /// Ephemeral: someone is typing (never stored, no id).
+    Typing,
     Kicked,
     RoomDeleted,
     // Lobby events.
@@ -30,7 +39,12 @@ impl Kind {
             Kind::Gif => "gif",
             Kind::Whisper => "whisper",
             Kind::System => "system",
+            Kind::Reaction => "reaction",
+            Kind::Unreaction => "unreaction",
+            Kind::Edit => "edit",
+            Kind::Delete => "delete",
             Kind::Members => "members",
+            Kind::Typing => "typing",
             Kind::Kicked => "kicked",
             Kind::RoomDeleted => "room-deleted",
             Kind::Rooms => "rooms",
@@ -46,8 +60,18 @@ impl Kind {
             "gif" => Kind::Gif,
             "whisper" => Kind::Whisper,
             "system" => Kind::System,
+            "reaction" => Kind::Reaction,
+            "unreaction" => Kind::Unreaction,
+            "edit" => Kind::Edit,
+            "delete" => Kind::Delete,
             _ => return None,
         })
+    }
+
+    /// A message people post: what reactions, edits, deletes and replies
+    /// are about, and what counts as unread.
+    pub fn is_message(self) -> bool {
+        matches!(self, Kind::Chat | Kind::Gif | Kind::Whisper)
     }
 
     /// Whether a stream ends after delivering this event.
@@ -55,8 +79,17 @@ impl Kind {
         matches!(self, Kind::Kicked | Kind::RoomDeleted)
     }
 
-    /// The kinds stored in SQLite (what [`Kind::from_stored`] reads).
-    pub const STORED: [Kind; 4] = [Kind::Chat, Kind::Gif, Kind::Whisper, Kind::System];
+    /// The kinds stored in the database (what [`Kind::from_stored`] reads).
+    pub const STORED: [Kind; 8] = [
+        Kind::Chat,
+        Kind::Gif,
+        Kind::Whisper,
+        Kind::System,
+        Kind::Reaction,
+        Kind::Unreaction,
+        Kind::Edit,
+        Kind::Delete,
+    ];
     /// The kinds of a [`RoomNotice`].
     pub const NOTICES: [Kind; 2] = [Kind::Kicked, Kind::RoomDeleted];
 
@@ -79,12 +112,14 @@ fn notice_kinds() -> utoipa::openapi::schema::Schema {
 }
 
 /// A stored room event: the row, and the JSON body every client sees.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
 pub struct EventRecord {
     /// From one global sequence: increasing, never reused.
     #[schema(minimum = 1)]
     pub id: i64,
-    /// `chat`, `gif`, `whisper` or `system` (the stored kinds).
+    /// One of the stored kinds: a message (`chat`, `gif`, `whisper`), a
+    /// `system` notice, or a change to a message (`reaction`,
+    /// `unreaction`, `edit`, `delete`, about `target`).
     #[serde(rename = "type")]
     #[schema(schema_with = stored_kinds)]
     pub kind: Kind,
@@ -93,7 +128,8 @@ pub struct EventRecord {
     /// Who posted it; null for `system` events.
     #[schema(required = true)]
     pub user: Option<User>,
-    /// The text of a `chat`, `whisper` or `system` event.
+    /// The text of a `chat`, `whisper` or `system` event, the new text of
+    /// an `edit`, the reaction of a `reaction` or `unreaction`.
     #[schema(required = true)]
     pub chat: Option<String>,
     /// The URL path of a `gif` event's file.
@@ -102,7 +138,8 @@ pub struct EventRecord {
     /// Size and frame count of a GIF, so pages reserve its space early.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gif_info: Option<GifInfo>,
-    /// Whom a whisper goes to.
+    /// Whom a whisper goes to. On a change to a whisper, the whisper's
+    /// other user: such events are seen by the two of them only.
     #[schema(required = true)]
     pub to: Option<User>,
     /// RFC 3339.
@@ -112,6 +149,53 @@ pub struct EventRecord {
     /// which makes a repeat of it store nothing new.
     #[schema(required = true, pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub client_id: Option<String>,
+    /// The message a `reaction`, `unreaction`, `edit` or `delete` is about.
+    #[schema(required = true)]
+    pub target: Option<i64>,
+    /// The message this one replies to.
+    #[schema(required = true)]
+    pub reply_to: Option<i64>,
+    /// The message replied to, as it is now (present with `reply_to`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply: Option<Box<Quote>>,
+    /// Whom the message mentions.
+    pub mentions: Vec<User>,
+    /// The text was edited since it was posted.
+    pub edited: bool,
+    /// The message was deleted: `chat` and `gif` are null.
+    pub deleted: bool,
+    /// The reactions on a message, in the order they were first given.
+    /// Folded in by history and pages; a live message starts with none,
+    /// and `reaction` / `unreaction` events change it.
+    pub reactions: Vec<Reactions>,
+}
+
+/// The message a reply quotes, as it is now.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, ToSchema)]
+pub struct Quote {
+    pub id: i64,
+    /// Its author.
+    #[schema(required = true)]
+    pub user: Option<User>,
+    /// Its text (null once deleted, and for a GIF).
+    #[schema(required = true)]
+    pub chat: Option<String>,
+    /// Its GIF's URL (null once deleted, and for text).
+    #[schema(required = true)]
+    pub gif: Option<String>,
+    pub deleted: bool,
+}
+
+/// One reaction on a message: how many gave it, and who.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Reactions {
+    /// 1 to 16 characters, an emoji or a word.
+    #[schema(min_length = 1, max_length = 16)]
+    pub reaction: String,
+    #[schema(minimum = 1)]
+    pub count: usize,
+    /// In the order they reacted.
+    pub users: Vec<User>,
 }
 
 /// What a validated GIF looks like.
@@ -130,10 +214,22 @@ impl EventRecord {
         self.audience().admits(user_id)
     }
 
+    /// A whisper, and every change to one, is seen by its two users.
     pub fn audience(&self) -> Audience {
-        match (&self.kind, &self.user, &self.to) {
-            (Kind::Whisper, Some(from), Some(to)) => Audience::Pair(from.id.clone(), to.id.clone()),
+        match (&self.user, &self.to) {
+            (Some(from), Some(to)) => Audience::Pair(from.id.clone(), to.id.clone()),
             _ => Audience::Room,
+        }
+    }
+
+    /// As a reply quotes it.
+    pub fn quote(&self) -> Quote {
+        Quote {
+            id: self.id,
+            user: self.user.clone(),
+            chat: self.chat.clone(),
+            gif: self.gif.clone(),
+            deleted: self.deleted,
         }
     }
 }
@@ -152,7 +248,8 @@ pub struct RoomNotice {
 
 /// What a room's stream and poll answers carry, in one of three shapes,
 /// told apart by `type`. Events travel as JSON rendered once (see `Event`),
-/// so this type only names the shapes for the schema.
+/// so this type only names the shapes for the schema: it is never made.
+#[allow(clippy::large_enum_variant)]
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum RoomEvent {
@@ -183,7 +280,7 @@ impl Audience {
 }
 
 /// A new event to store.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewEvent {
     pub room_id: String,
     pub kind: Kind,
@@ -195,11 +292,27 @@ pub struct NewEvent {
     /// A post's `client_id`: a repeat by the same user in the same room
     /// stores nothing new.
     pub client_id: Option<String>,
+    /// The message a change (`reaction`, `edit`...) is about.
+    pub target: Option<i64>,
+    /// The message a post replies to.
+    pub reply_to: Option<i64>,
+    pub mentions: Vec<User>,
 }
 
 impl NewEvent {
-    /// The event as stored, with its id and time.
-    pub fn stored(&self, id: i64, created_at: String) -> EventRecord {
+    /// An event of `kind` by `user` in the room, with nothing else set yet.
+    pub fn by(user: User, room_id: &str, kind: Kind) -> Self {
+        Self {
+            room_id: room_id.to_owned(),
+            kind,
+            user: Some(user),
+            ..Self::default()
+        }
+    }
+
+    /// The event as stored, with its id and time (and the message it
+    /// replies to, as it is now).
+    pub fn stored(&self, id: i64, created_at: String, reply: Option<Box<Quote>>) -> EventRecord {
         EventRecord {
             id,
             kind: self.kind,
@@ -211,6 +324,11 @@ impl NewEvent {
             to: self.to.clone(),
             created_at,
             client_id: self.client_id.clone(),
+            target: self.target,
+            reply_to: self.reply_to,
+            reply,
+            mentions: self.mentions.clone(),
+            ..EventRecord::default()
         }
     }
 
@@ -219,12 +337,8 @@ impl NewEvent {
         Self {
             room_id: room_id.to_owned(),
             kind: Kind::System,
-            user: None,
             chat: Some(text),
-            gif: None,
-            gif_info: None,
-            to: None,
-            client_id: None,
+            ..Self::default()
         }
     }
 }

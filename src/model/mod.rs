@@ -9,7 +9,9 @@ mod room;
 mod session;
 mod user;
 
-pub use event::{Audience, EventRecord, GifInfo, Kind, NewEvent, RoomEvent, RoomNotice};
+pub use event::{
+    Audience, EventRecord, GifInfo, Kind, NewEvent, Quote, Reactions, RoomEvent, RoomNotice,
+};
 pub use members::{MembersEvent, MembersSnapshot, Present, heir_notice, presence_notice};
 pub use room::{Access, Room, RoomRow};
 pub use session::SessionRow;

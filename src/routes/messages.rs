@@ -17,8 +17,11 @@ use crate::{
     model::{EventRecord, Kind, NewEvent},
     routes::{
         access::admitted_room,
-        negotiate::{Format, Input, bounded_text, bounded_text_schema, cursor_param, parse_param},
+        negotiate::{
+            Format, Input, Loose, bounded_text, bounded_text_schema, cursor_param, parse_param,
+        },
         openapi::{Conflict, Failed, InRoom, Invalid, Ordinary, Posted, Unavailable},
+        references::{IdList, mentioned, mentions_schema, reply_to, reply_to_schema},
         rooms::RoomPath,
         visits::visited,
     },
@@ -47,6 +50,11 @@ pub struct ChatForm {
     /// time.
     #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     client_id: Option<String>,
+    #[serde(default, deserialize_with = "Loose::present")]
+    #[schema(schema_with = reply_to_schema)]
+    reply_to: Option<Loose>,
+    #[schema(schema_with = mentions_schema)]
+    mentions: Option<IdList>,
 }
 
 /// A post's `client_id`: 1 to 64 of `A-Z a-z 0-9 _ -`; 422 otherwise.
@@ -105,9 +113,21 @@ impl ChatForm {
                 operation_id = "room_history",
                 parameters(("id" = "$response.body#/room"), ("before" = "$response.body#/id"))
             )),
+            ("react" = (
+                operation_id = "react",
+                parameters(("id" = "$response.body#/room"), ("event" = "$response.body#/id"))
+            )),
+            ("edit" = (
+                operation_id = "edit_message",
+                parameters(("id" = "$response.body#/room"), ("event" = "$response.body#/id"))
+            )),
+            ("delete" = (
+                operation_id = "delete_message",
+                parameters(("id" = "$response.body#/room"), ("event" = "$response.body#/id"))
+            )),
         )),
         (status = SEE_OTHER, description = "A form post: back to the room's page"),
-        InRoom, Posted, Unavailable, Ordinary, Failed
+        InRoom, Posted, Conflict, Unavailable, Ordinary, Failed
     )
 )]
 async fn post_message(
@@ -118,23 +138,28 @@ async fn post_message(
     Input(form): Input<ChatForm>,
 ) -> AppResult<Response> {
     let (chat, client_id) = form.check()?;
+    let reply_to = reply_to(form.reply_to.as_ref())?;
     let poster = visitor.user;
     // Posting is being here; first, so that a poster who was not here is
     // a member (and announced) by the time the post is seen.
     visited(&state, &room_id, &poster).await;
+    let mentions = match &form.mentions {
+        None => Vec::new(),
+        Some(ids) => {
+            let room = admitted_room(&state, &room_id, &poster).await?;
+            mentioned(&state, &room, Some(ids)).await?
+        }
+    };
     // The writer checks that the poster may post here, in the transaction
     // that stores the message: no read before it on the hot path.
     let posted = state
         .writer
         .post(NewEvent {
-            room_id: room_id.clone(),
-            kind: Kind::Chat,
-            user: Some(poster.clone()),
             chat: Some(chat),
-            gif: None,
-            gif_info: None,
-            to: None,
             client_id,
+            reply_to,
+            mentions,
+            ..NewEvent::by(poster, &room_id, Kind::Chat)
         })
         .await?;
     Ok(format.done_in_room(posted_status(&posted), posted.record(), &room_id))
@@ -153,6 +178,11 @@ pub struct WhisperForm {
     /// As a message's.
     #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     client_id: Option<String>,
+    #[serde(default, deserialize_with = "Loose::present")]
+    #[schema(schema_with = reply_to_schema)]
+    reply_to: Option<Loose>,
+    #[schema(schema_with = mentions_schema)]
+    mentions: Option<IdList>,
 }
 
 impl WhisperForm {
@@ -200,23 +230,23 @@ async fn whisper(
     Input(form): Input<WhisperForm>,
 ) -> AppResult<Response> {
     let (chat, client_id, to_id) = form.check(&visitor.user.id)?;
+    let reply_to = reply_to(form.reply_to.as_ref())?;
     let room = admitted_room(&state, &room_id, &visitor.user).await?;
     state.hub.visit(&room, &visitor.user);
     let to = state
         .hub
         .member(&room.id, to_id)
         .ok_or_else(|| AppError::conflict("whispers go to a member present in the room"))?;
+    let mentions = mentioned(&state, &room, form.mentions.as_ref()).await?;
     let posted = state
         .writer
         .post(NewEvent {
-            room_id: room.id.clone(),
-            kind: Kind::Whisper,
-            user: Some(visitor.user.clone()),
             chat: Some(chat),
-            gif: None,
-            gif_info: None,
             to: Some(to),
             client_id,
+            reply_to,
+            mentions,
+            ..NewEvent::by(visitor.user, &room.id, Kind::Whisper)
         })
         .await?;
     Ok(format.done_in_room(posted_status(&posted), posted.record(), &room.id))

@@ -6,6 +6,9 @@
 //! | `lobby`       | `GET /`, `GET /rooms`                                   |
 //! | `rooms`       | `POST /rooms`, `GET /rooms/new`, `GET|DELETE /rooms/{id}`, `POST /rooms/{id}/join`, `GET /rooms/{id}/members` |
 //! | `messages`    | `POST|GET /rooms/{id}/messages`, `POST /rooms/{id}/whispers` |
+//! | `edits`       | `PATCH|DELETE /rooms/{id}/events/{event}`: edit, delete a message |
+//! | `reactions`   | `POST /rooms/{id}/events/{event}/reactions`, `DELETE .../reactions/{reaction}` |
+//! | `typing`      | `POST /rooms/{id}/typing`: "alice is typing…"          |
 //! | `moderation`  | `POST /rooms/{id}/kick`, `POST /rooms/{id}/owner`       |
 //! | `stream`      | `GET /rooms/{id}/events`, `GET /events` (SSE)           |
 //! | `many_rooms`  | `GET /events?rooms=...`: one stream for many rooms      |
@@ -22,13 +25,14 @@
 //! (`GET /rooms/new`, the assets) are routed without being documented.
 //!
 //! Helpers shared by the features: `negotiate` (JSON or HTML, form or JSON
-//! bodies), `access` (admission checks), `visits` (page views and posts as
+//! bodies), `references` (a post's `reply_to` and `mentions`), `access` (admission checks), `visits` (page views and posts as
 //! presence), `errors` (rendering failures for browsers), `logging` (one
 //! line per request).
 
 mod access;
 mod assets;
 mod cross_site;
+mod edits;
 mod errors;
 pub mod limits;
 mod lobby;
@@ -41,8 +45,11 @@ pub mod negotiate;
 pub mod openapi;
 pub mod ops;
 mod poll;
+mod reactions;
+mod references;
 pub mod rooms;
 mod stream;
+mod typing;
 pub mod uploads;
 mod visits;
 
@@ -96,6 +103,9 @@ pub fn router(state: AppState, sessions: SessionLayer) -> Router {
         .merge(lobby::routes())
         .merge(rooms::routes())
         .merge(messages::routes())
+        .merge(edits::routes())
+        .merge(reactions::routes())
+        .merge(typing::routes())
         .merge(moderation::routes())
         .merge(me::routes())
         .merge(ops::routes(state.config.metrics_addr.is_none()))

@@ -177,6 +177,7 @@ impl NewRoom {
             ("whisper" = (operation_id = "whisper", parameters(("id" = "$response.body#/id")))),
             ("gif" = (operation_id = "post_gif", parameters(("id" = "$response.body#/id")))),
             ("kick" = (operation_id = "kick", parameters(("id" = "$response.body#/id")))),
+            ("typing" = (operation_id = "typing", parameters(("id" = "$response.body#/id")))),
             ("owner" = (operation_id = "hand_over", parameters(("id" = "$response.body#/id")))),
             ("poll" = (operation_id = "room_poll", parameters(("id" = "$response.body#/id")))),
             ("poll_head" = (operation_id = "room_poll_head", parameters(("id" = "$response.body#/id")))),

@@ -32,8 +32,9 @@ use crate::{
         access::admitted_room,
         limits::{ClientAddr, rate_limited},
         messages::{check_client_id, posted_status},
-        negotiate::Format,
-        openapi::{Failed, InRoom, Missing, Ordinary, Posted, Unavailable},
+        negotiate::{Format, Loose},
+        openapi::{Conflict, Failed, InRoom, Missing, Ordinary, Posted, Unavailable},
+        references::{IdList, mentioned, mentions_schema, reply_to, reply_to_schema},
         rooms::RoomPath,
     },
     state::AppState,
@@ -42,8 +43,11 @@ use crate::{
 
 /// The multipart field that carries the file.
 const FIELD: &str = "gif";
-/// The field that may carry the post's `client_id`, before the file.
+/// The fields that may carry the post's `client_id`, the message it
+/// replies to and whom it mentions, before or after the file.
 const CLIENT_ID_FIELD: &str = "client_id";
+const REPLY_TO_FIELD: &str = "reply_to";
+const MENTIONS_FIELD: &str = "mentions";
 /// Room the form may take beyond the file itself: part headers,
 /// boundaries, and any small fields a browser form sends along.
 const FORM_OVERHEAD: u64 = 64 * 1024;
@@ -89,10 +93,12 @@ impl PartialSchema for GifForm {
             .property("gif", gif)
             .required("gif")
             .property(CLIENT_ID_FIELD, client_id)
+            .property(REPLY_TO_FIELD, reply_to_schema())
+            .property(MENTIONS_FIELD, mentions_schema())
             .property_names(Some(names))
             .description(Some(
-                "The GIF in the field `gif`, and an optional `client_id` (before or after \
-                 it); other fields are ignored",
+                "The GIF in the field `gif`, and optional `client_id`, `reply_to` and \
+                 `mentions` (before or after it); other fields are ignored",
             ))
             .into()
     }
@@ -118,7 +124,7 @@ impl ToSchema for GifForm {}
         (status = OK, description = "A repeat (same `client_id`): the event stored the first time", body = EventRecord),
         (status = CREATED, description = "The stored `gif` event", body = EventRecord),
         (status = SEE_OTHER, description = "A form post: back to the room's page"),
-        InRoom, Posted, Ordinary, Unavailable, Failed
+        InRoom, Posted, Conflict, Ordinary, Unavailable, Failed
     )
 )]
 async fn post_gif(
@@ -146,9 +152,10 @@ async fn post_gif(
     );
     // On time out the receiving future is dropped, and the temporary
     // file's guard with it.
-    let (incoming, client_id) = tokio::time::timeout(state.config.upload_timeout, receiving)
+    let (incoming, fields) = tokio::time::timeout(state.config.upload_timeout, receiving)
         .await
         .map_err(|_| AppError::Timeout)??;
+    let mentions = mentioned(&state, &room, fields.mentions.as_ref()).await?;
 
     // From here on the file is whole. The rest runs in its own task, so a
     // client that hangs up now cannot cancel it halfway: had the handler's
@@ -161,14 +168,12 @@ async fn post_gif(
         let upload = incoming.finish().await?;
         let posted = writer
             .post(NewEvent {
-                room_id: room.id,
-                kind: Kind::Gif,
-                user: Some(user),
-                chat: None,
                 gif: Some(upload.url()),
                 gif_info: Some(upload.info()),
-                to: None,
-                client_id,
+                client_id: fields.client_id,
+                reply_to: fields.reply_to,
+                mentions,
+                ..NewEvent::by(user, &room.id, Kind::Gif)
             })
             .await?;
         // Committed: the file now belongs to the event. On every error
@@ -216,59 +221,89 @@ pub fn multipart(request: Request, max: u64) -> AppResult<multer::Multipart<'sta
     ))
 }
 
+/// The text fields of a GIF form, before or after the file.
+#[derive(Default)]
+struct TextFields {
+    client_id: Option<String>,
+    reply_to: Option<i64>,
+    mentions: Option<IdList>,
+}
+
+impl TextFields {
+    /// Reads `field` if it is one of ours (others are skipped).
+    async fn read(&mut self, field: &mut multer::Field<'static>) -> AppResult<()> {
+        match field.name() {
+            Some(CLIENT_ID_FIELD) => {
+                self.client_id = check_client_id(Some(&small_text(field, 64).await?))?;
+            }
+            Some(REPLY_TO_FIELD) => {
+                let text = small_text(field, 32).await?;
+                self.reply_to = reply_to(Some(&Loose::Text(text)))?;
+            }
+            // Repeated, or separated by commas: every one counts.
+            Some(MENTIONS_FIELD) => {
+                let text = small_text(field, 1024).await?;
+                let mut ids = self.mentions.take().map(|m| m.ids()).unwrap_or_default();
+                ids.extend(IdList::Text(text).ids());
+                self.mentions = Some(IdList::List(ids));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
 /// Finds the `gif` field and streams it into a temporary file, chunk by
-/// chunk.
+/// chunk; and the text fields around it.
 async fn receive(
     form: &mut multer::Multipart<'static>,
     dir: &std::path::Path,
     max: u64,
     gif: uploads::GifLimits,
-) -> AppResult<(Incoming, Option<String>)> {
-    let (mut field, mut client_id) = gif_field(form).await?;
+) -> AppResult<(Incoming, TextFields)> {
+    let mut fields = TextFields::default();
+    let mut field = gif_field(form, &mut fields).await?;
     let mut incoming = Incoming::create(dir, max, gif).await?;
     while let Some(chunk) = next_chunk(&mut field).await? {
         incoming.write(&chunk).await?;
     }
     drop(field);
-    // Fields after the file: a `client_id` there counts as well.
+    // Fields after the file count as well.
     while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
-        if field.name() == Some(CLIENT_ID_FIELD) {
-            client_id = client_id_of(&mut field).await?;
-        }
+        fields.read(&mut field).await?;
     }
-    Ok((incoming, client_id))
+    Ok((incoming, fields))
 }
 
-/// A `client_id` field's value, checked; read a little at a time, as a
-/// valid one is 64 bytes at most.
-async fn client_id_of(field: &mut multer::Field<'static>) -> AppResult<Option<String>> {
+/// A text field's value, read a little at a time: past `max` bytes it is
+/// cut (and then refused by the check that follows, as no valid value is
+/// that long).
+async fn small_text(field: &mut multer::Field<'static>, max: usize) -> AppResult<String> {
     let mut text = Vec::new();
     while let Some(chunk) = next_chunk(field).await? {
         text.extend_from_slice(&chunk);
-        if text.len() > 64 {
+        if text.len() > max {
             break;
         }
     }
-    let text = String::from_utf8(text).unwrap_or_default();
-    check_client_id(Some(&text))
+    Ok(String::from_utf8(text).unwrap_or_default())
 }
 
-/// The `gif` field of the form, and the `client_id` field if one came
-/// before it (the caller reads the fields after the file); other fields
-/// before it are skipped (and count against the whole-body limit). 422 when the form has no `gif` field or a malformed
-/// `client_id`.
-pub async fn gif_field(
+/// The `gif` field of the form, with the text fields that came before it
+/// read into `fields` (the caller reads those after the file); other
+/// fields before it are skipped (and count against the whole-body limit).
+/// 422 when the form has no `gif` field or a malformed text field.
+async fn gif_field(
     form: &mut multer::Multipart<'static>,
-) -> AppResult<(multer::Field<'static>, Option<String>)> {
-    let mut client_id = None;
+    fields: &mut TextFields,
+) -> AppResult<multer::Field<'static>> {
     while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
         // The client's file name and content type are ignored: the bytes
         // decide what the file is, and the server names it.
-        match field.name() {
-            Some(FIELD) => return Ok((field, client_id)),
-            Some(CLIENT_ID_FIELD) => client_id = client_id_of(&mut field).await?,
-            _ => {}
+        if field.name() == Some(FIELD) {
+            return Ok(field);
         }
+        fields.read(&mut field).await?;
     }
     Err(AppError::invalid(format!(
         "the form has no `{FIELD}` file field"

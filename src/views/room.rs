@@ -8,7 +8,7 @@ use crate::{
     model::MembersSnapshot,
     model::Room,
     model::User,
-    model::{EventRecord, GifInfo, Kind},
+    model::{EventRecord, GifInfo, Kind, Quote, Reactions},
 };
 
 /// Everything the chat page shows.
@@ -34,7 +34,7 @@ pub fn room(page: &Page, view: &RoomPage) -> Markup {
         page.flash.as_deref(),
         Some("chat.js"),
         html! {
-            section #room .room data-room=(room.id) data-me=(me) data-cursor=(view.cursor)
+            section #room .room .is-owner[is_owner] data-room=(room.id) data-me=(me) data-cursor=(view.cursor)
                 data-owner=(view.members.owner.id) aria-labelledby="room-title" {
                 div.room-head {
                     a.back href="/" { "← Lobby" }
@@ -187,19 +187,25 @@ pub fn member(user: &User, marks: Marks) -> Markup {
 
 /// One message, as history shows it (and, through `views::templates`, as
 /// the client shows live ones): `li.msg.msg-<type>` (plus `.mine` for the
-/// viewer's own), with the id.
+/// viewer's own, `.mentions-me`, `.edited`, `.deleted`), with the id; the
+/// message it replies to, quoted; its reactions; the actions on it.
 pub fn message(event: &EventRecord, me: &str) -> Markup {
     let mine = event.user.as_ref().is_some_and(|u| u.id == me);
+    let mentions_me = event.mentions.iter().any(|u| u.id == me);
     let kind = event.kind.as_str();
     html! {
-        li class={ "msg msg-" (kind) @if mine { " mine" } } data-id=(event.id) {
+        li class={ "msg msg-" (kind) @if mine { " mine" } @if mentions_me { " mentions-me" }
+            @if event.edited { " edited" } @if event.deleted { " deleted" } }
+            data-id=(event.id) {
             @if event.kind == Kind::System {
                 span.text { (event.chat.as_deref().unwrap_or("")) }
             } @else {
+                @if let Some(quote) = &event.reply { (reply_quote(quote)) }
                 @if let Some(user) = &event.user { (user_badge(user)) }
                 @if let Some(to) = &event.to {
                     span.to { " → " (user_badge(to)) }
                 }
+                @if event.deleted { span.tombstone { "message deleted" } }
                 @if let Some(chat) = &event.chat { span.text { (chat) } }
                 @if let Some(gif) = &event.gif {
                     @match event.gif_info {
@@ -211,8 +217,58 @@ pub fn message(event: &EventRecord, me: &str) -> Markup {
                         None => { img.gif src=(gif) alt="GIF" loading="lazy"; }
                     }
                 }
+                @if event.edited { " " span.edited-mark { "(edited)" } }
             }
             time datetime=(event.created_at) { (clock(&event.created_at)) }
+            @if event.kind.is_message() {
+                (reactions(&event.reactions, me))
+                (actions())
+            }
+        }
+    }
+}
+
+/// The message a reply answers, as it is now: a link to it.
+fn reply_quote(quote: &Quote) -> Markup {
+    html! {
+        a.reply href={ "#m" (quote.id) } data-reply-to=(quote.id) {
+            span.reply-arrow aria-hidden="true" { "↪ " }
+            @if let Some(user) = &quote.user { (user_badge(user)) " " }
+            span.reply-text {
+                @if quote.deleted { "deleted message" }
+                @else if let Some(chat) = &quote.chat { (chat) }
+                @else { "GIF" }
+            }
+        }
+    }
+}
+
+/// A message's reactions: one button each (pressed when the viewer gave
+/// it), with its count and who gave it.
+fn reactions(given: &[Reactions], me: &str) -> Markup {
+    html! {
+        span.reactions {
+            @for reaction in given {
+                @let names: Vec<&str> = reaction.users.iter().map(User::label).collect();
+                @let pressed = reaction.users.iter().any(|u| u.id == me);
+                button.reaction type="button" data-reaction=(reaction.reaction)
+                    aria-pressed=(pressed) title=(names.join(", ")) {
+                    span.emoji { (reaction.reaction) } " " span.count { (reaction.count) }
+                }
+            }
+        }
+    }
+}
+
+/// What the viewer may do to a message; the script shows them (CSS shows
+/// edit on one's own text, delete on one's own or to the owner).
+fn actions() -> Markup {
+    html! {
+        span.msg-actions {
+            button.act-react type="button" title="React" aria-label="React" { "☺" }
+            button.act-reply type="button" title="Reply" aria-label="Reply" { "↩" }
+            button.act-edit type="button" title="Edit" aria-label="Edit" { "✎" }
+            button.act-delete type="button" title="Delete" aria-label="Delete" { "🗑" }
         }
     }
 }

@@ -8,7 +8,7 @@
 use maud::{Markup, html};
 
 use super::{lobby::room_row, room, user_badge};
-use crate::model::{EventRecord, GifInfo, Kind, Room, User};
+use crate::model::{EventRecord, GifInfo, Kind, Quote, Reactions, Room, User};
 
 /// Where a specimen's name is in attribute text (`aria-label="Kick {name}"`):
 /// the client puts the real user's label there.
@@ -23,7 +23,8 @@ fn specimen_user() -> User {
     }
 }
 
-/// A message with a sender, a recipient, text and a GIF.
+/// A message with every part: a sender, a recipient, text and a GIF, the
+/// message it replies to, an edit mark and a tombstone, a reaction.
 fn specimen_message() -> EventRecord {
     EventRecord {
         id: 0,
@@ -38,8 +39,20 @@ fn specimen_message() -> EventRecord {
             frames: 1,
         }),
         to: Some(specimen_user()),
-        created_at: String::new(),
-        client_id: None,
+        reply_to: Some(0),
+        reply: Some(Box::new(Quote {
+            user: Some(specimen_user()),
+            chat: Some(String::new()),
+            ..Quote::default()
+        })),
+        edited: true,
+        deleted: true,
+        reactions: vec![Reactions {
+            reaction: String::new(),
+            count: 1,
+            users: vec![specimen_user()],
+        }],
+        ..EventRecord::default()
     }
 }
 

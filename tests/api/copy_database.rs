@@ -65,7 +65,25 @@ async fn an_installation_moves_to_another_database_and_back_with_its_history_ids
         alice.say(&open, &format!("open {n}")).await;
         bob.say(&private, &format!("private {n}")).await;
     }
-    mallory.say(&open, "spam").await;
+    let spam = mallory.say(&open, "spam").await;
+    // Reactions, an edit, a reply with a mention and a delete come along.
+    let first = history(&alice, &open).await[0].clone();
+    let path = format!("/rooms/{open}/events/{}", first["id"]);
+    bob.post_json(&format!("{path}/reactions"), json!({ "reaction": "👍" }))
+        .await;
+    alice
+        .patch_json(&path, json!({ "chat": "open, edited" }))
+        .await;
+    let reply = bob
+        .post_json(
+            &format!("/rooms/{open}/messages"),
+            json!({ "chat": "nice", "reply_to": first["id"], "mentions": [alice_id] }),
+        )
+        .await;
+    assert_eq!(reply.status.as_u16(), 201, "{}", reply.text);
+    alice
+        .delete(&format!("/rooms/{open}/events/{}", spam["id"]))
+        .await;
     // Whispers go to someone present.
     let bob_watching = bob.sse(&format!("/rooms/{open}/events"), None).await;
     let whisper = alice
@@ -87,6 +105,16 @@ async fn an_installation_moves_to_another_database_and_back_with_its_history_ids
         history(&bob, &open).await,
         history(&bob, &private).await,
     );
+    let shown = before.0.to_string();
+    for part in [
+        "👍",
+        "\"edited\":true",
+        "\"deleted\":true",
+        "\"reply\":",
+        &alice_id,
+    ] {
+        assert!(shown.contains(part), "{part} before the copy: {shown}");
+    }
     let newest = *history_ids(&alice, &open).await.last().unwrap();
     drop(bob_watching);
     server.kill();

@@ -287,6 +287,36 @@ impl Client {
         .await
     }
 
+    /// PATCH a JSON body, asking for JSON.
+    pub async fn patch_json(&self, path: &str, body: Value) -> Answer {
+        Client::answer(
+            self.http
+                .patch(self.url(path))
+                .header("accept", "application/json")
+                .json(&body),
+        )
+        .await
+    }
+
+    /// DELETE, asking for JSON.
+    pub async fn delete(&self, path: &str) -> Answer {
+        Client::answer(
+            self.http
+                .delete(self.url(path))
+                .header("accept", "application/json"),
+        )
+        .await
+    }
+
+    /// The events of a room's newest history page (up to 200).
+    pub async fn history(&self, room: &str) -> Vec<Value> {
+        let answer = self
+            .get_json(&format!("/rooms/{room}/messages?limit=200"))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.json()["events"].as_array().expect("events").clone()
+    }
+
     /// POST an HTML form, as a browser does.
     pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Answer {
         Client::answer(
@@ -508,6 +538,33 @@ impl Sse {
             }
         }
     }
+}
+
+/// A room owned by the first client, with every client (named as given)
+/// present in it, each holding a stream, in arrival order.
+pub async fn room_with(app: &TestApp, names: &[&str]) -> (String, Vec<Client>, Vec<Sse>) {
+    let mut clients = Vec::new();
+    for name in names {
+        let client = app.client();
+        client.post_json("/me", json!({ "name": name })).await;
+        clients.push(client);
+    }
+    let room = clients[0].create_room("Life", 20, None).await;
+    let id = room["id"].as_str().unwrap().to_owned();
+    let mut streams = Vec::new();
+    for client in &clients {
+        let mut sse = client.sse(&format!("/rooms/{id}/events"), None).await;
+        sse.next_of("members").await.unwrap();
+        streams.push(sse);
+        // Distinct arrival order for "present longest".
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    (id, clients, streams)
+}
+
+/// The client's user id.
+pub async fn user_id(client: &Client) -> String {
+    client.me().await["id"].as_str().unwrap().to_owned()
 }
 
 /// Polls `check` until it holds or `wait` passes.

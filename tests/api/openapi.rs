@@ -12,7 +12,7 @@ use crate::helpers::{Client, TestApp};
 
 /// Every documented operation: API.md's JSON API, the streams (GET and
 /// HEAD) and polls (GET and HEAD), operations, and the document itself.
-const OPERATIONS: [(&str, &str); 26] = [
+const OPERATIONS: [(&str, &str); 31] = [
     ("get", "/"),
     ("get", "/rooms"),
     ("post", "/rooms"),
@@ -26,6 +26,11 @@ const OPERATIONS: [(&str, &str); 26] = [
     ("post", "/rooms/{id}/gifs"),
     ("post", "/rooms/{id}/kick"),
     ("post", "/rooms/{id}/owner"),
+    ("post", "/rooms/{id}/events/{event}/reactions"),
+    ("delete", "/rooms/{id}/events/{event}/reactions/{reaction}"),
+    ("patch", "/rooms/{id}/events/{event}"),
+    ("delete", "/rooms/{id}/events/{event}"),
+    ("post", "/rooms/{id}/typing"),
     ("get", "/me"),
     ("post", "/me"),
     ("get", "/rooms/{id}/poll"),
@@ -234,16 +239,29 @@ async fn links_lead_from_a_new_room_and_a_new_message_to_real_operations() {
         assert_eq!(link["parameters"]["id"], "$response.body#/id", "{target}");
         targets.push(target.to_owned());
     }
-    // Every operation on a room (but its never-ending GET stream) is one.
+    // Every operation on a room (but its never-ending GET stream) is one;
+    // those on a message are linked from a posted message, and taking a
+    // reaction back from the reaction given.
+    let posted = &operation(&doc, "post", "/rooms/{id}/messages")["responses"]["201"]["links"];
+    let given = &operation(&doc, "post", "/rooms/{id}/events/{event}/reactions")["responses"]["201"]
+        ["links"];
+    let linked = |links: &Value, id: &str| {
+        links
+            .as_object()
+            .is_some_and(|links| links.values().any(|link| link["operationId"] == id))
+    };
     for (method, path) in documented(&doc) {
         let id = operation(&doc, &method, &path)["operationId"]
             .as_str()
             .unwrap();
-        if path.starts_with("/rooms/{id}") && id != "room_events" {
+        if path.contains("{reaction}") {
+            assert!(linked(given, id), "no link to {id}");
+        } else if path.contains("{event}") {
+            assert!(linked(posted, id), "no link to {id}");
+        } else if path.starts_with("/rooms/{id}") && id != "room_events" {
             assert!(targets.iter().any(|t| t == id), "no link to {id}");
         }
     }
-    let posted = &operation(&doc, "post", "/rooms/{id}/messages")["responses"]["201"]["links"];
     let before = posted
         .as_object()
         .unwrap()

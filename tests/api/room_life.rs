@@ -5,33 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Client, Sse, TestApp};
-
-/// A room owned by the first client, with every client present in it
-/// (each holding a stream, in arrival order).
-async fn room_with(app: &TestApp, names: &[&str]) -> (String, Vec<Client>, Vec<Sse>) {
-    let mut clients = Vec::new();
-    for name in names {
-        let client = app.client();
-        client.post_json("/me", json!({ "name": name })).await;
-        clients.push(client);
-    }
-    let room = clients[0].create_room("Life", 20, None).await;
-    let id = room["id"].as_str().unwrap().to_owned();
-    let mut streams = Vec::new();
-    for client in &clients {
-        let mut sse = client.sse(&format!("/rooms/{id}/events"), None).await;
-        sse.next_of("members").await.unwrap();
-        streams.push(sse);
-        // Distinct arrival order for "present longest".
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    (id, clients, streams)
-}
-
-async fn user_id(client: &Client) -> String {
-    client.me().await["id"].as_str().unwrap().to_owned()
-}
+use crate::helpers::{Client, Sse, TestApp, room_with, user_id};
 
 /// Chat texts of the stored chat/whisper events a stream delivers until
 /// (and including) the event whose text is `until`.

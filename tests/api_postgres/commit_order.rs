@@ -29,6 +29,7 @@ impl AfterCommit for Nobody {
     fn banned(&self, _: &str, _: &str) {}
     fn admitted(&self, _: &str, _: &str) {}
     fn renamed(&self, _: &User) {}
+    fn gif_erased(&self, _: &str) {}
     fn presence(&self, _: &PresenceDone) {}
     fn changed_elsewhere(&self, _: &Changed) {}
 }
@@ -94,14 +95,8 @@ async fn a_cursor_following_two_writers_misses_no_event() {
                 for n in 0..POSTS_EACH {
                     writer
                         .post(NewEvent {
-                            room_id: "race".into(),
-                            kind: Kind::Chat,
-                            user: Some(owner.clone()),
                             chat: Some(format!("writer {w} poster {p} message {n}")),
-                            gif: None,
-                            gif_info: None,
-                            to: None,
-                            client_id: None,
+                            ..NewEvent::by(owner.clone(), "race", Kind::Chat)
                         })
                         .await
                         .unwrap();

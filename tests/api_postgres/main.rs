@@ -38,6 +38,8 @@ mod connections;
 mod copy_database;
 #[path = "../api/crash.rs"]
 mod crash;
+#[path = "../api/edits.rs"]
+mod edits;
 #[path = "../api/exactness.rs"]
 mod exactness;
 #[path = "../api/hardening.rs"]
@@ -66,6 +68,8 @@ mod poll;
 mod presence;
 #[path = "../api/private_rooms.rs"]
 mod private_rooms;
+#[path = "../api/reactions.rs"]
+mod reactions;
 #[path = "../api/room_life.rs"]
 mod room_life;
 #[path = "../api/rooms.rs"]
@@ -74,6 +78,8 @@ mod rooms;
 mod sessions;
 #[path = "../api/streams.rs"]
 mod streams;
+#[path = "../api/typing.rs"]
+mod typing;
 mod unreachable;
 #[path = "../api/uploads.rs"]
 mod uploads;

@@ -36,17 +36,20 @@
 
 use deadpool_postgres::Transaction;
 
-use super::reads::{event_by_id, room_at};
+use super::reads::{access_of, event_by_id, room_at};
 use crate::{
     db::{
-        StoreError, StoreResult,
+        Refusal, StoreError, StoreResult,
         changes::{Change, Done, now},
         presence::{self, PresenceChange, PresenceDone, Row},
+        record::mentions_column,
+        targets,
     },
-    model::{Access, NewEvent, User, heir_notice, presence_notice},
+    model::{Access, Kind, NewEvent, Quote, User, heir_notice, presence_notice},
 };
 
-/// Stores an event with id `$13` if `$guard` holds and the poster (`$3`)
+/// Stores an event with id `$13` (a change to message `$15`, a reply to
+/// `$16`, mentioning `$17`) if `$guard` holds and the poster (`$3`)
 /// has no event with its `client_id` (`$14`) in the room (`$1`) yet,
 /// reading what the poster may do there in the same statement. One row,
 /// `(id, banned, allowed, first)`: the id stored (null when nothing was),
@@ -70,8 +73,9 @@ macro_rules! insert_event_if {
              ), stored AS (
                  INSERT INTO events (id, room_id, kind, user_id, user_name, chat, gif, to_id,
                                      to_name, created_at, gif_width, gif_height, gif_frames,
-                                     client_id)
-                 SELECT $13, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $14
+                                     client_id, target, reply_to, mentions)
+                 SELECT $13, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $14, $15, $16,
+                        $17
                  WHERE (SELECT allowed FROM allowed) AND NOT EXISTS (SELECT 1 FROM first)
                  ON CONFLICT (room_id, user_id, client_id) WHERE client_id IS NOT NULL
                  DO NOTHING
@@ -163,7 +167,8 @@ const DELETE_EXPIRED_SESSIONS: &str =
 pub(super) fn single_statement(change: &Change) -> Option<&'static str> {
     Some(match change {
         Change::Append(_) => INSERT_EVENT,
-        Change::Post(_) => INSERT_POST,
+        // A reply reads the message it replies to first.
+        Change::Post(post) if post.reply_to.is_none() => INSERT_POST,
         Change::Admit { .. } => ADMIT,
         Change::DeleteRoom { .. } => DELETE_ROOM,
         Change::Rename { .. } => RENAME,
@@ -175,6 +180,8 @@ pub(super) fn single_statement(change: &Change) -> Option<&'static str> {
         Change::ForgetDeadNodes => FORGET_DEAD_NODES,
         Change::DeleteIfVacant { .. } => DELETE_IF_VACANT,
         Change::CreateRoom(_)
+        | Change::Post(_)
+        | Change::Modify(_)
         | Change::Ban { .. }
         | Change::SetOwner { .. }
         | Change::Presence(_) => return None,
@@ -185,7 +192,7 @@ pub(super) fn single_statement(change: &Change) -> Option<&'static str> {
 /// stores and one per note in `changes`.
 pub(super) fn ids_needed(change: &Change) -> usize {
     match change {
-        Change::Append(_) | Change::Post(_) => 1,
+        Change::Append(_) | Change::Post(_) | Change::Modify(_) => 1,
         Change::Ban { .. } | Change::SetOwner { .. } => 2,
         Change::CreateRoom(_)
         | Change::DeleteRoom { .. }
@@ -258,8 +265,18 @@ pub(super) async fn apply(
             note(tx, id, "room_created", Some(&room.id), None).await?;
             Ok(Done::Room(room.clone()))
         }
-        Change::Append(event) => insert_event(tx, INSERT_EVENT, event, id).await,
-        Change::Post(event) => insert_event(tx, INSERT_POST, event, id).await,
+        Change::Append(event) => insert_event(tx, INSERT_EVENT, event, id, None).await,
+        Change::Post(event) => {
+            let reply = match event.reply_to {
+                Some(original) => Some(targets::check_reply(
+                    event,
+                    event_by_id(tx, original).await?.as_ref(),
+                )?),
+                None => None,
+            };
+            insert_event(tx, INSERT_POST, event, id, reply).await
+        }
+        Change::Modify(change) => modify(tx, change, id).await,
         Change::Admit { room_id, user_id } => {
             execute(tx, ADMIT, &[room_id, user_id, &id]).await?;
             Ok(Done::Nothing)
@@ -283,7 +300,7 @@ pub(super) async fn apply(
             .await?;
             // After the notice, as where it was committed: the kicked
             // user's stream gets the notice, then `kicked`.
-            let done = insert_event(tx, INSERT_EVENT, notice, id).await?;
+            let done = insert_event(tx, INSERT_EVENT, notice, id, None).await?;
             note(tx, id + 1, "banned", Some(&notice.room_id), Some(user)).await?;
             Ok(done)
         }
@@ -300,7 +317,7 @@ pub(super) async fn apply(
             // Before the notice: whoever reads "bob is now the owner" finds
             // bob the owner.
             note(tx, id, "owner", Some(&notice.room_id), Some(owner)).await?;
-            insert_event(tx, INSERT_EVENT, notice, id + 1).await
+            insert_event(tx, INSERT_EVENT, notice, id + 1, None).await
         }
         Change::DeleteRoom { room_id } => delete_room(tx, DELETE_ROOM, &[room_id, &id]).await,
         Change::DeleteIfVacant { room_id, ttl } => {
@@ -418,7 +435,8 @@ async fn presence(
     ] {
         if !users.is_empty() {
             let notice = NewEvent::system(&room_id, presence_notice(users, verb));
-            if let Done::Event(record) = insert_event(tx, INSERT_EVENT, &notice, next).await? {
+            if let Done::Event(record) = insert_event(tx, INSERT_EVENT, &notice, next, None).await?
+            {
                 *slot = Some(record);
             }
             next += 1;
@@ -433,7 +451,8 @@ async fn presence(
         .await?;
         note(tx, next, "owner", Some(&room_id), Some(&heir)).await?;
         let notice = NewEvent::system(&room_id, heir_notice(&heir));
-        if let Done::Event(record) = insert_event(tx, INSERT_EVENT, &notice, next + 1).await? {
+        if let Done::Event(record) = insert_event(tx, INSERT_EVENT, &notice, next + 1, None).await?
+        {
             done.heir = Some(record);
         }
         done.room.owner = heir;
@@ -526,13 +545,132 @@ async fn execute(
     Ok(tx.execute(&statement, params).await?)
 }
 
-/// Stores `event` with `sql` (one of the `insert_event_if!`s), or says why
-/// not.
+/// A reaction, unreaction, edit or delete, as event `id`: checked against
+/// the message as it is now (`targets.rs`), applied to it, and stored as
+/// an event. Writers take turns on the id counter (see the module docs),
+/// so no other node changes the message between the read and the write.
+async fn modify(tx: &Transaction<'_>, change: &NewEvent, id: i64) -> StoreResult<Done> {
+    let actor = change.user.as_ref().map(|u| u.id.as_str()).unwrap_or("");
+    match access_of(tx, &change.room_id, actor).await? {
+        None => return Err(StoreError::NoSuchRoom),
+        Some(access) if !access.is_admitted() => return Err(StoreError::Refused(access)),
+        Some(_) => {}
+    }
+    let owner = tx
+        .query_opt(
+            &tx.prepare_cached("SELECT owner_id FROM rooms WHERE id = $1")
+                .await?,
+            &[&change.room_id],
+        )
+        .await?
+        .ok_or(StoreError::NoSuchRoom)?;
+    let target_id = change.target.unwrap_or(0);
+    let target = event_by_id(tx, target_id).await?;
+    let to = targets::check_change(change, target.as_ref(), owner.try_get(0)?)?;
+    let event = NewEvent {
+        to,
+        ..change.clone()
+    };
+    let reaction = change.chat.as_deref().unwrap_or("");
+    match change.kind {
+        Kind::Reaction => {
+            let given = tx
+                .query_opt(
+                    &tx.prepare_cached(
+                        "SELECT added_by FROM reactions
+                         WHERE event_id = $1 AND user_id = $2 AND reaction = $3",
+                    )
+                    .await?,
+                    &[&target_id, &actor, &reaction],
+                )
+                .await?;
+            if let Some(row) = given
+                && let Some(first) = event_by_id(tx, row.try_get(0)?).await?
+            {
+                return Ok(Done::Repeat(first));
+            }
+            let done = insert_event(tx, INSERT_EVENT, &event, id, None).await?;
+            execute(
+                tx,
+                "INSERT INTO reactions (event_id, user_id, reaction, user_name, added_by)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &target_id,
+                    &actor,
+                    &reaction,
+                    &change.user.as_ref().and_then(|u| u.name.as_ref()),
+                    &id,
+                ],
+            )
+            .await?;
+            Ok(done)
+        }
+        Kind::Unreaction => {
+            let removed = execute(
+                tx,
+                "DELETE FROM reactions WHERE event_id = $1 AND user_id = $2 AND reaction = $3",
+                &[&target_id, &actor, &reaction],
+            )
+            .await?;
+            if removed == 0 {
+                return Err(Refusal::NoReaction.into());
+            }
+            insert_event(tx, INSERT_EVENT, &event, id, None).await
+        }
+        Kind::Edit => {
+            execute(
+                tx,
+                "UPDATE events SET chat = $2, edited_at = $3 WHERE id = $1",
+                &[&target_id, &change.chat, &now()],
+            )
+            .await?;
+            insert_event(tx, INSERT_EVENT, &event, id, None).await
+        }
+        Kind::Delete => {
+            // Its words go from everywhere they were stored: the message,
+            // its edits. (Replies quote it as it is now: deleted.)
+            execute(
+                tx,
+                "UPDATE events SET chat = NULL, gif = NULL, gif_width = NULL, gif_height = NULL,
+                                   gif_frames = NULL, mentions = NULL, deleted_at = $2
+                 WHERE id = $1",
+                &[&target_id, &now()],
+            )
+            .await?;
+            execute(
+                tx,
+                "UPDATE events SET chat = NULL WHERE target = $1 AND kind = 'edit'",
+                &[&target_id],
+            )
+            .await?;
+            execute(
+                tx,
+                "DELETE FROM reactions WHERE event_id = $1",
+                &[&target_id],
+            )
+            .await?;
+            match insert_event(tx, INSERT_EVENT, &event, id, None).await? {
+                Done::Event(record) => Ok(Done::Erased {
+                    record,
+                    gif: target.and_then(|t| t.gif),
+                }),
+                other => Ok(other),
+            }
+        }
+        other => Err(StoreError::Database(
+            format!("{} is no change to a message", other.as_str()).into(),
+        )),
+    }
+}
+
+/// Stores `event` with `sql` (one of the `insert_event_if!`s), replying
+/// to the message `reply` quotes, if any; or says why not.
 async fn insert_event(
     tx: &Transaction<'_>,
     sql: &str,
     event: &NewEvent,
     id: i64,
+    reply: Option<Box<Quote>>,
 ) -> StoreResult<Done> {
     let created_at = now();
     let gif = event.gif_info;
@@ -555,6 +693,9 @@ async fn insert_event(
                 &gif.map(|g| i64::from(g.frames)),
                 &id,
                 &event.client_id,
+                &event.target,
+                &event.reply_to,
+                &mentions_column(&event.mentions),
             ],
         )
         .await?;
@@ -584,5 +725,5 @@ async fn insert_event(
             )),
         };
     };
-    Ok(Done::Event(event.stored(id, created_at)))
+    Ok(Done::Event(event.stored(id, created_at, reply)))
 }

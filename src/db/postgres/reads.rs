@@ -10,6 +10,7 @@ use tokio_postgres::Row;
 use crate::{
     db::{
         HistoryPage, Reads, StalePresence, StoreError, StoreResult,
+        record::{ReactionRow, fold_reactions, mentions_of, quote_of},
         writer::{Changed, Logged},
     },
     model::{Access, EventRecord, GifInfo, Kind, Present, RoomRow, User},
@@ -26,38 +27,52 @@ const ACCESS: &str = "SELECT EXISTS (SELECT 1 FROM bans WHERE room_id = $1 AND u
                                         WHERE room_id = $1 AND user_id = $2)
                       FROM rooms WHERE id = $1";
 
+/// `SELECT` of events (`e`) with the message each replies to (`q`),
+/// followed by `$rest`.
+macro_rules! select_events {
+    ($rest:literal) => {
+        concat!(
+            "SELECT e.id, e.room_id, e.kind, e.user_id, e.user_name, e.chat, e.gif, e.to_id,
+                    e.to_name, e.created_at, e.gif_width, e.gif_height, e.gif_frames,
+                    e.client_id, e.target, e.reply_to, e.mentions, e.edited_at, e.deleted_at,
+                    q.user_id, q.user_name, q.chat, q.gif, q.deleted_at
+             FROM events e LEFT JOIN events q ON q.id = e.reply_to ",
+            $rest
+        )
+    };
+}
+
 /// Events of room `$1` visible to `$2` (everything but other people's
-/// whispers), with id after `$3`, oldest first, at most `$4`.
-const AFTER: &str = "SELECT id, room_id, kind, user_id, user_name, chat, gif, to_id, to_name,
-                            created_at, gif_width, gif_height, gif_frames, client_id
-                     FROM events
-                     WHERE room_id = $1 AND (kind <> 'whisper' OR user_id = $2 OR to_id = $2)
-                       AND id > $3
-                     ORDER BY id LIMIT $4";
+/// whispers and the changes to them: the only rows with a recipient),
+/// with id after `$3`, oldest first, at most `$4`.
+const AFTER: &str = select_events!(
+    "WHERE e.room_id = $1 AND (e.to_id IS NULL OR e.user_id = $2 OR e.to_id = $2)
+       AND e.id > $3
+     ORDER BY e.id LIMIT $4"
+);
 
 /// As [`AFTER`], in any of the rooms `$1` (an array).
-const AFTER_IN: &str = "SELECT id, room_id, kind, user_id, user_name, chat, gif, to_id, to_name,
-                               created_at, gif_width, gif_height, gif_frames, client_id
-                        FROM events
-                        WHERE room_id = ANY($1)
-                          AND (kind <> 'whisper' OR user_id = $2 OR to_id = $2)
-                          AND id > $3
-                        ORDER BY id LIMIT $4";
+const AFTER_IN: &str = select_events!(
+    "WHERE e.room_id = ANY($1) AND (e.to_id IS NULL OR e.user_id = $2 OR e.to_id = $2)
+       AND e.id > $3
+     ORDER BY e.id LIMIT $4"
+);
 
-/// The same, before `$3`, newest first.
-const BEFORE: &str = "SELECT id, room_id, kind, user_id, user_name, chat, gif, to_id, to_name,
-                             created_at, gif_width, gif_height, gif_frames, client_id
-                      FROM events
-                      WHERE room_id = $1 AND (kind <> 'whisper' OR user_id = $2 OR to_id = $2)
-                        AND id < $3
-                      ORDER BY id DESC LIMIT $4";
+/// The same, before `$3`, newest first, without the changes to messages
+/// (history shows messages as they are now).
+const BEFORE: &str = select_events!(
+    "WHERE e.room_id = $1 AND (e.to_id IS NULL OR e.user_id = $2 OR e.to_id = $2)
+       AND e.id < $3 AND e.target IS NULL
+     ORDER BY e.id DESC LIMIT $4"
+);
 
 /// Every room's events with an id in (`$1`, `$2`], oldest first, at most
 /// `$3`: the log other writers committed.
-const LOG: &str = "SELECT id, room_id, kind, user_id, user_name, chat, gif, to_id, to_name,
-                          created_at, gif_width, gif_height, gif_frames, client_id
-                   FROM events WHERE id > $1 AND id <= $2
-                   ORDER BY id LIMIT $3";
+const LOG: &str = select_events!("WHERE e.id > $1 AND e.id <= $2 ORDER BY e.id LIMIT $3");
+
+/// The reactions on the messages `$1` (an array), in the order given.
+const REACTIONS: &str = "SELECT event_id, reaction, user_id, user_name FROM reactions
+                         WHERE event_id = ANY($1) ORDER BY event_id, added_by";
 
 /// Rows of the log read per query.
 const LOG_PAGE: i64 = 1000;
@@ -210,7 +225,7 @@ async fn query(
 }
 
 /// What `user_id` may do in the room; `None` when there is no such room.
-async fn access_of(
+pub(super) async fn access_of(
     client: &impl GenericClient,
     room_id: &str,
     user_id: &str,
@@ -246,6 +261,34 @@ pub(super) fn room_at(row: &Row, at: usize) -> StoreResult<RoomRow> {
     })
 }
 
+/// Folds the reactions the messages among `events` have now onto them.
+async fn with_reactions(
+    client: &impl GenericClient,
+    events: &mut [EventRecord],
+) -> StoreResult<()> {
+    let ids: Vec<i64> = events
+        .iter()
+        .filter(|e| e.kind.is_message())
+        .map(|e| e.id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let rows = query(client, REACTIONS, &[&ids])
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(ReactionRow {
+                event_id: row.try_get(0)?,
+                reaction: row.try_get(1)?,
+                user: User::new(row.try_get(2)?, row.try_get(3)?),
+            })
+        })
+        .collect::<StoreResult<Vec<_>>>()?;
+    fold_reactions(events, rows);
+    Ok(())
+}
+
 fn event(row: &Row) -> StoreResult<EventRecord> {
     let kind: String = row.try_get(2)?;
     let kind = Kind::from_stored(&kind)
@@ -267,6 +310,10 @@ fn event(row: &Row) -> StoreResult<EventRecord> {
         }),
         _ => None,
     };
+    let reply_to: Option<i64> = row.try_get(15)?;
+    let edited_at: Option<String> = row.try_get(17)?;
+    let deleted_at: Option<String> = row.try_get(18)?;
+    let quoted_deleted: Option<String> = row.try_get(23)?;
     Ok(EventRecord {
         id: row.try_get(0)?,
         room: row.try_get(1)?,
@@ -278,6 +325,18 @@ fn event(row: &Row) -> StoreResult<EventRecord> {
         to: to_id.map(|id| User::new(id, row.try_get(8).ok().flatten())),
         created_at: row.try_get(9)?,
         client_id: row.try_get(13)?,
+        target: row.try_get(14)?,
+        reply_to,
+        reply: quote_of(
+            reply_to,
+            (row.try_get(19)?, row.try_get(20)?),
+            (row.try_get(21)?, row.try_get(22)?),
+            quoted_deleted.is_some(),
+        ),
+        mentions: mentions_of(row.try_get(16)?),
+        edited: edited_at.is_some(),
+        deleted: deleted_at.is_some(),
+        reactions: Vec::new(),
     })
 }
 
@@ -290,13 +349,18 @@ impl PgReads {
         limit: usize,
     ) -> StoreResult<HistoryPage> {
         let before = before.unwrap_or(i64::MAX);
-        let rows = self
-            .query(BEFORE, &[&room_id, &user_id, &before, &(limit as i64 + 1)])
-            .await?;
+        let client = self.pool.get().await?;
+        let rows = query(
+            &client,
+            BEFORE,
+            &[&room_id, &user_id, &before, &(limit as i64 + 1)],
+        )
+        .await?;
         let mut events = rows.iter().map(event).collect::<StoreResult<Vec<_>>>()?;
         let has_more = events.len() > limit;
         events.truncate(limit);
         events.reverse();
+        with_reactions(&client, &mut events).await?;
         Ok((events, has_more))
     }
 }

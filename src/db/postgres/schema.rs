@@ -101,6 +101,23 @@ const MIGRATIONS: &[&str] = &[
     -- restart: its people have that long to come back.
     ALTER TABLE rooms ADD COLUMN vacant_since TIMESTAMPTZ DEFAULT now();
     "#,
+    // 5: what people expect of a chat, as SQLite's migration 4.
+    r#"
+    ALTER TABLE events ADD COLUMN target BIGINT;
+    ALTER TABLE events ADD COLUMN reply_to BIGINT;
+    ALTER TABLE events ADD COLUMN mentions TEXT;
+    ALTER TABLE events ADD COLUMN edited_at TEXT;
+    ALTER TABLE events ADD COLUMN deleted_at TEXT;
+    CREATE INDEX events_by_target ON events(target) WHERE target IS NOT NULL;
+    CREATE TABLE reactions (
+        event_id  BIGINT NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+        user_id   TEXT NOT NULL,
+        reaction  TEXT NOT NULL,
+        user_name TEXT,
+        added_by  BIGINT NOT NULL,
+        PRIMARY KEY (event_id, user_id, reaction)
+    );
+    "#,
 ];
 
 /// Any number that no other program's advisory lock on the database is

@@ -1,15 +1,17 @@
 //! What each change does in SQLite, inside the writer's transaction.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{events, rooms};
 use crate::{
     db::{
-        StoreError, StoreResult,
+        Refusal, StoreError, StoreResult,
         changes::{Change, Done, ago, now},
         presence::{self, PresenceChange, PresenceDone, Row},
+        record::mentions_column,
+        targets,
     },
-    model::{EventRecord, NewEvent, heir_notice, presence_notice},
+    model::{EventRecord, Kind, NewEvent, Quote, heir_notice, presence_notice},
 };
 
 /// The one node a SQLite database has: this process.
@@ -40,15 +42,18 @@ pub(super) fn apply(tx: &Connection, change: &Change) -> StoreResult<Done> {
                 .execute(params![room.id, room.owner.id])?;
             Ok(Done::Room(room.clone()))
         }
-        Change::Append(event) => insert_event(tx, event).map(Done::Event),
+        Change::Append(event) => insert_event(tx, event, None).map(Done::Event),
         Change::Post(event) => {
             let poster = event.user.as_ref().map(|u| u.id.as_str()).unwrap_or("");
-            let access =
-                rooms::access(tx, &event.room_id, poster)?.ok_or(StoreError::NoSuchRoom)?;
-            if !access.is_admitted() {
-                return Err(StoreError::Refused(access));
-            }
-            match (insert_event(tx, event), &event.client_id) {
+            admitted(tx, &event.room_id, poster)?;
+            let reply = match event.reply_to {
+                Some(id) => Some(targets::check_reply(
+                    event,
+                    events::by_id(tx, id)?.as_ref(),
+                )?),
+                None => None,
+            };
+            match (insert_event(tx, event, reply), &event.client_id) {
                 // The room is there: what stopped the insert was the
                 // poster's earlier event with this client_id (looked for
                 // only then, off the path of every other post).
@@ -60,6 +65,7 @@ pub(super) fn apply(tx: &Connection, change: &Change) -> StoreResult<Done> {
                 (result, _) => result.map(Done::Event),
             }
         }
+        Change::Modify(change) => modify(tx, change),
         Change::Admit { room_id, user_id } => {
             tx.prepare_cached(
                 "INSERT OR IGNORE INTO admissions (room_id, user_id) VALUES (?1, ?2)",
@@ -75,7 +81,7 @@ pub(super) fn apply(tx: &Connection, change: &Change) -> StoreResult<Done> {
             // Present no more, without a leave notice: the kick says it.
             tx.prepare_cached("DELETE FROM presence WHERE room_id = ?1 AND user_id = ?2")?
                 .execute(params![notice.room_id, user.id])?;
-            insert_event(tx, notice).map(Done::Event)
+            insert_event(tx, notice, None).map(Done::Event)
         }
         Change::SetOwner { owner, notice } => {
             let updated = tx
@@ -84,7 +90,7 @@ pub(super) fn apply(tx: &Connection, change: &Change) -> StoreResult<Done> {
             if updated == 0 {
                 return Err(StoreError::NoSuchRoom);
             }
-            insert_event(tx, notice).map(Done::Event)
+            insert_event(tx, notice, None).map(Done::Event)
         }
         Change::DeleteRoom { room_id } => delete_room(tx, room_id),
         Change::DeleteIfVacant { room_id, ttl } => {
@@ -215,6 +221,7 @@ fn presence(tx: &Connection, change: &PresenceChange) -> StoreResult<Done> {
             false => insert_event(
                 tx,
                 &NewEvent::system(&room_id, presence_notice(users, verb)),
+                None,
             )
             .map(Some),
         }
@@ -225,7 +232,7 @@ fn presence(tx: &Connection, change: &PresenceChange) -> StoreResult<Done> {
         tx.prepare_cached("UPDATE rooms SET owner_id = ?2, owner_name = ?3 WHERE id = ?1")?
             .execute(params![room_id, heir.id, heir.name])?;
         let text = heir_notice(&heir);
-        done.heir = Some(insert_event(tx, &NewEvent::system(&room_id, text))?);
+        done.heir = Some(insert_event(tx, &NewEvent::system(&room_id, text), None)?);
         done.room.owner = heir;
     }
     if plan.empty {
@@ -234,13 +241,108 @@ fn presence(tx: &Connection, change: &PresenceChange) -> StoreResult<Done> {
     }
     Ok(Done::Presence(Box::new(done)))
 }
-fn insert_event(tx: &Connection, event: &NewEvent) -> StoreResult<EventRecord> {
+/// `Refused` unless `user_id` may post in the room; `NoSuchRoom` when
+/// there is none.
+fn admitted(tx: &Connection, room_id: &str, user_id: &str) -> StoreResult<()> {
+    let access = rooms::access(tx, room_id, user_id)?.ok_or(StoreError::NoSuchRoom)?;
+    match access.is_admitted() {
+        true => Ok(()),
+        false => Err(StoreError::Refused(access)),
+    }
+}
+
+/// A reaction, unreaction, edit or delete: checked against the message as
+/// it is now (`targets.rs`), applied to it, and stored as an event.
+fn modify(tx: &Connection, change: &NewEvent) -> StoreResult<Done> {
+    let actor = change.user.as_ref().map(|u| u.id.as_str()).unwrap_or("");
+    admitted(tx, &change.room_id, actor)?;
+    let room = rooms::get(tx, &change.room_id)?.ok_or(StoreError::NoSuchRoom)?;
+    let target_id = change.target.unwrap_or(0);
+    let target = events::by_id(tx, target_id)?;
+    let to = targets::check_change(change, target.as_ref(), &room.owner.id)?;
+    let event = NewEvent {
+        to,
+        ..change.clone()
+    };
+    let reaction = change.chat.as_deref().unwrap_or("");
+    match change.kind {
+        Kind::Reaction => {
+            let given: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT added_by FROM reactions
+                     WHERE event_id = ?1 AND user_id = ?2 AND reaction = ?3",
+                )?
+                .query_row(params![target_id, actor, reaction], |row| row.get(0))
+                .optional()?;
+            if let Some(first) = given.and_then(|id| events::by_id(tx, id).transpose()) {
+                return Ok(Done::Repeat(first?));
+            }
+            let record = insert_event(tx, &event, None)?;
+            tx.prepare_cached(
+                "INSERT INTO reactions (event_id, user_id, reaction, user_name, added_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                target_id,
+                actor,
+                reaction,
+                change.user.as_ref().and_then(|u| u.name.as_ref()),
+                record.id
+            ])?;
+            Ok(Done::Event(record))
+        }
+        Kind::Unreaction => {
+            let removed = tx
+                .prepare_cached(
+                    "DELETE FROM reactions WHERE event_id = ?1 AND user_id = ?2 AND reaction = ?3",
+                )?
+                .execute(params![target_id, actor, reaction])?;
+            if removed == 0 {
+                return Err(Refusal::NoReaction.into());
+            }
+            insert_event(tx, &event, None).map(Done::Event)
+        }
+        Kind::Edit => {
+            tx.prepare_cached("UPDATE events SET chat = ?2, edited_at = ?3 WHERE id = ?1")?
+                .execute(params![target_id, change.chat, now()])?;
+            insert_event(tx, &event, None).map(Done::Event)
+        }
+        Kind::Delete => {
+            // Its words go from everywhere they were stored: the message,
+            // its edits. (Replies quote it as it is now: deleted.)
+            tx.prepare_cached(
+                "UPDATE events SET chat = NULL, gif = NULL, gif_width = NULL, gif_height = NULL,
+                                   gif_frames = NULL, mentions = NULL, deleted_at = ?2
+                 WHERE id = ?1",
+            )?
+            .execute(params![target_id, now()])?;
+            tx.prepare_cached("UPDATE events SET chat = NULL WHERE target = ?1 AND kind = 'edit'")?
+                .execute([target_id])?;
+            tx.prepare_cached("DELETE FROM reactions WHERE event_id = ?1")?
+                .execute([target_id])?;
+            let record = insert_event(tx, &event, None)?;
+            let gif = target.and_then(|t| t.gif);
+            Ok(Done::Erased { record, gif })
+        }
+        other => Err(StoreError::Database(
+            format!("{} is no change to a message", other.as_str()).into(),
+        )),
+    }
+}
+
+/// Stores `event` (replying to the message `reply` quotes, if any).
+fn insert_event(
+    tx: &Connection,
+    event: &NewEvent,
+    reply: Option<Box<Quote>>,
+) -> StoreResult<EventRecord> {
     let created_at = now();
     let inserted = tx
         .prepare_cached(
             "INSERT INTO events (room_id, kind, user_id, user_name, chat, gif, to_id, to_name,
-                                 created_at, gif_width, gif_height, gif_frames, client_id)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13
+                                 created_at, gif_width, gif_height, gif_frames, client_id,
+                                 target, reply_to, mentions)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16
              WHERE EXISTS (SELECT 1 FROM rooms WHERE id = ?1)
              ON CONFLICT (room_id, user_id, client_id) WHERE client_id IS NOT NULL DO NOTHING",
         )?
@@ -258,9 +360,12 @@ fn insert_event(tx: &Connection, event: &NewEvent) -> StoreResult<EventRecord> {
             event.gif_info.map(|g| g.height),
             event.gif_info.map(|g| g.frames),
             event.client_id,
+            event.target,
+            event.reply_to,
+            mentions_column(&event.mentions),
         ])?;
     if inserted == 0 {
         return Err(StoreError::NoSuchRoom);
     }
-    Ok(event.stored(tx.last_insert_rowid(), created_at))
+    Ok(event.stored(tx.last_insert_rowid(), created_at, reply))
 }

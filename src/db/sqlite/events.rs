@@ -3,15 +3,23 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::{
+    db::record::{ReactionRow, fold_reactions, mentions_of, quote_of},
     model::User,
     model::{EventRecord, GifInfo, Kind},
 };
 
-const COLUMNS: &str = "id, room_id, kind, user_id, user_name, chat, gif, to_id, to_name, \
-                       created_at, gif_width, gif_height, gif_frames, client_id";
+/// An event's columns, and those of the message it replies to (`q`).
+const COLUMNS: &str = "e.id, e.room_id, e.kind, e.user_id, e.user_name, e.chat, e.gif, e.to_id, \
+                       e.to_name, e.created_at, e.gif_width, e.gif_height, e.gif_frames, \
+                       e.client_id, e.target, e.reply_to, e.mentions, e.edited_at, e.deleted_at, \
+                       q.user_id, q.user_name, q.chat, q.gif, q.deleted_at";
 
-/// Rows visible to `?2`: everything but other people's whispers.
-const VISIBLE: &str = "(kind <> 'whisper' OR user_id = ?2 OR to_id = ?2)";
+/// Where [`COLUMNS`] come from.
+const FROM: &str = "events e LEFT JOIN events q ON q.id = e.reply_to";
+
+/// Rows visible to `?2`: everything but other people's whispers and the
+/// changes to them (the only rows with a recipient).
+const VISIBLE: &str = "(e.to_id IS NULL OR e.user_id = ?2 OR e.to_id = ?2)";
 
 /// `LIMIT ?4`, written so that SQLite's planner does not read the bound
 /// value: when it does (a bare `LIMIT ?4`), binding the parameter again
@@ -31,6 +39,10 @@ pub fn from_row(row: &Row) -> rusqlite::Result<EventRecord> {
         }),
         _ => None,
     };
+    let reply_to: Option<i64> = row.get(15)?;
+    let edited_at: Option<String> = row.get(17)?;
+    let deleted_at: Option<String> = row.get(18)?;
+    let quoted_deleted: Option<String> = row.get(23)?;
     Ok(EventRecord {
         id: row.get(0)?,
         room: row.get(1)?,
@@ -48,31 +60,45 @@ pub fn from_row(row: &Row) -> rusqlite::Result<EventRecord> {
         to: to_id.map(|id| User::new(id, row.get(8).ok().flatten())),
         created_at: row.get(9)?,
         client_id: row.get(13)?,
+        target: row.get(14)?,
+        reply_to,
+        reply: quote_of(
+            reply_to,
+            (row.get(19)?, row.get(20)?),
+            (row.get(21)?, row.get(22)?),
+            quoted_deleted.is_some(),
+        ),
+        mentions: mentions_of(row.get(16)?),
+        edited: edited_at.is_some(),
+        deleted: deleted_at.is_some(),
+        reactions: Vec::new(),
     })
 }
 
 fn after_sql() -> String {
     format!(
-        "SELECT {COLUMNS} FROM events
-         WHERE room_id = ?1 AND {VISIBLE} AND id > ?3
-         ORDER BY id {LIMIT_PARAM}"
+        "SELECT {COLUMNS} FROM {FROM}
+         WHERE e.room_id = ?1 AND {VISIBLE} AND e.id > ?3
+         ORDER BY e.id {LIMIT_PARAM}"
     )
 }
 
 /// As [`after_sql`], in every room of the JSON array `?1`.
 fn after_in_sql() -> String {
     format!(
-        "SELECT {COLUMNS} FROM events
-         WHERE room_id IN (SELECT value FROM json_each(?1)) AND {VISIBLE} AND id > ?3
-         ORDER BY id {LIMIT_PARAM}"
+        "SELECT {COLUMNS} FROM {FROM}
+         WHERE e.room_id IN (SELECT value FROM json_each(?1)) AND {VISIBLE} AND e.id > ?3
+         ORDER BY e.id {LIMIT_PARAM}"
     )
 }
 
+/// History shows messages as they are now: the changes to them (rows with
+/// a `target`) are folded in, not listed.
 fn page_sql() -> String {
     format!(
-        "SELECT {COLUMNS} FROM events
-         WHERE room_id = ?1 AND {VISIBLE} AND id < ?3
-         ORDER BY id DESC {LIMIT_PARAM}"
+        "SELECT {COLUMNS} FROM {FROM}
+         WHERE e.room_id = ?1 AND {VISIBLE} AND e.id < ?3 AND e.target IS NULL
+         ORDER BY e.id DESC {LIMIT_PARAM}"
     )
 }
 
@@ -107,7 +133,8 @@ pub fn after_in(
 }
 
 /// The newest `limit` visible events before `before` (all when `None`),
-/// returned oldest first, and whether older ones exist.
+/// returned oldest first, as they are now (with their reactions), and
+/// whether older ones exist.
 pub fn page(
     conn: &Connection,
     room_id: &str,
@@ -130,7 +157,45 @@ pub fn page(
     let has_more = rows.len() > limit;
     rows.truncate(limit);
     rows.reverse();
+    with_reactions(conn, &mut rows)?;
     Ok((rows, has_more))
+}
+
+/// Folds the reactions the messages among `events` have now onto them.
+pub fn with_reactions(conn: &Connection, events: &mut [EventRecord]) -> rusqlite::Result<()> {
+    let ids: Vec<i64> = events
+        .iter()
+        .filter(|e| e.kind.is_message())
+        .map(|e| e.id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let ids = serde_json::to_string(&ids)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+    let rows = conn
+        .prepare_cached(
+            "SELECT event_id, reaction, user_id, user_name FROM reactions
+             WHERE event_id IN (SELECT value FROM json_each(?1))
+             ORDER BY event_id, added_by",
+        )?
+        .query_map([ids], |row| {
+            Ok(ReactionRow {
+                event_id: row.get(0)?,
+                reaction: row.get(1)?,
+                user: User::new(row.get(2)?, row.get(3)?),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    fold_reactions(events, rows);
+    Ok(())
+}
+
+/// The event with id `id`, as it is now (without its reactions).
+pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<EventRecord>> {
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM {FROM} WHERE e.id = ?1"))?
+        .query_row([id], from_row)
+        .optional()
 }
 
 /// The user as they last appeared in a room's events (sender or
@@ -167,7 +232,8 @@ pub fn by_client_id(
     client_id: &str,
 ) -> rusqlite::Result<Option<EventRecord>> {
     conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM events WHERE room_id = ?1 AND user_id = ?2 AND client_id = ?3"
+        "SELECT {COLUMNS} FROM {FROM}
+         WHERE e.room_id = ?1 AND e.user_id = ?2 AND e.client_id = ?3"
     ))?
     .query_row(params![room_id, user_id, client_id], from_row)
     .optional()

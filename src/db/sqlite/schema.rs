@@ -62,6 +62,25 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE rooms ADD COLUMN vacant_since TEXT;
     "#,
+    // 4: what people expect of a chat: changes to a message (`target`),
+    // replies, mentions (JSON), a message's edited and deleted times, and
+    // the reactions it has now (`added_by`: the event that gave each).
+    r#"
+    ALTER TABLE events ADD COLUMN target INTEGER;
+    ALTER TABLE events ADD COLUMN reply_to INTEGER;
+    ALTER TABLE events ADD COLUMN mentions TEXT;
+    ALTER TABLE events ADD COLUMN edited_at TEXT;
+    ALTER TABLE events ADD COLUMN deleted_at TEXT;
+    CREATE INDEX events_by_target ON events(target) WHERE target IS NOT NULL;
+    CREATE TABLE reactions (
+        event_id  INTEGER NOT NULL REFERENCES events(id) ON DELETE CASCADE,
+        user_id   TEXT NOT NULL,
+        reaction  TEXT NOT NULL,
+        user_name TEXT,
+        added_by  INTEGER NOT NULL,
+        PRIMARY KEY (event_id, user_id, reaction)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// Who is present, through this process: kept by the writer's connection

@@ -1,0 +1,147 @@
+//! What a post may point at besides its content: the message it replies
+//! to (`reply_to`) and the people it mentions (`mentions`), as forms,
+//! JSON and multipart GIF forms send them, checked and made users. Whether
+//! the reply may be made is the writer's to decide (`db/targets.rs`), on
+//! the message as it is when the post is stored.
+
+use serde::Deserialize;
+use utoipa::openapi::{
+    Type,
+    schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema},
+};
+
+use crate::{
+    error::{AppError, AppResult},
+    model::{RoomRow, User},
+    routes::negotiate::{Loose, whitespace_class},
+    state::AppState,
+};
+
+/// Most people one message mentions.
+pub const MAX_MENTIONS: usize = 20;
+
+/// The ids of `mentions`: a JSON array, or text (what forms send) with
+/// the ids separated by commas or spaces.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum IdList {
+    List(Vec<String>),
+    Text(String),
+}
+
+impl IdList {
+    /// The ids, trimmed, without empty ones or repeats, in order.
+    pub fn ids(&self) -> Vec<String> {
+        let raw: Vec<&str> = match self {
+            IdList::List(ids) => ids.iter().map(|id| id.trim()).collect(),
+            IdList::Text(text) => text
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .collect(),
+        };
+        let mut ids: Vec<String> = Vec::new();
+        for id in raw.into_iter().filter(|id| !id.is_empty()) {
+            if !ids.iter().any(|seen| seen == id) {
+                ids.push(id.to_owned());
+            }
+        }
+        ids
+    }
+}
+
+/// The schema of `mentions`.
+pub fn mentions_schema() -> Schema {
+    let id = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some("^[A-Za-z0-9_-]{8,32}$"));
+    let list = ArrayBuilder::new().items(id).max_items(Some(MAX_MENTIONS));
+    let space = whitespace_class();
+    let text = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(format!("^(?:[A-Za-z0-9_-]{{8,32}}|[,]|{space})*$")));
+    OneOfBuilder::new()
+        .item(list)
+        .item(text)
+        .description(Some(
+            "Whom the message mentions: ids of people in the room (present, or seen \
+             posting in it), at most 20, as an array or as text separated by commas",
+        ))
+        .into()
+}
+
+/// The schema of `reply_to`.
+pub fn reply_to_schema() -> Schema {
+    let number = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(1));
+    let space = whitespace_class();
+    let text = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(format!(
+            "^(?:{space}*[+]?0*[1-9][0-9]{{0,17}}{space}*)?$"
+        )));
+    OneOfBuilder::new()
+        .item(number)
+        .item(text)
+        .description(Some(
+            "The id of the message this one replies to: a message, GIF or whisper of this \
+             room that the poster sees (a reply to a whisper is a whisper between the same two)",
+        ))
+        .into()
+}
+
+/// The id `reply_to` names: `None` when absent or empty, 422 when it is
+/// not a positive whole number.
+pub fn reply_to(value: Option<&Loose>) -> AppResult<Option<i64>> {
+    match Loose::whole("reply_to", value)? {
+        Some(id) if id < 1 => Err(AppError::invalid("reply_to must be a message's id")),
+        id => Ok(id),
+    }
+}
+
+/// The users `mentions` names, in order: each present in the room or
+/// seen in its events. 422 for too many, 409 for someone who is not.
+pub async fn mentioned(
+    state: &AppState,
+    room: &RoomRow,
+    mentions: Option<&IdList>,
+) -> AppResult<Vec<User>> {
+    let ids = mentions.map(IdList::ids).unwrap_or_default();
+    if ids.len() > MAX_MENTIONS {
+        return Err(AppError::invalid(format!(
+            "a message mentions at most {MAX_MENTIONS} people"
+        )));
+    }
+    let mut users = Vec::with_capacity(ids.len());
+    for id in ids {
+        let user = match state.hub.member(&room.id, &id) {
+            Some(user) => Some(user),
+            None => state.db.last_seen_user(&room.id, &id).await?,
+        };
+        users.push(user.ok_or_else(|| {
+            AppError::conflict(format!("mentions name people in this room; {id} is not"))
+        })?);
+    }
+    Ok(users)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mention_lists_come_as_arrays_or_text() {
+        let text = IdList::Text(" abc12345, def67890 abc12345 ".into());
+        assert_eq!(text.ids(), ["abc12345", "def67890"]);
+        let list = IdList::List(vec!["x1234567".into(), " ".into()]);
+        assert_eq!(list.ids(), ["x1234567"]);
+    }
+
+    #[test]
+    fn a_reply_names_a_positive_id_or_nothing() {
+        let text = |t: &str| Some(Loose::Text(t.into()));
+        assert_eq!(reply_to(text("12").as_ref()).unwrap(), Some(12));
+        assert_eq!(reply_to(text("").as_ref()).unwrap(), None);
+        assert!(reply_to(text("0").as_ref()).is_err());
+        assert!(reply_to(text("x").as_ref()).is_err());
+    }
+}
