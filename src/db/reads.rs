@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use super::StoreResult;
 use crate::model::{Access, EventRecord, RoomRow, User};
 
-/// A page of a room's history: its events, oldest first, and whether older
-/// ones exist.
+/// A page of a room's history: its events, oldest first, and whether more
+/// exist beyond it (older ones, or newer ones for a page forward).
 pub type HistoryPage = (Vec<EventRecord>, bool);
 
 /// The reads, on whichever database `--database` names.
@@ -56,6 +56,16 @@ pub trait Reads: Send + Sync + 'static {
         room_id: &str,
         user_id: &str,
         before: Option<i64>,
+        limit: usize,
+    ) -> StoreResult<HistoryPage>;
+
+    /// As [`Reads::history`], forward: the oldest `limit` after `after`,
+    /// and whether newer ones exist.
+    async fn history_after(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        after: i64,
         limit: usize,
     ) -> StoreResult<HistoryPage>;
 

@@ -259,17 +259,38 @@ pub struct HistoryQuery {
     /// Only events older than this event id (absent: up to the newest).
     #[param(value_type = Option<i64>, minimum = 0)]
     before: Option<String>,
+    /// Instead, the oldest events newer than this event id (paging
+    /// forward from a permalink), oldest first.
+    #[param(value_type = Option<i64>, minimum = 0)]
+    after: Option<String>,
     /// How many events at most.
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200, default = 50)]
     limit: Option<String>,
 }
 
+/// Which page of history.
+pub enum Paging {
+    /// The newest before an id (or the newest of all).
+    Before(Option<i64>),
+    /// The oldest after an id.
+    After(i64),
+}
+
 impl HistoryQuery {
-    /// `before` (an id, `None` for the newest page) and `limit` (default
-    /// 50): 400 when not numbers, 422 when `before` is negative (ids never
-    /// are) or `limit` is not within 1 to 200.
-    pub fn check(&self) -> AppResult<(Option<i64>, usize)> {
+    /// Which page (`before` an id, `None` for the newest, or `after` one)
+    /// and `limit` (default 50): 400 when not numbers, 422 when an id is
+    /// negative (ids never are), when both are given, or when `limit` is
+    /// not within 1 to 200.
+    pub fn check(&self) -> AppResult<(Paging, usize)> {
         let before = cursor_param("before", self.before.as_deref())?;
+        let after = cursor_param("after", self.after.as_deref())?;
+        let paging = match (before, after) {
+            (before, None) => Paging::Before(before),
+            (None, Some(after)) => Paging::After(after),
+            (Some(_), Some(_)) => {
+                return Err(AppError::invalid("give `before` or `after`, not both"));
+            }
+        };
         let limit =
             parse_param::<usize>("limit", self.limit.as_deref())?.unwrap_or(DEFAULT_HISTORY);
         if !(1..=MAX_HISTORY).contains(&limit) {
@@ -277,22 +298,23 @@ impl HistoryQuery {
                 "limit must be between 1 and {MAX_HISTORY}"
             )));
         }
-        Ok((before, limit))
+        Ok((paging, limit))
     }
 }
 
 /// A page of history: `{"events": [...], "has_more": bool}`.
 #[derive(Serialize, ToSchema)]
 pub struct History {
-    /// Oldest first.
+    /// Oldest first, as they are now: changes to messages (`reaction`,
+    /// `edit`...) are folded into them, not listed.
     #[schema(max_items = 200)]
     events: Vec<EventRecord>,
-    /// Whether older events exist.
+    /// Whether older events exist (newer ones, for a page `after`).
     has_more: bool,
 }
 
 /// GET /rooms/{id}/messages?before=&limit=: a page of visible history,
-/// oldest first.
+/// oldest first (`after=`: forward from an id).
 #[utoipa::path(
     get,
     path = "/rooms/{id}/messages",
@@ -311,9 +333,16 @@ async fn history(
     Query(query): Query<HistoryQuery>,
     visitor: Visitor,
 ) -> AppResult<Json<History>> {
-    let (before, limit) = query.check()?;
+    let (paging, limit) = query.check()?;
     let room = admitted_room(&state, &room_id, &visitor.user).await?;
     let user_id = visitor.user.id;
-    let (events, has_more) = state.db.history(&room.id, &user_id, before, limit).await?;
+    let (events, has_more) = match paging {
+        Paging::Before(before) => state.db.history(&room.id, &user_id, before, limit).await?,
+        Paging::After(after) => {
+            (state.db)
+                .history_after(&room.id, &user_id, after, limit)
+                .await?
+        }
+    };
     Ok(Json(History { events, has_more }))
 }

@@ -2,7 +2,7 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::{Path, Query, State},
     http::StatusCode,
     response::{IntoResponse, Response},
     routing::get,
@@ -28,7 +28,8 @@ use crate::{
         access::{admitted_room, has_place_for, owned_room, require, room_access},
         limits::{ClientAddr, rate_limited},
         negotiate::{
-            Format, Input, Loose, Maybe, bounded_name, bounded_name_schema, whitespace_class,
+            Format, Input, Loose, Maybe, bounded_name, bounded_name_schema, cursor_param,
+            whitespace_class,
         },
         openapi::{Conflict, Failed, InRoom, Ordinary, Posted, StateChange, Unavailable},
     },
@@ -214,15 +215,29 @@ async fn create(
     Ok(format.done_in_room(StatusCode::CREATED, &room.public(0), &room.id))
 }
 
+/// The query of `GET /rooms/{id}`.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OpenQuery {
+    /// Open the room at this message (a permalink): the page holds the
+    /// messages around it rather than the newest.
+    #[param(value_type = Option<i64>, minimum = 0)]
+    around: Option<String>,
+}
+
 /// `GET /rooms/{id}` as JSON: what a client needs to show the room.
 #[derive(Serialize, ToSchema)]
 pub struct RoomView {
     room: Room,
-    /// The latest visible events, oldest first.
+    /// The latest visible events (or those around `around`), oldest
+    /// first, as they are now.
     #[schema(max_items = 50)]
     events: Vec<EventRecord>,
     /// Whether older events exist (`GET /rooms/{id}/messages?before=`).
     has_more: bool,
+    /// Whether newer events than the page's exist (`?around=` only:
+    /// `GET /rooms/{id}/messages?after=`).
+    has_newer: bool,
     /// Where a stream or poll that follows this page resumes.
     #[schema(minimum = 0)]
     last_event_id: i64,
@@ -238,7 +253,7 @@ pub struct RoomView {
     path = "/rooms/{id}",
     operation_id = "open_room",
     tag = "rooms",
-    params(RoomPath),
+    params(RoomPath, OpenQuery),
     responses(
         (status = OK, description = "The room: JSON when asked for, else its page (or the \
             password form of a private room not yet joined)",
@@ -251,9 +266,11 @@ pub struct RoomView {
 async fn open(
     State(state): State<AppState>,
     Path(RoomPath { id: room_id }): Path<RoomPath>,
+    Query(query): Query<OpenQuery>,
     format: Format,
     visitor: Visitor,
 ) -> AppResult<Response> {
+    let around = cursor_param("around", query.around.as_deref())?;
     let (room, access) = room_access(&state, &room_id, &visitor.user).await?;
     let flash = flash::take(&visitor.session).await;
     let page = views::Page::new(&visitor.user, flash);
@@ -275,6 +292,20 @@ async fn open(
     // Anything committed between the two reads is on the page: the client
     // resumes after whichever is newer, and skips ids it already shows.
     let cursor = events.last().map_or(cursor, |e| e.id.max(cursor));
+    // At a message: its page instead, and the client loads the newer ones
+    // up to the cursor (live events after it come as ever).
+    let (events, has_more, has_newer) = match around {
+        None => (events, has_more, false),
+        Some(id) => {
+            let user = &visitor.user.id;
+            let half = PAGE_MESSAGES / 2;
+            let (mut older, has_more) =
+                state.db.history(&room.id, user, Some(id + 1), half).await?;
+            let (newer, has_newer) = state.db.history_after(&room.id, user, id, half).await?;
+            older.extend(newer);
+            (older, has_more, has_newer)
+        }
+    };
     let members = state.hub.members(&room);
     let public = room.public(members.count);
     if format == Format::Json {
@@ -282,6 +313,7 @@ async fn open(
             room: public,
             events,
             has_more,
+            has_newer,
             last_event_id: cursor,
             members,
             me: visitor.user,
@@ -295,6 +327,8 @@ async fn open(
         members: &members,
         cursor,
         max_upload: state.config.max_upload,
+        has_newer,
+        around,
     };
     Ok(views::room::room(&page, &view).into_response())
 }

@@ -21,6 +21,32 @@ pub struct RoomPage<'a> {
     pub cursor: i64,
     /// Largest GIF the server takes, in bytes (the client checks before sending).
     pub max_upload: u64,
+    /// Opened at a message (`?around=`): newer messages than the page's
+    /// exist, for the client to load.
+    pub has_newer: bool,
+    /// The message the page was opened at, if any.
+    pub around: Option<i64>,
+}
+
+/// What the reaction picker offers first; any 16 characters will do.
+const COMMON_REACTIONS: [&str; 8] = ["👍", "❤️", "😂", "😮", "😢", "🎉", "🙏", "🔥"];
+
+/// The picker a message's react button opens (the client moves it there).
+fn reaction_picker() -> Markup {
+    html! {
+        div #reaction-picker .reaction-picker role="dialog" aria-label="Pick a reaction" hidden {
+            @for reaction in COMMON_REACTIONS {
+                button.pick type="button" data-reaction=(reaction) aria-label={ "React " (reaction) } {
+                    (reaction)
+                }
+            }
+            form #reaction-free {
+                label.visually-hidden for="reaction-input" { "Another reaction" }
+                input #reaction-input maxlength="16" placeholder="or type one" autocomplete="off";
+                button type="submit" { "Add" }
+            }
+        }
+    }
 }
 
 pub fn room(page: &Page, view: &RoomPage) -> Markup {
@@ -35,6 +61,7 @@ pub fn room(page: &Page, view: &RoomPage) -> Markup {
         Some("chat.js"),
         html! {
             section #room .room .is-owner[is_owner] data-room=(room.id) data-me=(me) data-cursor=(view.cursor)
+                data-around=[view.around]
                 data-owner=(view.members.owner.id) aria-labelledby="room-title" {
                 div.room-head {
                     a.back href="/" { "← Lobby" }
@@ -57,6 +84,11 @@ pub fn room(page: &Page, view: &RoomPage) -> Markup {
                         ol #messages aria-live="polite" aria-label="Messages" tabindex="0" {
                             @for event in view.events { (message(event, me)) }
                         }
+                        // A page opened at a message (`?around=`) has newer
+                        // ones to load before the live ones.
+                        @if view.has_newer {
+                            p.newer { button #load-newer type="button" { "Load newer messages" } }
+                        }
                         button #new-below .new-below type="button" hidden { "New messages ↓" }
                         (composer(&base, view.max_upload))
                         // Shown by chat.js while a file is dragged over the chat.
@@ -64,6 +96,7 @@ pub fn room(page: &Page, view: &RoomPage) -> Markup {
                     }
                     (members_panel(view.members, me))
                 }
+                (reaction_picker())
                 (super::templates::chat())
             }
         },
@@ -82,6 +115,22 @@ fn composer(base: &str, max_upload: u64) -> Markup {
                 button #whisper-cancel type="button" aria-label="Cancel the whisper"
                     title="Cancel the whisper (Escape)" {}
             }
+            // Set by a message's reply button: the next post answers it.
+            p #reply-target .reply-target hidden {
+                span.reply-label { "Replying to " span #reply-name {} ": " span #reply-text {} }
+                button #reply-cancel type="button" aria-label="Cancel the reply"
+                    title="Cancel the reply (Escape)" {}
+            }
+            // Set by a message's edit button: the form changes that message.
+            p #edit-target .edit-target hidden {
+                span.edit-label { "Editing your message" }
+                button #edit-cancel type="button" aria-label="Cancel the edit"
+                    title="Cancel the edit (Escape)" {}
+            }
+            // "alice is typing…", from the room's `typing` events.
+            p #typing .typing aria-live="polite" hidden {}
+            // Present members matching what follows an `@` in the message.
+            ul #mention-list .mention-list role="listbox" aria-label="Mention someone" hidden {}
             progress #upload-progress max="100" value="0" aria-label="Uploading the GIF" hidden {}
             div.composer-row {
                 // Works without JavaScript too (the server answers 303); with
@@ -196,7 +245,7 @@ pub fn message(event: &EventRecord, me: &str) -> Markup {
     html! {
         li class={ "msg msg-" (kind) @if mine { " mine" } @if mentions_me { " mentions-me" }
             @if event.edited { " edited" } @if event.deleted { " deleted" } }
-            data-id=(event.id) {
+            id={ "m" (event.id) } data-id=(event.id) {
             @if event.kind == Kind::System {
                 span.text { (event.chat.as_deref().unwrap_or("")) }
             } @else {

@@ -43,6 +43,7 @@ mod poll;
 mod presence;
 mod private_rooms;
 mod reactions;
+mod replies;
 mod room_life;
 mod rooms;
 mod sessions;

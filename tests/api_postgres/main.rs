@@ -70,6 +70,8 @@ mod presence;
 mod private_rooms;
 #[path = "../api/reactions.rs"]
 mod reactions;
+#[path = "../api/replies.rs"]
+mod replies;
 #[path = "../api/room_life.rs"]
 mod room_life;
 #[path = "../api/rooms.rs"]

@@ -66,6 +66,13 @@ const BEFORE: &str = select_events!(
      ORDER BY e.id DESC LIMIT $4"
 );
 
+/// As [`BEFORE`], after `$3`, oldest first.
+const NEWER: &str = select_events!(
+    "WHERE e.room_id = $1 AND (e.to_id IS NULL OR e.user_id = $2 OR e.to_id = $2)
+       AND e.id > $3 AND e.target IS NULL
+     ORDER BY e.id LIMIT $4"
+);
+
 /// Every room's events with an id in (`$1`, `$2`], oldest first, at most
 /// `$3`: the log other writers committed.
 const LOG: &str = select_events!("WHERE e.id > $1 AND e.id <= $2 ORDER BY e.id LIMIT $3");
@@ -341,25 +348,29 @@ fn event(row: &Row) -> StoreResult<EventRecord> {
 }
 
 impl PgReads {
+    /// A page of history by `sql` (`BEFORE` or `NEWER`) from `from`, in
+    /// history's order, as it is now, and whether more exist beyond it.
     async fn page(
         &self,
+        sql: &str,
         room_id: &str,
         user_id: &str,
-        before: Option<i64>,
+        from: i64,
         limit: usize,
     ) -> StoreResult<HistoryPage> {
-        let before = before.unwrap_or(i64::MAX);
         let client = self.pool.get().await?;
         let rows = query(
             &client,
-            BEFORE,
-            &[&room_id, &user_id, &before, &(limit as i64 + 1)],
+            sql,
+            &[&room_id, &user_id, &from, &(limit as i64 + 1)],
         )
         .await?;
         let mut events = rows.iter().map(event).collect::<StoreResult<Vec<_>>>()?;
         let has_more = events.len() > limit;
         events.truncate(limit);
-        events.reverse();
+        if sql == BEFORE {
+            events.reverse();
+        }
         with_reactions(&client, &mut events).await?;
         Ok((events, has_more))
     }
@@ -432,7 +443,18 @@ impl Reads for PgReads {
         before: Option<i64>,
         limit: usize,
     ) -> StoreResult<HistoryPage> {
-        self.page(room_id, user_id, before, limit).await
+        let before = before.unwrap_or(i64::MAX);
+        self.page(BEFORE, room_id, user_id, before, limit).await
+    }
+
+    async fn history_after(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<HistoryPage> {
+        self.page(NEWER, room_id, user_id, after, limit).await
     }
 
     async fn newest_id_and_history(
@@ -444,7 +466,7 @@ impl Reads for PgReads {
         // In this order: the page is read after the id, so it holds
         // everything up to that id (and maybe more, which the feed drops).
         let newest = self.newest_id().await?;
-        let page = self.page(room_id, user_id, None, limit).await?;
+        let page = self.history(room_id, user_id, None, limit).await?;
         Ok((newest, page))
     }
 

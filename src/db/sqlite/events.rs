@@ -161,6 +161,34 @@ pub fn page(
     Ok((rows, has_more))
 }
 
+/// As [`page_sql`], the oldest after `?3`, oldest first.
+fn newer_sql() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM {FROM}
+         WHERE e.room_id = ?1 AND {VISIBLE} AND e.id > ?3 AND e.target IS NULL
+         ORDER BY e.id {LIMIT_PARAM}"
+    )
+}
+
+/// The oldest `limit` visible events after `after`, oldest first, as they
+/// are now, and whether newer ones exist.
+pub fn page_after(
+    conn: &Connection,
+    room_id: &str,
+    user_id: &str,
+    after: i64,
+    limit: usize,
+) -> rusqlite::Result<(Vec<EventRecord>, bool)> {
+    let mut rows: Vec<EventRecord> = conn
+        .prepare_cached(&newer_sql())?
+        .query_map(params![room_id, user_id, after, limit as i64 + 1], from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    let has_more = rows.len() > limit;
+    rows.truncate(limit);
+    with_reactions(conn, &mut rows)?;
+    Ok((rows, has_more))
+}
+
 /// Folds the reactions the messages among `events` have now onto them.
 pub fn with_reactions(conn: &Connection, events: &mut [EventRecord]) -> rusqlite::Result<()> {
     let ids: Vec<i64> = events

@@ -84,6 +84,18 @@ impl Reads for SqliteReads {
             .await
     }
 
+    async fn history_after(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        after: i64,
+        limit: usize,
+    ) -> StoreResult<HistoryPage> {
+        let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
+        self.read(move |conn| events::page_after(conn, &room_id, &user_id, after, limit))
+            .await
+    }
+
     async fn newest_id(&self) -> StoreResult<i64> {
         self.read(events::newest_id).await
     }
