@@ -12,7 +12,7 @@ use crate::{
         writer::{AfterCommit, Changed},
     },
     hub::Hub,
-    model::{EventRecord, Present, RoomRow, User},
+    model::{EventRecord, Present, RoomRow, Unread, User},
     uploads,
 };
 
@@ -58,6 +58,10 @@ impl AfterCommit for LiveSide {
         self.hub.renamed(user);
     }
 
+    fn read(&self, moved: &[Unread]) {
+        self.hub.read(moved);
+    }
+
     fn gif_erased(&self, url: &str) {
         uploads::remove_files(&self.uploads_dir, &[url.to_owned()]);
     }
@@ -84,6 +88,7 @@ impl AfterCommit for LiveSide {
             Changed::Owner { room_id, owner } => self.hub.owner_changed(room_id, owner),
             Changed::Banned { room_id, user_id } => self.hub.kicked(room_id, user_id),
             Changed::Admitted { room_id, user_id } => self.hub.admitted(room_id, user_id),
+            Changed::Read(moved) => self.hub.read(std::slice::from_ref(moved)),
             Changed::Renamed(user) => self.hub.renamed(user),
             Changed::Presence {
                 room,

@@ -91,6 +91,25 @@ impl FromRequestParts<AppState> for Visitor {
     }
 }
 
+/// Extractor: the caller's user id if their session has one, without
+/// making a session for a caller who has none (the lobby's stream and
+/// poll serve anyone, and count unread messages for those they know).
+pub struct KnownVisitor(pub Option<String>);
+
+impl FromRequestParts<AppState> for KnownVisitor {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|(_, message)| AppError::Internal(message.into()))?;
+        Ok(Self(session_user_id(&session).await))
+    }
+}
+
 /// The client came back with its cookie: the session is worth storing,
 /// if its address may store another one now.
 async fn keep_if_allowed(

@@ -125,6 +125,7 @@ pub async fn run(
     let (writer, writer_thread) =
         Writer::start(engine, live, metrics.events_stored.clone()).await?;
     let round_keeper = tokio::spawn(store_presence(presence_rounds, writer.clone()));
+    let read_keeper = hub.clone();
     let upkeep = upkeep::Upkeep {
         db: db.clone(),
         writer: writer.clone(),
@@ -180,6 +181,8 @@ pub async fn run(
     for task in upkeep {
         task.abort();
     }
+    // What the last streams and polls delivered is read, restart or not.
+    upkeep::store_reads(&read_keeper, &writer).await;
     writer.shutdown().await;
     tokio::task::spawn_blocking(move || writer_thread.join()).await?;
     tracing::info!("stopped cleanly");

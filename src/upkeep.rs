@@ -11,8 +11,14 @@
 //!   removed as its users' departures, with leave notices and heirs.
 //! - Vacant rooms: a room nobody has been in for `--unentered-room-ttl`
 //!   (since its creation, a restart, or its node's death) is deleted.
+//! - Read positions: what streams and polls delivered is stored every
+//!   [`READS_EVERY`] (and once more at shutdown, by [`store_reads`]), and
+//!   the lobby hears the new unread counts.
 
 use std::time::Duration;
+
+/// How often the read positions streams and polls moved are stored.
+pub const READS_EVERY: Duration = Duration::from_secs(1);
 
 use tokio::task::JoinHandle;
 
@@ -41,6 +47,14 @@ impl Upkeep {
             let (db, writer) = (self.db.clone(), self.writer.clone());
             tasks.push(tokio::spawn(remove_dead_nodes(db, writer, lease / 3)));
         }
+        let (writer, hub) = (self.writer.clone(), self.hub.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut every = tokio::time::interval(READS_EVERY);
+            loop {
+                every.tick().await;
+                store_reads(&hub, &writer).await;
+            }
+        }));
         tasks.push(tokio::spawn(delete_vacant_rooms(
             self.db,
             self.writer,
@@ -48,6 +62,17 @@ impl Upkeep {
             self.vacant_room_ttl,
         )));
         tasks
+    }
+}
+
+/// Stores the read positions that moved since last time.
+pub async fn store_reads(hub: &Hub, writer: &Writer) {
+    let marks = hub.take_reads();
+    if marks.is_empty() {
+        return;
+    }
+    if let Err(e) = writer.mark_read(marks).await {
+        tracing::warn!(error = %e, "storing read positions failed");
     }
 }
 

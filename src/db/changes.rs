@@ -8,7 +8,7 @@ use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 use std::time::Duration;
 
 use super::presence::{PresenceChange, PresenceDone};
-use crate::model::{EventRecord, NewEvent, RoomRow, SessionRow, User};
+use crate::model::{EventRecord, NewEvent, ReadMark, RoomRow, SessionRow, Unread, User};
 
 /// Everything that changes the database.
 #[derive(Debug)]
@@ -24,6 +24,9 @@ pub(crate) enum Change {
     /// `delete`, about its `target`) and apply it, if `targets.rs` allows
     /// it on the message as it is in the same transaction.
     Modify(NewEvent),
+    /// Move users' read positions on (never back), and count what each
+    /// has left unread.
+    MarkRead(Vec<ReadMark>),
     /// Remember that a user gave a private room's password.
     Admit {
         room_id: String,
@@ -93,6 +96,8 @@ pub(crate) enum Done {
         gifs: Vec<String>,
     },
     Presence(Box<PresenceDone>),
+    /// For `MarkRead`: the positions that moved, with their unread counts.
+    Read(Vec<Unread>),
     /// For `RenewLease`: whether the lease had run out (or never existed):
     /// the other nodes may have removed this node's presence.
     Lease {
@@ -109,6 +114,7 @@ impl Change {
             self,
             Change::CreateRoom(_)
                 | Change::Modify(_)
+                | Change::MarkRead(_)
                 | Change::Ban { .. }
                 | Change::SetOwner { .. }
                 | Change::Presence(_)

@@ -101,6 +101,10 @@ pub const TABLES: &[Table] = &[
         name: "reactions",
         columns: &["event_id", "user_id", "reaction", "user_name", "added_by"],
     },
+    Table {
+        name: "reads",
+        columns: &["user_id", "room_id", "last_read"],
+    },
 ];
 
 /// One stored value: every column of [`TABLES`] is an integer or text.

@@ -27,7 +27,7 @@ mod url;
 pub mod writer;
 
 pub use error::{Refusal, StoreError, StoreResult};
-pub use reads::{Db, HistoryPage, Reads, StalePresence};
+pub use reads::{Db, HistoryPage, Reads, StalePresence, Unreads};
 pub use sqlite::DB_FILE;
 pub use url::DatabaseUrl;
 pub use writer::Engine;

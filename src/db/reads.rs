@@ -69,6 +69,12 @@ pub trait Reads: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<HistoryPage>;
 
+    /// What `user_id` has left unread in each room that has any (visible
+    /// messages by others, not deleted, after their read position), and
+    /// the newest id handed out when it was counted: every event up to it
+    /// is counted or was not unread.
+    async fn unread(&self, user_id: &str) -> StoreResult<Unreads>;
+
     /// The newest id handed out: every lower one is committed or will never
     /// be used.
     async fn newest_id(&self) -> StoreResult<i64>;
@@ -102,6 +108,13 @@ pub trait Reads: Send + Sync + 'static {
 
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
+}
+
+/// A user's unread counts by room, as of an id.
+#[derive(Debug, Default)]
+pub struct Unreads {
+    pub through: i64,
+    pub counts: std::collections::HashMap<String, i64>,
 }
 
 /// The users a dead node still holds present in a room.

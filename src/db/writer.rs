@@ -39,7 +39,7 @@ use super::{
     changes::{Change, Done},
     presence::{PresenceChange, PresenceDone},
 };
-use crate::model::{EventRecord, NewEvent, Present, RoomRow, SessionRow, User};
+use crate::model::{EventRecord, NewEvent, Present, ReadMark, RoomRow, SessionRow, Unread, User};
 
 /// A backend's side of the writer: its connection, on the writer thread.
 pub(crate) trait Commit: Send + 'static {
@@ -135,6 +135,8 @@ pub trait AfterCommit: Send + 'static {
     fn renamed(&self, user: &User);
     /// A GIF message was deleted (reported after its `delete` event).
     fn gif_erased(&self, url: &str);
+    /// Users' read positions moved (here or on another node).
+    fn read(&self, moved: &[Unread]);
     /// A round of presence (this node's, or a dead node's removed here),
     /// reported before the notices it stored.
     fn presence(&self, done: &PresenceDone);
@@ -171,6 +173,8 @@ pub enum Changed {
         room_id: String,
         user_id: String,
     },
+    /// A user's read position moved.
+    Read(Unread),
     Renamed(User),
     /// `user` arrived in (or departed from) the room through `node`
     /// (before the notice saying so, if it was one).
@@ -327,6 +331,15 @@ impl Writer {
     /// Stores an event as it is (a `system` notice).
     pub async fn notice(&self, event: NewEvent) -> StoreResult<EventRecord> {
         self.event(Change::Append(event)).await
+    }
+
+    /// Moves read positions on (never back); reports each that moved with
+    /// its unread count.
+    pub async fn mark_read(&self, marks: Vec<ReadMark>) -> StoreResult<Vec<Unread>> {
+        match self.apply(Change::MarkRead(marks)).await? {
+            Done::Read(moved) => Ok(moved),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// Creates a room; its creator is admitted to it.
@@ -630,6 +643,7 @@ fn report(after: &impl AfterCommit, change: &Change, done: &Done) {
                 after.room_deleted(&done.room.id, true, gifs);
             }
         }
+        (_, Done::Read(moved)) => after.read(moved),
         (Change::Rename { user }, _) => after.renamed(user),
         (Change::Admit { room_id, user_id }, _) => after.admitted(room_id, user_id),
         _ => {}

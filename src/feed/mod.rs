@@ -36,7 +36,7 @@ use prometheus::IntCounter;
 use crate::{
     db::{Db, StoreResult},
     events::Event,
-    hub::Hub,
+    hub::{Hub, ReadPosition},
     metrics::Metrics,
 };
 
@@ -61,6 +61,8 @@ pub struct Feed {
     /// A cursor beyond what this node had published: `published` then, to
     /// start from should the database not know the cursor either.
     ahead_of: Option<i64>,
+    /// The viewer's read position in the room: what is delivered is read.
+    read: ReadPosition,
 }
 
 impl Feed {
@@ -73,7 +75,7 @@ impl Feed {
         (db, hub, metrics): (&Db, &Hub, &Metrics),
         room_id: String,
         user_id: String,
-        rx: broadcast::Receiver<Arc<Event>>,
+        (rx, read): (broadcast::Receiver<Arc<Event>>, ReadPosition),
         published: i64,
         cursor: Option<i64>,
     ) -> Feed {
@@ -96,6 +98,7 @@ impl Feed {
             backlog: VecDeque::new(),
             finished: false,
             ahead_of,
+            read,
         };
         if feed.catching_up && feed.ahead_of.is_none() {
             let source = match hub.recent_after(&feed.room_id, start) {
@@ -220,6 +223,7 @@ impl Feed {
     fn deliver(&mut self, event: Arc<Event>) -> Arc<Event> {
         if let Some(id) = event.id {
             self.last = id;
+            self.read.reached(id);
         }
         if event.kind.is_final() {
             self.finished = true;

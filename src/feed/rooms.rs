@@ -34,17 +34,19 @@ use tokio::sync::broadcast::{
 use crate::{
     db::{Db, StoreResult},
     events::Event,
-    hub::{Entry, Hub, Presence},
+    hub::{Entry, Hub, Presence, ReadPosition},
     model::{Audience, Kind, RoomNotice},
 };
 
 /// Stored events read from the database per step of a replay.
 const CATCH_UP_PAGE: usize = 256;
 
-/// One room of the feed: its channel, and the presence the feed holds.
+/// One room of the feed: its channel, the presence the feed holds, and
+/// the viewer's read position there (what is delivered is read).
 struct Watched {
     room_id: Arc<str>,
     rx: broadcast::Receiver<Arc<Event>>,
+    read: ReadPosition,
     _presence: Presence,
 }
 
@@ -84,6 +86,7 @@ impl RoomsFeed {
             .map(|(room_id, entry)| Watched {
                 room_id: room_id.into(),
                 rx: entry.rx,
+                read: entry.read,
                 _presence: entry.presence,
             })
             .collect();
@@ -266,6 +269,9 @@ impl RoomsFeed {
         }
         if let Some(id) = event.id {
             self.last = id;
+            if let Some(room) = self.rooms.iter().find(|room| &*room.room_id == room_id) {
+                room.read.reached(id);
+            }
         }
         if event.kind.is_final() {
             self.rooms.retain(|room| &*room.room_id != room_id);

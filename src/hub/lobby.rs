@@ -1,8 +1,14 @@
 //! The lobby channel: room-created / room-updated / room-deleted for every
-//! lobby stream, and a version counter that lobby long-polls wait on.
+//! lobby stream (and the events of unread counts: `room-activity`,
+//! `read`), and the version that lobby long-polls wait on.
 //!
-//! Versions are `<boot>-<counter>`: the boot part changes at every start, so
-//! a version from before a restart never looks current.
+//! Versions are `<boot>-<list>-<activity>`: the boot part changes at every
+//! start, so a version from before a restart never looks current; the
+//! list counter moves when the room list does, the activity counter when
+//! a message is posted anywhere (a poll then brings new unread counts, not
+//! the whole list). A `read` moves neither: it is for one user, whose
+//! stream hears it, and whose polls get their counts anew with the next
+//! change.
 
 use std::{sync::Arc, time::Duration};
 
@@ -17,13 +23,20 @@ const LOBBY_CHANNEL_CAPACITY: usize = 256;
 
 pub struct Lobby {
     tx: broadcast::Sender<Arc<Event>>,
-    version: watch::Sender<u64>,
+    version: watch::Sender<Version>,
     boot: String,
 }
 
-/// A lobby long-poll's view of the version counter.
+/// The list and activity counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Version {
+    pub list: u64,
+    pub activity: u64,
+}
+
+/// A lobby long-poll's view of the version counters.
 pub struct LobbyWatch {
-    rx: watch::Receiver<u64>,
+    rx: watch::Receiver<Version>,
     boot: String,
 }
 
@@ -36,14 +49,26 @@ impl Lobby {
             .collect();
         Lobby {
             tx: broadcast::channel(LOBBY_CHANNEL_CAPACITY).0,
-            version: watch::channel(0).0,
+            version: watch::channel(Version::default()).0,
             boot,
         }
     }
 
+    /// A change of the room list.
     pub fn send(&self, event: Event) {
         let _ = self.tx.send(Arc::new(event));
-        self.version.send_modify(|v| *v += 1);
+        self.version.send_modify(|v| v.list += 1);
+    }
+
+    /// A message posted somewhere: unread counts changed.
+    pub fn send_activity(&self, event: Event) {
+        let _ = self.tx.send(Arc::new(event));
+        self.version.send_modify(|v| v.activity += 1);
+    }
+
+    /// An event for the lobby's streams alone (a user's `read`).
+    pub fn notify(&self, event: Event) {
+        let _ = self.tx.send(Arc::new(event));
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
@@ -60,22 +85,51 @@ impl Lobby {
 
 impl LobbyWatch {
     pub fn current(&self) -> String {
-        format!("{}-{}", self.boot, *self.rx.borrow())
+        let now = *self.rx.borrow();
+        format!("{}-{}-{}", self.boot, now.list, now.activity)
+    }
+
+    /// The counters `seen` (a version reported before) names, when it is
+    /// of this boot.
+    pub fn parse(&self, seen: Option<&str>) -> Option<Version> {
+        let rest = seen?.strip_prefix(&self.boot)?.strip_prefix('-')?;
+        let (list, activity) = rest.split_once('-')?;
+        Some(Version {
+            list: list.parse().ok()?,
+            activity: activity.parse().ok()?,
+        })
+    }
+
+    /// What differs between `seen` and now: the list (also when `seen` is
+    /// missing or from another boot), or only the activity.
+    pub fn changes(&self, seen: Option<&str>) -> Changes {
+        let now = *self.rx.borrow();
+        match self.parse(seen) {
+            None => Changes::List,
+            Some(seen) if seen.list != now.list => Changes::List,
+            Some(seen) if seen.activity != now.activity => Changes::Activity,
+            Some(_) => Changes::None,
+        }
     }
 
     /// Returns once the lobby differs from `seen` (at once when it already
     /// does, or when `seen` is missing or from another boot), or after
     /// `timeout`. Returns the version to report.
     pub async fn wait_for_change(&mut self, seen: Option<&str>, timeout: Duration) -> String {
-        let seen_counter = seen
-            .and_then(|v| v.strip_prefix(&self.boot))
-            .and_then(|v| v.strip_prefix('-'))
-            .and_then(|v| v.parse::<u64>().ok());
-        let Some(seen_counter) = seen_counter else {
+        let Some(seen) = self.parse(seen) else {
             return self.current();
         };
-        let changed = self.rx.wait_for(|now| *now != seen_counter);
+        let changed = self.rx.wait_for(|now| *now != seen);
         let _ = tokio::time::timeout(timeout, changed).await;
         self.current()
     }
+}
+
+/// How the lobby differs from a version seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Changes {
+    None,
+    /// Unread counts may have moved; the list did not.
+    Activity,
+    List,
 }

@@ -18,6 +18,8 @@
 //! - `recent`: a room's recent stored events, for resuming without the database.
 //! - `admission`: who may be in a room, remembered while it is in memory.
 //! - `lobby`: the lobby channel and its version counter for long-polls.
+//! - `reads`: what each user has been delivered of each room, for unread
+//!   counts, and the lobby's `room-activity` and `read` events.
 //! - `typing`: who is typing, as ephemeral events, throttled per user.
 //!
 //! The hub sits above storage: the writer reports what it committed to it
@@ -31,6 +33,7 @@ mod admission;
 mod folding;
 mod lobby;
 mod presence;
+mod reads;
 mod recent;
 mod roster;
 mod typing;
@@ -47,8 +50,9 @@ use tokio::{
 };
 
 pub use admission::Known;
-pub use lobby::LobbyWatch;
+pub use lobby::{Changes, LobbyWatch};
 pub use presence::{Entry, Presence};
+pub use reads::{ReadEvent, ReadPosition, RoomActivity};
 pub use typing::{TYPING_EVERY, TypingEvent};
 
 use crate::{
@@ -93,6 +97,8 @@ struct State {
     /// Rooms deleted while this process runs: a late arrival must not bring
     /// one back to life in memory.
     deleted: HashSet<String>,
+    /// Every user's read position in each room (`reads.rs`).
+    reads: reads::ReadCells,
     /// Id of the newest stored event published (or stored before start-up):
     /// every stored event up to it has reached the channels, so a viewer
     /// who subscribes now and has seen up to here needs nothing from the database.
@@ -195,6 +201,9 @@ impl Hub {
         // drops the copy. No receivers is not an error.
         if let Some(tx) = tx {
             let _ = tx.send(event);
+        }
+        if record.kind.is_message() {
+            self.room_activity(record);
         }
     }
 

@@ -73,6 +73,8 @@ pub struct Entry {
     pub rx: broadcast::Receiver<Arc<Event>>,
     /// The current `members` snapshot.
     pub snapshot: Arc<Event>,
+    /// The user's read position in the room, for the feed to move.
+    pub read: super::ReadPosition,
     /// Newest stored id published when `rx` subscribed: a cursor at or
     /// past it has nothing to read from the database, and a live start begins
     /// here.
@@ -161,6 +163,7 @@ impl Hub {
             return Err(HubError::NoSuchRoom);
         }
         let published = state.published;
+        let read = state.reads.position(&room.id, &user.id);
         let entry = self.room_state(&mut state, room);
         if entry.closing {
             return Err(HubError::NoSuchRoom);
@@ -192,6 +195,7 @@ impl Hub {
             },
             rx: entry.tx.subscribe(),
             snapshot: entry.snapshot(),
+            read,
             published,
         })
     }

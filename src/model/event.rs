@@ -30,6 +30,12 @@ pub enum Kind {
     Rooms,
     RoomCreated,
     RoomUpdated,
+    /// A message was posted in a room (for unread counts).
+    RoomActivity,
+    /// The user's read position in a room moved (to them only).
+    Read,
+    /// A poll's: the caller's unread counts now (the list did not change).
+    Unread,
 }
 
 impl Kind {
@@ -50,6 +56,9 @@ impl Kind {
             Kind::Rooms => "rooms",
             Kind::RoomCreated => "room-created",
             Kind::RoomUpdated => "room-updated",
+            Kind::RoomActivity => "room-activity",
+            Kind::Read => "read",
+            Kind::Unread => "unread",
         }
     }
 

@@ -13,6 +13,6 @@ pub use event::{
     Audience, EventRecord, GifInfo, Kind, NewEvent, Quote, Reactions, RoomEvent, RoomNotice,
 };
 pub use members::{MembersEvent, MembersSnapshot, Present, heir_notice, presence_notice};
-pub use room::{Access, Room, RoomRow};
+pub use room::{Access, ReadMark, Room, RoomRow, Unread};
 pub use session::SessionRow;
 pub use user::{User, colors_of};

@@ -32,6 +32,7 @@ impl RoomRow {
             owner: self.owner.clone(),
             members,
             created_at: self.created_at.clone(),
+            unread: None,
         }
     }
 }
@@ -56,6 +57,13 @@ pub struct Room {
     /// RFC 3339.
     #[schema(format = DateTime)]
     pub created_at: String,
+    /// In the lobby's list, for a caller with a session: the visible
+    /// messages by others they have not read (`POST /rooms/{id}/read`,
+    /// and whatever their streams and polls delivered). Absent from
+    /// events shared by everyone (`room-created`, `room-updated`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0)]
+    pub unread: Option<i64>,
 }
 
 /// What a user may do in a room.
@@ -74,4 +82,21 @@ impl Access {
     pub fn is_admitted(self) -> bool {
         self == Access::Admitted
     }
+}
+
+/// How far a user has read a room: every event up to `last_read` was
+/// delivered to them (or they said they read it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadMark {
+    pub user_id: String,
+    pub room_id: String,
+    pub last_read: i64,
+}
+
+/// A user's read position stored, with what is left unread after it
+/// (visible messages by others, not deleted), as of the commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unread {
+    pub mark: ReadMark,
+    pub unread: i64,
 }

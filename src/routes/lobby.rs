@@ -12,7 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     error::AppResult,
     flash,
-    identity::Visitor,
+    identity::{KnownVisitor, Visitor},
     model::Room,
     routes::{
         negotiate::Format,
@@ -33,6 +33,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct RoomList {
     /// Every room, newest first.
     pub rooms: Vec<Room>,
+    /// With `unread` counts (a caller with a session): the newest event
+    /// id when they were counted. A later `room-activity` with a higher
+    /// `last_event_id` is news; one up to it was counted already.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0)]
+    pub unread_through: Option<i64>,
 }
 
 /// GET /: the lobby page (JSON `{"rooms": [...]}` on request).
@@ -53,13 +59,13 @@ async fn lobby(
     format: Format,
     visitor: Visitor,
 ) -> AppResult<Response> {
-    let rooms = rooms_now(&state).await?;
+    let list = rooms_now(&state, Some(&visitor.user.id)).await?;
     if format == Format::Json {
-        return Ok(Json(RoomList { rooms }).into_response());
+        return Ok(Json(list).into_response());
     }
     let flash = flash::take(&visitor.session).await;
     let page = views::Page::new(&visitor.user, flash);
-    Ok(views::lobby::lobby(&page, &rooms).into_response())
+    Ok(views::lobby::lobby(&page, &list.rooms, list.unread_through).into_response())
 }
 
 /// GET /rooms: the room list as JSON.
@@ -70,18 +76,33 @@ async fn lobby(
     tag = "lobby",
     responses((status = OK, description = "The rooms", body = RoomList), Ordinary, Failed)
 )]
-async fn list(State(state): State<AppState>) -> AppResult<Json<RoomList>> {
-    Ok(Json(RoomList {
-        rooms: rooms_now(&state).await?,
-    }))
+async fn list(
+    State(state): State<AppState>,
+    KnownVisitor(user_id): KnownVisitor,
+) -> AppResult<Json<RoomList>> {
+    Ok(Json(rooms_now(&state, user_id.as_deref()).await?))
 }
 
-/// Every room with its members present now, newest first.
-pub async fn rooms_now(state: &AppState) -> AppResult<Vec<Room>> {
+/// Every room with its members present now, newest first; with what
+/// `user_id` has left unread in each, when there is one.
+pub async fn rooms_now(state: &AppState, user_id: Option<&str>) -> AppResult<RoomList> {
     let rows = state.db.rooms().await?;
     let counts = state.hub.member_counts();
-    Ok(rows
+    let unread = match user_id {
+        Some(user_id) => Some(state.db.unread(user_id).await?),
+        None => None,
+    };
+    let rooms = rows
         .iter()
-        .map(|row| row.public(counts.get(&row.id).copied().unwrap_or(0)))
-        .collect())
+        .map(|row| Room {
+            unread: unread
+                .as_ref()
+                .map(|u| u.counts.get(&row.id).copied().unwrap_or(0)),
+            ..row.public(counts.get(&row.id).copied().unwrap_or(0))
+        })
+        .collect();
+    Ok(RoomList {
+        rooms,
+        unread_through: unread.map(|u| u.through),
+    })
 }

@@ -20,12 +20,15 @@ use utoipa::ToSchema;
 use super::{
     access::enterable_room,
     poll::json_response,
-    stream::{KEEP_ALIVE, RETRY, cursor_event, event_stream, keep_alive, rooms_snapshot},
+    stream::{
+        KEEP_ALIVE, RETRY, cursor_event, event_stream, keep_alive, lobby_admits, rooms_snapshot,
+    },
 };
 use crate::{
     error::{AppError, AppResult},
     events::{Event, json_array},
     feed::RoomsFeed,
+    hub::Changes,
     identity::Visitor,
     model::{Audience, Kind, Room, RoomEvent, User},
     routes::lobby::rooms_now,
@@ -86,7 +89,8 @@ pub async fn stream(
         snapshots.push(entry.snapshot.sse.clone());
         entries.push((room.id, entry));
     }
-    let lobby_first = rooms_snapshot(&state).await?;
+    let user_id = visitor.user.id.clone();
+    let lobby_first = rooms_snapshot(&state, Some(&user_id)).await?;
     let lags = state.metrics.lag_recoveries.clone();
     let mut feed = RoomsFeed::open(
         (&state.db, &state.hub, lags),
@@ -126,8 +130,9 @@ pub async fn stream(
                         break;
                     }
                 },
-                event = lobby.recv() => match lobby_event(&state, event).await {
-                    Some(event) => event.sse.clone(),
+                event = lobby.recv() => match lobby_event(&state, &user_id, event).await {
+                    Some(event) if lobby_admits(&event, Some(&user_id)) => event.sse.clone(),
+                    Some(_) => continue,
                     None => break,
                 },
                 _ = ticks.tick() => Bytes::from_static(KEEP_ALIVE),
@@ -145,8 +150,11 @@ pub struct RoomsEvent {
     #[serde(rename = "type")]
     #[schema(schema_with = rooms_kind)]
     kind: Kind,
-    /// Every room, newest first.
+    /// Every room, newest first, with the caller's unread counts.
     rooms: Vec<Room>,
+    /// As the lobby's (`RoomList`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unread_through: Option<i64>,
 }
 
 fn rooms_kind() -> utoipa::openapi::schema::Schema {
@@ -162,6 +170,7 @@ fn rooms_kind() -> utoipa::openapi::schema::Schema {
 pub enum ManyRoomsEvent {
     Room(Box<RoomEvent>),
     Rooms(RoomsEvent),
+    Unread(UnreadEvent),
 }
 
 /// `GET /poll?rooms=`'s answer: a room poll's, with the lobby's version.
@@ -179,16 +188,57 @@ pub struct RoomsPollAnswer {
     version: String,
 }
 
-async fn rooms_event(state: &AppState) -> AppResult<Arc<Event>> {
+async fn rooms_event(state: &AppState, user_id: &str) -> AppResult<Arc<Event>> {
+    let list = rooms_now(state, Some(user_id)).await?;
     let body = RoomsEvent {
         kind: Kind::Rooms,
-        rooms: rooms_now(state).await?,
+        rooms: list.rooms,
+        unread_through: list.unread_through,
     };
     Ok(Arc::new(Event::transient(
         Kind::Rooms,
         Audience::Room,
         &body,
     )))
+}
+
+/// A poll's element for a lobby that changed since the caller's version:
+/// the whole list, or only the caller's unread counts.
+async fn lobby_news(
+    state: &AppState,
+    user_id: &str,
+    changes: Changes,
+) -> AppResult<Option<Arc<Event>>> {
+    match changes {
+        Changes::None => Ok(None),
+        Changes::List => rooms_event(state, user_id).await.map(Some),
+        Changes::Activity => {
+            let unread = state.db.unread(user_id).await?;
+            let body = UnreadEvent {
+                kind: Kind::Unread,
+                rooms: unread.counts,
+                unread_through: unread.through,
+            };
+            let event = Event::transient(Kind::Unread, Audience::Room, &body);
+            Ok(Some(Arc::new(event)))
+        }
+    }
+}
+
+/// A poll's element when messages were posted but the list did not
+/// change: the caller's unread counts by room (rooms not named have none).
+#[derive(Serialize, ToSchema)]
+pub struct UnreadEvent {
+    #[serde(rename = "type")]
+    #[schema(schema_with = unread_kind)]
+    kind: Kind,
+    rooms: std::collections::HashMap<String, i64>,
+    /// As the lobby's (`RoomList`).
+    unread_through: i64,
+}
+
+fn unread_kind() -> utoipa::openapi::schema::Schema {
+    Kind::schema_of(&[Kind::Unread])
 }
 
 /// How one poll of many rooms is asked.
@@ -229,10 +279,9 @@ pub async fn poll(state: AppState, asked: PollOf, visitor: Visitor) -> AppResult
         asked.after,
     );
     let mut answer = Answer::default();
-    let lobby_changed =
-        |watch: &crate::hub::LobbyWatch| asked.version.as_deref() != Some(watch.current().as_str());
-    if lobby_changed(&watch) {
-        answer.push(None, rooms_event(&state).await?);
+    let seen = asked.version.as_deref();
+    if let Some(news) = lobby_news(&state, &user_id, watch.changes(seen)).await? {
+        answer.push(None, news);
     }
     for room_id in &asked.rooms {
         if let Some(snapshot) = state.hub.unpolled_snapshot(room_id, &user_id) {
@@ -257,8 +306,9 @@ pub async fn poll(state: AppState, asked: PollOf, visitor: Visitor) -> AppResult
                         }
                     }
                     _ = watch.wait_for_change(seen.as_deref(), asked.timeout) => {
-                        if lobby_changed(&watch) {
-                            answer.push(None, rooms_event(&state).await?);
+                        let changes = watch.changes(seen.as_deref());
+                        if let Some(news) = lobby_news(&state, &user_id, changes).await? {
+                            answer.push(None, news);
                         }
                     }
                 }
@@ -314,12 +364,13 @@ impl Answer {
 /// (lobby events are not stored); `None` ends the stream.
 async fn lobby_event(
     state: &AppState,
+    user_id: &str,
     received: Result<Arc<Event>, tokio::sync::broadcast::error::RecvError>,
 ) -> Option<Arc<Event>> {
     use tokio::sync::broadcast::error::RecvError;
     match received {
         Ok(event) => Some(event),
-        Err(RecvError::Lagged(_)) => rooms_snapshot(state).await.ok(),
+        Err(RecvError::Lagged(_)) => rooms_snapshot(state, Some(user_id)).await.ok(),
         Err(RecvError::Closed) => None,
     }
 }

@@ -9,6 +9,7 @@
 //! | `edits`       | `PATCH|DELETE /rooms/{id}/events/{event}`: edit, delete a message |
 //! | `reactions`   | `POST /rooms/{id}/events/{event}/reactions`, `DELETE .../reactions/{reaction}` |
 //! | `typing`      | `POST /rooms/{id}/typing`: "alice is typing…"          |
+//! | `reads`       | `POST /rooms/{id}/read`: unread counts                  |
 //! | `moderation`  | `POST /rooms/{id}/kick`, `POST /rooms/{id}/owner`       |
 //! | `stream`      | `GET /rooms/{id}/events`, `GET /events` (SSE)           |
 //! | `many_rooms`  | `GET /events?rooms=...`: one stream for many rooms      |
@@ -46,6 +47,7 @@ pub mod openapi;
 pub mod ops;
 mod poll;
 mod reactions;
+mod reads;
 mod references;
 pub mod rooms;
 mod stream;
@@ -106,6 +108,7 @@ pub fn router(state: AppState, sessions: SessionLayer) -> Router {
         .merge(edits::routes())
         .merge(reactions::routes())
         .merge(typing::routes())
+        .merge(reads::routes())
         .merge(moderation::routes())
         .merge(me::routes())
         .merge(ops::routes(state.config.metrics_addr.is_none()))

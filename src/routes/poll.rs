@@ -18,7 +18,7 @@ use crate::{
     error::{AppError, AppResult},
     events::{Event, json_array},
     feed::Feed,
-    identity::Visitor,
+    identity::{KnownVisitor, Visitor},
     model::Room,
     model::{Kind, RoomEvent},
     routes::{
@@ -166,7 +166,7 @@ async fn room_poll(
         (&state.db, &state.hub, &state.metrics),
         room.id.clone(),
         visitor.user.id.clone(),
-        entry.rx,
+        (entry.rx, entry.read),
         entry.published,
         after,
     );
@@ -267,8 +267,11 @@ impl LobbyPollQuery {
 struct LobbyPollAnswer {
     /// Opaque: send it back as `version` to wait for the next change.
     version: String,
-    /// Every room, newest first.
+    /// Every room, newest first (with the caller's unread counts).
     rooms: Vec<Room>,
+    /// As the lobby's (`RoomList`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unread_through: Option<i64>,
 }
 
 /// What `GET /poll` answers: the lobby's, or with `rooms`, the poll of
@@ -310,14 +313,20 @@ async fn lobby_poll(
         return many_rooms::poll(state, asked, visitor).await;
     }
     let timeout = poll_timeout(query.timeout.as_deref())?;
+    let (mut parts, _) = request.into_parts();
+    let KnownVisitor(user_id) = KnownVisitor::from_request_parts(&mut parts, &state).await?;
     let mut watch = state.hub.lobby().watch();
     let version = tokio::select! {
         _ = state.shutdown.cancelled() => watch.current(),
         version = watch.wait_for_change(query.version.as_deref(), timeout) => version,
     };
-    let rooms = rooms_now(&state).await?;
-    let body =
-        serde_json::to_vec(&LobbyPollAnswer { version, rooms }).map_err(AppError::internal)?;
+    let list = rooms_now(&state, user_id.as_deref()).await?;
+    let answer = LobbyPollAnswer {
+        version,
+        rooms: list.rooms,
+        unread_through: list.unread_through,
+    };
+    let body = serde_json::to_vec(&answer).map_err(AppError::internal)?;
     Ok(json_response(BytesMut::from(&body[..])))
 }
 

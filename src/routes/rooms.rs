@@ -179,6 +179,7 @@ impl NewRoom {
             ("gif" = (operation_id = "post_gif", parameters(("id" = "$response.body#/id")))),
             ("kick" = (operation_id = "kick", parameters(("id" = "$response.body#/id")))),
             ("typing" = (operation_id = "typing", parameters(("id" = "$response.body#/id")))),
+            ("read" = (operation_id = "mark_read", parameters(("id" = "$response.body#/id")))),
             ("owner" = (operation_id = "hand_over", parameters(("id" = "$response.body#/id")))),
             ("poll" = (operation_id = "room_poll", parameters(("id" = "$response.body#/id")))),
             ("poll_head" = (operation_id = "room_poll_head", parameters(("id" = "$response.body#/id")))),
@@ -292,6 +293,10 @@ async fn open(
     // Anything committed between the two reads is on the page: the client
     // resumes after whichever is newer, and skips ids it already shows.
     let cursor = events.last().map_or(cursor, |e| e.id.max(cursor));
+    // Opening the room is reading it (unread counts).
+    (state.hub)
+        .read_position(&room.id, &visitor.user.id)
+        .reached(cursor);
     // At a message: its page instead, and the client loads the newer ones
     // up to the cursor (live events after it come as ever).
     let (events, has_more, has_newer) = match around {

@@ -28,11 +28,11 @@ use crate::{
     error::{AppError, AppResult},
     events::Event,
     feed::Feed,
-    identity::Visitor,
+    identity::{KnownVisitor, Visitor},
     model::{Audience, Kind},
     routes::{
         access::{admitted_room, enterable_room},
-        lobby::{RoomList, rooms_now},
+        lobby::rooms_now,
         many_rooms,
         negotiate::cursor_param,
         openapi::{Conflict, Failed, InRoom, Invalid, LongLived},
@@ -218,7 +218,7 @@ async fn room_events(
         (&state.db, &state.hub, &state.metrics),
         room.id,
         visitor.user.id,
-        entry.rx,
+        (entry.rx, entry.read),
         entry.published,
         cursor,
     );
@@ -331,12 +331,13 @@ async fn lobby_events(
         let visitor = Visitor::from_request_parts(&mut parts, &state).await?;
         return many_rooms::stream(state, rooms, cursor, visitor).await;
     }
-    lobby_only(state).await
+    let KnownVisitor(user_id) = KnownVisitor::from_request_parts(&mut parts, &state).await?;
+    lobby_only(state, user_id).await
 }
 
-async fn lobby_only(state: AppState) -> AppResult<Response> {
+async fn lobby_only(state: AppState, user_id: Option<String>) -> AppResult<Response> {
     let mut rx = state.hub.lobby().subscribe();
-    let first = rooms_snapshot(&state).await?;
+    let first = rooms_snapshot(&state, user_id.as_deref()).await?;
     let shutdown = state.shutdown.clone();
     let every = state.config.keep_alive;
 
@@ -352,10 +353,11 @@ async fn lobby_only(state: AppState) -> AppResult<Response> {
                 _ = &mut cancelled => break,
                 _ = ticks.tick() => Next::KeepAlive,
                 event = rx.recv() => match event {
-                    Ok(event) => Next::Event(event),
+                    Ok(event) if lobby_admits(&event, user_id.as_deref()) => Next::Event(event),
+                    Ok(_) => continue,
                     // Lobby events are not stored: a lagging lobby stream
                     // re-syncs with the whole list instead.
-                    Err(RecvError::Lagged(_)) => match rooms_snapshot(&state).await {
+                    Err(RecvError::Lagged(_)) => match rooms_snapshot(&state, user_id.as_deref()).await {
                         Ok(snapshot) => Next::Event(snapshot),
                         Err(_) => break,
                     },
@@ -376,15 +378,25 @@ enum Next {
     Event(Arc<Event>),
 }
 
-pub(super) async fn rooms_snapshot(state: &AppState) -> AppResult<Arc<Event>> {
-    let body = RoomList {
-        rooms: rooms_now(state).await?,
-    };
+pub(super) async fn rooms_snapshot(
+    state: &AppState,
+    user_id: Option<&str>,
+) -> AppResult<Arc<Event>> {
+    let body = rooms_now(state, user_id).await?;
     Ok(Arc::new(Event::transient(
         Kind::Rooms,
         Audience::Room,
         &body,
     )))
+}
+
+/// Whether a lobby event is for the stream's user (`None`: someone
+/// without a session, who gets what everyone gets).
+pub(super) fn lobby_admits(event: &Event, user_id: Option<&str>) -> bool {
+    match user_id {
+        Some(user_id) => event.audience.admits(user_id),
+        None => event.audience == Audience::Room,
+    }
 }
 
 pub(super) fn keep_alive(every: Duration) -> tokio::time::Interval {

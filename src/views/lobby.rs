@@ -6,7 +6,9 @@ use maud::{Markup, html};
 use super::{Page, layout, user_badge};
 use crate::model::Room;
 
-pub fn lobby(page: &Page, rooms: &[Room]) -> Markup {
+/// The lobby: `rooms` with the viewer's unread counts, counted through
+/// event `unread_through` (the script counts on from there).
+pub fn lobby(page: &Page, rooms: &[Room], unread_through: Option<i64>) -> Markup {
     layout(
         "Lobby",
         Some(page.user),
@@ -21,7 +23,7 @@ pub fn lobby(page: &Page, rooms: &[Room]) -> Markup {
                     }
                     a.button href="/rooms/new" { "Create a room" }
                 }
-                table #rooms aria-labelledby="rooms-title" {
+                table #rooms aria-labelledby="rooms-title" data-unread-through=[unread_through] {
                     thead {
                         tr {
                             th scope="col" { "Room" }
@@ -47,7 +49,12 @@ pub(super) fn room_row(room: &Room) -> Markup {
     let kind = if room.private { "private" } else { "public" };
     html! {
         tr data-room=(room.id) {
-            td.title { a href={ "/rooms/" (room.id) } { (room.title) } }
+            td.title {
+                a href={ "/rooms/" (room.id) } { (room.title) }
+                @if let Some(unread) = room.unread.filter(|n| *n > 0) {
+                    " " span.unread title="Unread messages" { (unread) span.visually-hidden { " unread" } }
+                }
+            }
             td.type { span class={ "tag tag-" (kind) } { (kind) } }
             td.count { (room.members) " / " (room.max) }
             td.owner { (user_badge(&room.owner)) }

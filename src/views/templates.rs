@@ -65,6 +65,7 @@ fn specimen_room() -> Room {
         owner: specimen_user(),
         members: 0,
         created_at: String::new(),
+        unread: Some(1),
     }
 }
 

@@ -126,7 +126,7 @@ async fn the_pages_carry_the_templates_the_client_clones() {
     let room = alice.new_room("Templates", 10, None).await;
     let chat = alice.get_html(&format!("/rooms/{room}")).await.text;
     for template in [
-        r#"<template id="tpl-message"><li class="msg msg-chat" data-id="0">"#,
+        r#"<template id="tpl-message"><li class="msg msg-chat edited deleted" id="m0" data-id="0">"#,
         r#"<template id="tpl-member"><li class="member you" data-user="">"#,
         r#"<template id="tpl-badge"><span class="who""#,
     ] {

@@ -51,4 +51,5 @@ mod sse_clients;
 mod streams;
 mod tls;
 mod typing;
+mod unread;
 mod uploads;

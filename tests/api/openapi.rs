@@ -12,7 +12,7 @@ use crate::helpers::{Client, TestApp};
 
 /// Every documented operation: API.md's JSON API, the streams (GET and
 /// HEAD) and polls (GET and HEAD), operations, and the document itself.
-const OPERATIONS: [(&str, &str); 31] = [
+const OPERATIONS: [(&str, &str); 32] = [
     ("get", "/"),
     ("get", "/rooms"),
     ("post", "/rooms"),
@@ -31,6 +31,7 @@ const OPERATIONS: [(&str, &str); 31] = [
     ("patch", "/rooms/{id}/events/{event}"),
     ("delete", "/rooms/{id}/events/{event}"),
     ("post", "/rooms/{id}/typing"),
+    ("post", "/rooms/{id}/read"),
     ("get", "/me"),
     ("post", "/me"),
     ("get", "/rooms/{id}/poll"),

@@ -30,6 +30,7 @@ impl AfterCommit for Nobody {
     fn admitted(&self, _: &str, _: &str) {}
     fn renamed(&self, _: &User) {}
     fn gif_erased(&self, _: &str) {}
+    fn read(&self, _: &[gifchat::model::Unread]) {}
     fn presence(&self, _: &PresenceDone) {}
     fn changed_elsewhere(&self, _: &Changed) {}
 }

@@ -83,5 +83,7 @@ mod streams;
 #[path = "../api/typing.rs"]
 mod typing;
 mod unreachable;
+#[path = "../api/unread.rs"]
+mod unread;
 #[path = "../api/uploads.rs"]
 mod uploads;

@@ -45,7 +45,7 @@ use crate::{
         record::mentions_column,
         targets,
     },
-    model::{Access, Kind, NewEvent, Quote, User, heir_notice, presence_notice},
+    model::{Access, Kind, NewEvent, Quote, ReadMark, Unread, User, heir_notice, presence_notice},
 };
 
 /// Stores an event with id `$13` (a change to message `$15`, a reply to
@@ -135,6 +135,26 @@ const RENEW_LEASE: &str = "WITH held AS (
 const FORGET_DEAD_NODES: &str = "DELETE FROM nodes n WHERE lease_until < now()
     AND NOT EXISTS (SELECT 1 FROM presence p WHERE p.node_id = n.id)";
 
+/// Moves `$1`'s read position in room `$2` on to `$3` (if the room is
+/// there, and it is further on), and if it moved, notes it as change `$4`
+/// with what is left unread (one row: the count), for the other nodes.
+const MARK_READ: &str = "WITH moved AS (
+        INSERT INTO reads (user_id, room_id, last_read)
+        SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM rooms WHERE id = $2)
+        ON CONFLICT (user_id, room_id) DO UPDATE SET last_read = excluded.last_read
+        WHERE excluded.last_read > reads.last_read
+        RETURNING room_id
+    ), counted AS (
+        SELECT count(*) AS unread FROM events e
+        WHERE e.room_id = $2 AND e.id > $3 AND e.kind IN ('chat', 'gif', 'whisper')
+          AND e.deleted_at IS NULL AND (e.to_id IS NULL OR e.user_id = $1 OR e.to_id = $1)
+          AND e.user_id <> $1
+    ), noted AS (
+        INSERT INTO changes (id, kind, room_id, user_id, mark, unread)
+        SELECT $4, 'read', $2, $1, $3, unread FROM counted WHERE EXISTS (SELECT 1 FROM moved)
+    )
+    SELECT unread FROM counted WHERE EXISTS (SELECT 1 FROM moved)";
+
 /// The statements of the other single-statement changes.
 const ADMIT: &str = "WITH admitted AS (
         INSERT INTO admissions (room_id, user_id)
@@ -182,6 +202,7 @@ pub(super) fn single_statement(change: &Change) -> Option<&'static str> {
         Change::CreateRoom(_)
         | Change::Post(_)
         | Change::Modify(_)
+        | Change::MarkRead(_)
         | Change::Ban { .. }
         | Change::SetOwner { .. }
         | Change::Presence(_) => return None,
@@ -193,6 +214,8 @@ pub(super) fn single_statement(change: &Change) -> Option<&'static str> {
 pub(super) fn ids_needed(change: &Change) -> usize {
     match change {
         Change::Append(_) | Change::Post(_) | Change::Modify(_) => 1,
+        // A note of each that moves, for the other nodes' lobbies.
+        Change::MarkRead(marks) => marks.len(),
         Change::Ban { .. } | Change::SetOwner { .. } => 2,
         Change::CreateRoom(_)
         | Change::DeleteRoom { .. }
@@ -277,6 +300,7 @@ pub(super) async fn apply(
             insert_event(tx, INSERT_POST, event, id, reply).await
         }
         Change::Modify(change) => modify(tx, change, id).await,
+        Change::MarkRead(marks) => mark_read(tx, marks, id).await,
         Change::Admit { room_id, user_id } => {
             execute(tx, ADMIT, &[room_id, user_id, &id]).await?;
             Ok(Done::Nothing)
@@ -661,6 +685,32 @@ async fn modify(tx: &Transaction<'_>, change: &NewEvent, id: i64) -> StoreResult
             format!("{} is no change to a message", other.as_str()).into(),
         )),
     }
+}
+
+/// Moves read positions on (never back), with ids from `id` for the notes
+/// of those that moved, which carry the unread count to the other nodes.
+async fn mark_read(tx: &Transaction<'_>, marks: &[ReadMark], id: i64) -> StoreResult<Done> {
+    let mut moved = Vec::new();
+    for (n, mark) in marks.iter().enumerate() {
+        let row = tx
+            .query_opt(
+                &tx.prepare_cached(MARK_READ).await?,
+                &[
+                    &mark.user_id,
+                    &mark.room_id,
+                    &mark.last_read,
+                    &(id + n as i64),
+                ],
+            )
+            .await?;
+        if let Some(row) = row {
+            moved.push(Unread {
+                mark: mark.clone(),
+                unread: row.try_get(0)?,
+            });
+        }
+    }
+    Ok(Done::Read(moved))
 }
 
 /// Stores `event` with `sql` (one of the `insert_event_if!`s), replying

@@ -9,11 +9,11 @@ use tokio_postgres::Row;
 
 use crate::{
     db::{
-        HistoryPage, Reads, StalePresence, StoreError, StoreResult,
+        HistoryPage, Reads, StalePresence, StoreError, StoreResult, Unreads,
         record::{ReactionRow, fold_reactions, mentions_of, quote_of},
         writer::{Changed, Logged},
     },
-    model::{Access, EventRecord, GifInfo, Kind, Present, RoomRow, User},
+    model::{Access, EventRecord, GifInfo, Kind, Present, ReadMark, RoomRow, Unread, User},
 };
 
 const ROOM: &str = "SELECT id, title, max_members, password_hash, owner_id, owner_name, created_at
@@ -88,7 +88,7 @@ const LOG_PAGE: i64 = 1000;
 /// (when it still exists) for those that bring a room into a node's memory.
 const CHANGES: &str = "SELECT c.id, c.kind, c.room_id, c.user_id, c.user_name,
                               r.id, r.title, r.max_members, r.password_hash, r.owner_id,
-                              r.owner_name, r.created_at, c.node_id
+                              r.owner_name, r.created_at, c.node_id, c.mark, c.unread
                        FROM changes c
                        LEFT JOIN rooms r ON c.kind IN ('room_created', 'arrived', 'departed')
                                         AND r.id = c.room_id
@@ -173,6 +173,14 @@ fn change(row: &Row) -> StoreResult<Option<Changed>> {
         ("banned", Some(room_id), Some(user_id)) => Some(Changed::Banned { room_id, user_id }),
         ("admitted", Some(room_id), Some(user_id)) => Some(Changed::Admitted { room_id, user_id }),
         ("renamed", _, Some(user_id)) => Some(Changed::Renamed(User::new(user_id, user_name))),
+        ("read", Some(room_id), Some(user_id)) => Some(Changed::Read(Unread {
+            mark: ReadMark {
+                user_id,
+                room_id,
+                last_read: row.try_get::<_, Option<i64>>(13)?.unwrap_or(0),
+            },
+            unread: row.try_get::<_, Option<i64>>(14)?.unwrap_or(0),
+        })),
         (kind @ ("arrived" | "departed"), Some(_), Some(user_id)) => {
             match (row.try_get::<_, Option<String>>(5)?, row.try_get(12)?) {
                 (Some(_), Some(node)) => Some(Changed::Presence {
@@ -378,6 +386,33 @@ impl PgReads {
 
 #[async_trait]
 impl Reads for PgReads {
+    /// One statement: the counts and the newest id from one snapshot.
+    async fn unread(&self, user_id: &str) -> StoreResult<Unreads> {
+        let rows = self
+            .query(
+                "SELECT (SELECT last FROM event_ids), u.room_id, u.unread FROM
+                 (SELECT 1) AS one LEFT JOIN (
+                     SELECT e.room_id, count(*) AS unread FROM events e
+                     LEFT JOIN reads r ON r.user_id = $1 AND r.room_id = e.room_id
+                     WHERE e.id > COALESCE(r.last_read, 0)
+                       AND e.kind IN ('chat', 'gif', 'whisper') AND e.deleted_at IS NULL
+                       AND (e.to_id IS NULL OR e.user_id = $1 OR e.to_id = $1)
+                       AND e.user_id <> $1
+                     GROUP BY e.room_id
+                 ) AS u ON TRUE",
+                &[&user_id],
+            )
+            .await?;
+        let mut unreads = Unreads::default();
+        for row in &rows {
+            unreads.through = row.try_get(0)?;
+            if let Some(room_id) = row.try_get::<_, Option<String>>(1)? {
+                unreads.counts.insert(room_id, row.try_get(2)?);
+            }
+        }
+        Ok(unreads)
+    }
+
     async fn newest_id(&self) -> StoreResult<i64> {
         let rows = self.query("SELECT last FROM event_ids", &[]).await?;
         match rows.first() {

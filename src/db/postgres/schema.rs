@@ -101,7 +101,10 @@ const MIGRATIONS: &[&str] = &[
     -- restart: its people have that long to come back.
     ALTER TABLE rooms ADD COLUMN vacant_since TIMESTAMPTZ DEFAULT now();
     "#,
-    // 5: what people expect of a chat, as SQLite's migration 4.
+    // 5: what people expect of a chat, as SQLite's migration 4; search
+    // by an expression index on the words of messages (`simple`: no
+    // language's stemming, as SQLite's FTS5), and the position a note of
+    // a read gives the other nodes, with what is left unread.
     r#"
     ALTER TABLE events ADD COLUMN target BIGINT;
     ALTER TABLE events ADD COLUMN reply_to BIGINT;
@@ -117,6 +120,16 @@ const MIGRATIONS: &[&str] = &[
         added_by  BIGINT NOT NULL,
         PRIMARY KEY (event_id, user_id, reaction)
     );
+    CREATE TABLE reads (
+        user_id   TEXT NOT NULL,
+        room_id   TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        last_read BIGINT NOT NULL,
+        PRIMARY KEY (user_id, room_id)
+    );
+    CREATE INDEX events_words ON events
+        USING GIN (to_tsvector('simple', coalesce(chat, '')))
+        WHERE kind IN ('chat', 'whisper');
+    ALTER TABLE changes ADD COLUMN mark BIGINT, ADD COLUMN unread BIGINT;
     "#,
 ];
 

@@ -11,7 +11,7 @@ use crate::{
         record::mentions_column,
         targets,
     },
-    model::{EventRecord, Kind, NewEvent, Quote, heir_notice, presence_notice},
+    model::{EventRecord, Kind, NewEvent, Quote, Unread, heir_notice, presence_notice},
 };
 
 /// The one node a SQLite database has: this process.
@@ -66,6 +66,27 @@ pub(super) fn apply(tx: &Connection, change: &Change) -> StoreResult<Done> {
             }
         }
         Change::Modify(change) => modify(tx, change),
+        Change::MarkRead(marks) => {
+            let mut moved = Vec::new();
+            for mark in marks {
+                let changed = tx
+                    .prepare_cached(
+                        "INSERT INTO reads (user_id, room_id, last_read)
+                         SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM rooms WHERE id = ?2)
+                         ON CONFLICT (user_id, room_id) DO UPDATE SET last_read = excluded.last_read
+                         WHERE excluded.last_read > reads.last_read",
+                    )?
+                    .execute(params![mark.user_id, mark.room_id, mark.last_read])?;
+                if changed > 0 {
+                    let unread = events::unread_after(tx, mark)?;
+                    moved.push(Unread {
+                        mark: mark.clone(),
+                        unread,
+                    });
+                }
+            }
+            Ok(Done::Read(moved))
+        }
         Change::Admit { room_id, user_id } => {
             tx.prepare_cached(
                 "INSERT OR IGNORE INTO admissions (room_id, user_id) VALUES (?1, ?2)",

@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::{
     db::record::{ReactionRow, fold_reactions, mentions_of, quote_of},
     model::User,
-    model::{EventRecord, GifInfo, Kind},
+    model::{EventRecord, GifInfo, Kind, ReadMark},
 };
 
 /// An event's columns, and those of the message it replies to (`q`).
@@ -217,6 +217,39 @@ pub fn with_reactions(conn: &Connection, events: &mut [EventRecord]) -> rusqlite
         .collect::<rusqlite::Result<Vec<_>>>()?;
     fold_reactions(events, rows);
     Ok(())
+}
+
+/// What a user has left unread: visible messages by others, not deleted.
+const UNREAD: &str = "e.kind IN ('chat', 'gif', 'whisper') AND e.deleted_at IS NULL
+                      AND (e.to_id IS NULL OR e.user_id = ?1 OR e.to_id = ?1)
+                      AND e.user_id <> ?1";
+
+/// What `mark`'s user has left unread in its room after it.
+pub fn unread_after(conn: &Connection, mark: &ReadMark) -> rusqlite::Result<i64> {
+    conn.prepare_cached(&format!(
+        "SELECT count(*) FROM events e WHERE e.room_id = ?2 AND e.id > ?3 AND {UNREAD}"
+    ))?
+    .query_row(params![mark.user_id, mark.room_id, mark.last_read], |row| {
+        row.get(0)
+    })
+}
+
+/// What `user_id` has left unread in each room that has any, and the
+/// newest id handed out when it was counted (one read transaction).
+pub fn unread(conn: &Connection, user_id: &str) -> rusqlite::Result<(i64, Vec<(String, i64)>)> {
+    let tx = conn.unchecked_transaction()?;
+    let counts = tx
+        .prepare_cached(&format!(
+            "SELECT e.room_id, count(*) FROM events e
+             LEFT JOIN reads r ON r.user_id = ?1 AND r.room_id = e.room_id
+             WHERE e.id > COALESCE(r.last_read, 0) AND {UNREAD}
+             GROUP BY e.room_id"
+        ))?
+        .query_map([user_id], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let through = newest_id(&tx)?;
+    tx.commit()?;
+    Ok((through, counts))
 }
 
 /// The event with id `id`, as it is now (without its reactions).

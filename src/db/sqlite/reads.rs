@@ -6,7 +6,7 @@ use rusqlite::Connection;
 
 use super::{Pool, events, rooms, sessions};
 use crate::{
-    db::{HistoryPage, Reads, StalePresence, StoreResult, changes::ago},
+    db::{HistoryPage, Reads, StalePresence, StoreResult, Unreads, changes::ago},
     model::{Access, EventRecord, RoomRow, User},
 };
 
@@ -94,6 +94,17 @@ impl Reads for SqliteReads {
         let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
         self.read(move |conn| events::page_after(conn, &room_id, &user_id, after, limit))
             .await
+    }
+
+    async fn unread(&self, user_id: &str) -> StoreResult<Unreads> {
+        let user_id = user_id.to_owned();
+        let (through, counts) = self
+            .read(move |conn| events::unread(conn, &user_id))
+            .await?;
+        Ok(Unreads {
+            through,
+            counts: counts.into_iter().collect(),
+        })
     }
 
     async fn newest_id(&self) -> StoreResult<i64> {

@@ -63,8 +63,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE rooms ADD COLUMN vacant_since TEXT;
     "#,
     // 4: what people expect of a chat: changes to a message (`target`),
-    // replies, mentions (JSON), a message's edited and deleted times, and
-    // the reactions it has now (`added_by`: the event that gave each).
+    // replies, mentions (JSON), a message's edited and deleted times, the
+    // reactions it has now (`added_by`: the event that gave each), what
+    // each user has read of each room, and the words of messages as they
+    // are now, for search (FTS5, kept by triggers: a delete or an edit
+    // takes the old words out).
     r#"
     ALTER TABLE events ADD COLUMN target INTEGER;
     ALTER TABLE events ADD COLUMN reply_to INTEGER;
@@ -80,6 +83,32 @@ const MIGRATIONS: &[&str] = &[
         added_by  INTEGER NOT NULL,
         PRIMARY KEY (event_id, user_id, reaction)
     ) WITHOUT ROWID;
+    CREATE TABLE reads (
+        user_id   TEXT NOT NULL,
+        room_id   TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        last_read INTEGER NOT NULL,
+        PRIMARY KEY (user_id, room_id)
+    ) WITHOUT ROWID;
+    CREATE VIRTUAL TABLE events_fts USING fts5(
+        chat, content = 'events', content_rowid = 'id', tokenize = 'unicode61'
+    );
+    INSERT INTO events_fts (rowid, chat)
+        SELECT id, chat FROM events WHERE kind IN ('chat', 'whisper') AND chat IS NOT NULL;
+    CREATE TRIGGER events_fts_insert AFTER INSERT ON events
+        WHEN new.kind IN ('chat', 'whisper') AND new.chat IS NOT NULL BEGIN
+        INSERT INTO events_fts (rowid, chat) VALUES (new.id, new.chat);
+    END;
+    CREATE TRIGGER events_fts_update AFTER UPDATE OF chat ON events
+        WHEN new.kind IN ('chat', 'whisper') BEGIN
+        INSERT INTO events_fts (events_fts, rowid, chat)
+            SELECT 'delete', old.id, old.chat WHERE old.chat IS NOT NULL;
+        INSERT INTO events_fts (rowid, chat)
+            SELECT new.id, new.chat WHERE new.chat IS NOT NULL;
+    END;
+    CREATE TRIGGER events_fts_delete AFTER DELETE ON events
+        WHEN old.kind IN ('chat', 'whisper') AND old.chat IS NOT NULL BEGIN
+        INSERT INTO events_fts (events_fts, rowid, chat) VALUES ('delete', old.id, old.chat);
+    END;
     "#,
 ];
 
