@@ -69,6 +69,17 @@ pub trait Reads: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<HistoryPage>;
 
+    /// Up to `limit` messages of the room visible to `user_id` whose text
+    /// as it is now has every one of `words` (letters and digits only) as
+    /// a word or the start of one, newest first, as they are now.
+    async fn search(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        words: &[String],
+        limit: usize,
+    ) -> StoreResult<Vec<EventRecord>>;
+
     /// What `user_id` has left unread in each room that has any (visible
     /// messages by others, not deleted, after their read position), and
     /// the newest id handed out when it was counted: every event up to it

@@ -10,6 +10,7 @@
 //! | `reactions`   | `POST /rooms/{id}/events/{event}/reactions`, `DELETE .../reactions/{reaction}` |
 //! | `typing`      | `POST /rooms/{id}/typing`: "alice is typing…"          |
 //! | `reads`       | `POST /rooms/{id}/read`: unread counts                  |
+//! | `search`      | `GET /rooms/{id}/search?q=`                             |
 //! | `moderation`  | `POST /rooms/{id}/kick`, `POST /rooms/{id}/owner`       |
 //! | `stream`      | `GET /rooms/{id}/events`, `GET /events` (SSE)           |
 //! | `many_rooms`  | `GET /events?rooms=...`: one stream for many rooms      |
@@ -50,6 +51,7 @@ mod reactions;
 mod reads;
 mod references;
 pub mod rooms;
+mod search;
 mod stream;
 mod typing;
 pub mod uploads;
@@ -109,6 +111,7 @@ pub fn router(state: AppState, sessions: SessionLayer) -> Router {
         .merge(reactions::routes())
         .merge(typing::routes())
         .merge(reads::routes())
+        .merge(search::routes())
         .merge(moderation::routes())
         .merge(me::routes())
         .merge(ops::routes(state.config.metrics_addr.is_none()))

@@ -180,6 +180,7 @@ impl NewRoom {
             ("kick" = (operation_id = "kick", parameters(("id" = "$response.body#/id")))),
             ("typing" = (operation_id = "typing", parameters(("id" = "$response.body#/id")))),
             ("read" = (operation_id = "mark_read", parameters(("id" = "$response.body#/id")))),
+            ("search" = (operation_id = "search", parameters(("id" = "$response.body#/id")))),
             ("owner" = (operation_id = "hand_over", parameters(("id" = "$response.body#/id")))),
             ("poll" = (operation_id = "room_poll", parameters(("id" = "$response.body#/id")))),
             ("poll_head" = (operation_id = "room_poll_head", parameters(("id" = "$response.body#/id")))),

@@ -338,6 +338,38 @@ fn clock(rfc3339: &str) -> &str {
     rfc3339.get(11..16).unwrap_or("")
 }
 
+/// A search's results, for a browser without JavaScript: each message as
+/// history shows it, linking to where it is in the room.
+pub fn search_results(page: &Page, room: &Room, q: &str, found: &[EventRecord]) -> Markup {
+    let me = &page.user.id;
+    layout(
+        &format!("Search: {}", room.title),
+        Some(page.user),
+        page.flash.as_deref(),
+        None,
+        html! {
+            section.search-page {
+                a.back href={ "/rooms/" (room.id) } { "← " (room.title) }
+                h1 { "Messages with “" (q) "”" }
+                @if found.is_empty() {
+                    p { "Nothing found." }
+                } @else {
+                    ol.search-results {
+                        @for event in found {
+                            li {
+                                a.jump href={ "/rooms/" (room.id) "?around=" (event.id) "#m" (event.id) } {
+                                    "Go to message"
+                                }
+                                ol.messages { (message(event, me)) }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
 pub fn password(page: &Page, room: &Room) -> Markup {
     layout(
         &room.title,

@@ -46,6 +46,7 @@ mod reactions;
 mod replies;
 mod room_life;
 mod rooms;
+mod search;
 mod sessions;
 mod sse_clients;
 mod streams;

@@ -12,7 +12,7 @@ use crate::helpers::{Client, TestApp};
 
 /// Every documented operation: API.md's JSON API, the streams (GET and
 /// HEAD) and polls (GET and HEAD), operations, and the document itself.
-const OPERATIONS: [(&str, &str); 32] = [
+const OPERATIONS: [(&str, &str); 33] = [
     ("get", "/"),
     ("get", "/rooms"),
     ("post", "/rooms"),
@@ -32,6 +32,7 @@ const OPERATIONS: [(&str, &str); 32] = [
     ("delete", "/rooms/{id}/events/{event}"),
     ("post", "/rooms/{id}/typing"),
     ("post", "/rooms/{id}/read"),
+    ("get", "/rooms/{id}/search"),
     ("get", "/me"),
     ("post", "/me"),
     ("get", "/rooms/{id}/poll"),

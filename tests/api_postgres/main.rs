@@ -76,6 +76,8 @@ mod replies;
 mod room_life;
 #[path = "../api/rooms.rs"]
 mod rooms;
+#[path = "../api/search.rs"]
+mod search;
 #[path = "../api/sessions.rs"]
 mod sessions;
 #[path = "../api/streams.rs"]

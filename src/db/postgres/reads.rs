@@ -77,6 +77,16 @@ const NEWER: &str = select_events!(
 /// `$3`: the log other writers committed.
 const LOG: &str = select_events!("WHERE e.id > $1 AND e.id <= $2 ORDER BY e.id LIMIT $3");
 
+/// Messages of room `$1` visible to `$2` whose words match the query `$3`
+/// (`to_tsquery`), newest first, at most `$4`: the expression and the
+/// kinds are the index's (`events_words`), so that it is used.
+const SEARCH: &str = select_events!(
+    "WHERE e.room_id = $1 AND (e.to_id IS NULL OR e.user_id = $2 OR e.to_id = $2)
+       AND e.kind IN ('chat', 'whisper') AND e.deleted_at IS NULL
+       AND to_tsvector('simple', coalesce(e.chat, '')) @@ to_tsquery('simple', $3)
+     ORDER BY e.id DESC LIMIT $4"
+);
+
 /// The reactions on the messages `$1` (an array), in the order given.
 const REACTIONS: &str = "SELECT event_id, reaction, user_id, user_name FROM reactions
                          WHERE event_id = ANY($1) ORDER BY event_id, added_by";
@@ -386,6 +396,28 @@ impl PgReads {
 
 #[async_trait]
 impl Reads for PgReads {
+    async fn search(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        words: &[String],
+        limit: usize,
+    ) -> StoreResult<Vec<EventRecord>> {
+        // Each word a prefix (`cat:*` finds "cats"), all of them: words
+        // hold letters and digits only, nothing to escape.
+        let tsquery: Vec<String> = words.iter().map(|w| format!("{w}:*")).collect();
+        let client = self.pool.get().await?;
+        let rows = query(
+            &client,
+            SEARCH,
+            &[&room_id, &user_id, &tsquery.join(" & "), &(limit as i64)],
+        )
+        .await?;
+        let mut found = rows.iter().map(event).collect::<StoreResult<Vec<_>>>()?;
+        with_reactions(&client, &mut found).await?;
+        Ok(found)
+    }
+
     /// One statement: the counts and the newest id from one snapshot.
     async fn unread(&self, user_id: &str) -> StoreResult<Unreads> {
         let rows = self

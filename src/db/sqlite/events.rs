@@ -219,6 +219,35 @@ pub fn with_reactions(conn: &Connection, events: &mut [EventRecord]) -> rusqlite
     Ok(())
 }
 
+/// Up to `limit` visible messages of the room whose current text has
+/// every one of `words` (as a word or the start of one), newest first.
+pub fn search(
+    conn: &Connection,
+    room_id: &str,
+    user_id: &str,
+    words: &[String],
+    limit: usize,
+) -> rusqlite::Result<Vec<EventRecord>> {
+    // Each word a quoted prefix ("cat"* finds "cats"); all of them must be
+    // there. Words hold letters and digits only: nothing to escape.
+    let query: Vec<String> = words.iter().map(|w| format!("\"{w}\"*")).collect();
+    let mut found: Vec<EventRecord> = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM events_fts f
+             JOIN events e ON e.id = f.rowid LEFT JOIN events q ON q.id = e.reply_to
+             WHERE events_fts MATCH ?3 AND e.room_id = ?1 AND {VISIBLE}
+               AND e.deleted_at IS NULL
+             ORDER BY e.id DESC {LIMIT_PARAM}"
+        ))?
+        .query_map(
+            params![room_id, user_id, query.join(" "), limit as i64],
+            from_row,
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    with_reactions(conn, &mut found)?;
+    Ok(found)
+}
+
 /// What a user has left unread: visible messages by others, not deleted.
 const UNREAD: &str = "e.kind IN ('chat', 'gif', 'whisper') AND e.deleted_at IS NULL
                       AND (e.to_id IS NULL OR e.user_id = ?1 OR e.to_id = ?1)

@@ -96,6 +96,18 @@ impl Reads for SqliteReads {
             .await
     }
 
+    async fn search(
+        &self,
+        room_id: &str,
+        user_id: &str,
+        words: &[String],
+        limit: usize,
+    ) -> StoreResult<Vec<EventRecord>> {
+        let (room_id, user_id, words) = (room_id.to_owned(), user_id.to_owned(), words.to_vec());
+        self.read(move |conn| events::search(conn, &room_id, &user_id, &words, limit))
+            .await
+    }
+
     async fn unread(&self, user_id: &str) -> StoreResult<Unreads> {
         let user_id = user_id.to_owned();
         let (through, counts) = self
