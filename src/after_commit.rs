@@ -35,6 +35,10 @@ impl AfterCommit for LiveSide {
         self.hub.room_created(room);
     }
 
+    fn room_changed(&self, room: &RoomRow) {
+        self.hub.room_changed(room);
+    }
+
     fn room_deleted(&self, room_id: &str, existed: bool, gifs: &[String]) {
         if existed {
             self.hub.room_deleted(room_id);
@@ -84,6 +88,7 @@ impl AfterCommit for LiveSide {
     fn changed_elsewhere(&self, change: &Changed) {
         match change {
             Changed::RoomCreated(room) => self.hub.room_created(room),
+            Changed::RoomChanged(room) => self.hub.room_changed(room),
             Changed::RoomDeleted { room_id } => self.hub.room_deleted(room_id),
             Changed::Owner { room_id, owner } => self.hub.owner_changed(room_id, owner),
             Changed::Banned { room_id, user_id } => self.hub.kicked(room_id, user_id),

@@ -159,6 +159,10 @@ impl AppError {
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::Conflict(message.into())
     }
+    /// 409 `conflict`: a locked room turns newcomers away.
+    pub fn locked() -> Self {
+        Self::conflict("this room is locked: nobody new may come in")
+    }
     pub fn not_found(what: &'static str) -> Self {
         Self::NotFound(what)
     }
@@ -322,6 +326,7 @@ impl From<crate::hub::HubError> for AppError {
         match error {
             crate::hub::HubError::NoSuchRoom => Self::not_found("room"),
             crate::hub::HubError::RoomFull => Self::RoomFull,
+            crate::hub::HubError::Locked => Self::locked(),
         }
     }
 }

@@ -55,6 +55,7 @@ pub async fn writer(
             password_hash: None,
             owner: owner.clone(),
             created_at: now(),
+            locked: false,
         })
         .await?;
     let answers = Arc::new(Histogram::new());

@@ -24,6 +24,8 @@ pub(crate) enum Change {
     /// `delete`, about its `target`) and apply it, if `targets.rs` allows
     /// it on the message as it is in the same transaction.
     Modify(NewEvent),
+    /// Change a room's settings, with the notice saying so.
+    Settings(RoomSettings),
     /// Move users' read positions on (never back), and count what each
     /// has left unread.
     MarkRead(Vec<ReadMark>),
@@ -75,6 +77,20 @@ pub(crate) enum Change {
     },
 }
 
+/// What an owner changes of a room (`None`: leave it as it is).
+#[derive(Debug)]
+pub struct RoomSettings {
+    pub room_id: String,
+    pub locked: Option<bool>,
+    /// `Some(None)` clears the password (the room becomes public).
+    pub password_hash: Option<Option<String>>,
+    pub max: Option<u32>,
+    /// Who is present: a password set on an open room admits them.
+    pub present: Vec<String>,
+    /// The `system` notice that says what changed.
+    pub notice: NewEvent,
+}
+
 /// What a change did.
 #[derive(Debug)]
 pub(crate) enum Done {
@@ -98,6 +114,11 @@ pub(crate) enum Done {
     Presence(Box<PresenceDone>),
     /// For `MarkRead`: the positions that moved, with their unread counts.
     Read(Vec<Unread>),
+    /// For `Settings`: the room as it is now, and the notice.
+    Settings {
+        room: RoomRow,
+        notice: EventRecord,
+    },
     /// For `RenewLease`: whether the lease had run out (or never existed):
     /// the other nodes may have removed this node's presence.
     Lease {
@@ -113,6 +134,7 @@ impl Change {
         !matches!(
             self,
             Change::CreateRoom(_)
+                | Change::Settings(_)
                 | Change::Modify(_)
                 | Change::MarkRead(_)
                 | Change::Ban { .. }

@@ -59,6 +59,7 @@ pub const TABLES: &[Table] = &[
             "owner_id",
             "owner_name",
             "created_at",
+            "locked",
         ],
     },
     Table {

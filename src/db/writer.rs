@@ -33,7 +33,7 @@ use std::thread;
 use prometheus::IntCounter;
 use tokio::sync::{mpsc, oneshot};
 
-pub use super::changes::now;
+pub use super::changes::{RoomSettings, now};
 use super::{
     StoreError, StoreResult,
     changes::{Change, Done},
@@ -122,6 +122,8 @@ pub trait AfterCommit: Send + 'static {
     fn stored(&self, record: &EventRecord);
     /// A room was created.
     fn room_created(&self, room: &RoomRow);
+    /// A room's settings changed (reported before the notice saying so).
+    fn room_changed(&self, room: &RoomRow);
     /// A room was deleted (`existed`: it was there to delete), with the
     /// URLs of the GIFs its events referred to.
     fn room_deleted(&self, room_id: &str, existed: bool, gifs: &[String]);
@@ -155,6 +157,8 @@ pub enum Logged {
 #[derive(Debug, Clone)]
 pub enum Changed {
     RoomCreated(RoomRow),
+    /// The room's settings changed (the notice saying so comes next).
+    RoomChanged(RoomRow),
     RoomDeleted {
         room_id: String,
     },
@@ -331,6 +335,15 @@ impl Writer {
     /// Stores an event as it is (a `system` notice).
     pub async fn notice(&self, event: NewEvent) -> StoreResult<EventRecord> {
         self.event(Change::Append(event)).await
+    }
+
+    /// Changes a room's settings, with the notice saying so; a password
+    /// set on an open room admits whoever is present. The notice.
+    pub async fn room_settings(&self, settings: RoomSettings) -> StoreResult<EventRecord> {
+        match self.apply(Change::Settings(settings)).await? {
+            Done::Settings { notice, .. } => Ok(notice),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// Moves read positions on (never back); reports each that moved with
@@ -540,7 +553,7 @@ fn commit_and_report(
     let events: usize = results
         .iter()
         .map(|result| match result {
-            Ok(Done::Event(_) | Done::Erased { .. }) => 1,
+            Ok(Done::Event(_) | Done::Erased { .. } | Done::Settings { .. }) => 1,
             Ok(Done::Presence(done)) => [&done.joined, &done.left, &done.heir]
                 .into_iter()
                 .flatten()
@@ -644,6 +657,10 @@ fn report(after: &impl AfterCommit, change: &Change, done: &Done) {
             }
         }
         (_, Done::Read(moved)) => after.read(moved),
+        (_, Done::Settings { room, notice }) => {
+            after.room_changed(room);
+            after.stored(notice);
+        }
         (Change::Rename { user }, _) => after.renamed(user),
         (Change::Admit { room_id, user_id }, _) => after.admitted(room_id, user_id),
         _ => {}

@@ -126,6 +126,9 @@ pub enum HubError {
     /// The room has as many members as it may.
     #[error("the room is full")]
     RoomFull,
+    /// The room is locked, and the user is not in it.
+    #[error("the room is locked")]
+    Locked,
 }
 
 impl Hub {

@@ -168,6 +168,10 @@ impl Hub {
         if entry.closing {
             return Err(HubError::NoSuchRoom);
         }
+        let newcomer = !entry.members.contains(&user.id) && entry.room.owner.id != user.id;
+        if entry.room.locked && newcomer {
+            return Err(HubError::Locked);
+        }
         match entry.members.get_mut(&user.id) {
             Some(member) => {
                 member.connections += 1;
@@ -395,6 +399,53 @@ impl Hub {
         }
     }
 
+    /// A room's settings changed (committed): its members and the lobby
+    /// see the new ones; remembered access is read again (a password may
+    /// have been set).
+    pub fn room_changed(&self, row: &RoomRow) {
+        let mut state = self.state();
+        match state.rooms.get_mut(&row.id) {
+            Some(room) => {
+                room.room = row.clone();
+                room.admissions.forget(None);
+                self.changed(&row.id, room);
+            }
+            None => {
+                drop(state);
+                let public = row.public(0);
+                self.lobby()
+                    .send(Event::transient(Kind::RoomUpdated, Audience::Room, &public));
+            }
+        }
+    }
+
+    /// The ids of everyone present in the room, on any node.
+    pub fn member_ids(&self, room_id: &str) -> Vec<String> {
+        let state = self.state();
+        let Some(room) = state.rooms.get(room_id) else {
+            return Vec::new();
+        };
+        room.members
+            .by_arrival()
+            .map(|m| m.user.id.clone())
+            .collect()
+    }
+
+    /// Whether `user` may not come into the room now: it is locked, and
+    /// they are neither present nor its owner.
+    pub fn locked_out(&self, room: &RoomRow, user: &User) -> bool {
+        let state = self.state();
+        let (locked, owner, present) = match state.rooms.get(&room.id) {
+            Some(now) => (
+                now.room.locked,
+                &now.room.owner.id,
+                now.members.contains(&user.id),
+            ),
+            None => (room.locked, &room.owner.id, false),
+        };
+        locked && !present && *owner != user.id
+    }
+
     /// A user was banned (committed): their streams get `kicked` and close,
     /// and they stop being a member at once, without a leave notice.
     pub fn kicked(&self, room_id: &str, user_id: &str) {
@@ -504,6 +555,7 @@ mod tests {
             password_hash: None,
             owner: User::new("ann".into(), None),
             created_at: "2026-01-01T00:00:00Z".into(),
+            locked: false,
         }
     }
 
@@ -680,6 +732,7 @@ mod tests {
             password_hash: None,
             owner: owner.clone(),
             created_at: "2026-01-01T00:00:00Z".into(),
+            locked: false,
         };
         let mut state = RoomState::new(room, 4, 0);
         state.members.insert(owner);

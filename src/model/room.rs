@@ -15,6 +15,8 @@ pub struct RoomRow {
     pub password_hash: Option<String>,
     pub owner: User,
     pub created_at: String,
+    /// Nobody new may come in (the owner and those present may).
+    pub locked: bool,
 }
 
 impl RoomRow {
@@ -29,6 +31,7 @@ impl RoomRow {
             title: self.title.clone(),
             max: self.max,
             private: self.is_private(),
+            locked: self.locked,
             owner: self.owner.clone(),
             members,
             created_at: self.created_at.clone(),
@@ -51,6 +54,8 @@ pub struct Room {
     pub max: u32,
     /// Whether it takes a password.
     pub private: bool,
+    /// Whether nobody new may come in (`POST /rooms/{id}/settings`).
+    pub locked: bool,
     pub owner: User,
     /// Users present now.
     pub members: usize,

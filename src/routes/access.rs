@@ -58,8 +58,11 @@ pub async fn owned_room(state: &AppState, room_id: &str, user: &User) -> AppResu
 }
 
 /// 409 `room_full` unless the room has a place for `user` (one who is
-/// present already has theirs).
+/// present already has theirs); 409 `conflict` when it is locked to them.
 pub fn has_place_for(state: &AppState, room: &RoomRow, user: &User) -> AppResult<()> {
+    if state.hub.locked_out(room, user) {
+        return Err(AppError::locked());
+    }
     if state.hub.is_full_for(room, user) {
         return Err(AppError::RoomFull);
     }

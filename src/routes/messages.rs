@@ -23,7 +23,7 @@ use crate::{
         openapi::{Conflict, Failed, InRoom, Invalid, Ordinary, Posted, Unavailable},
         references::{IdList, mentioned, mentions_schema, reply_to, reply_to_schema},
         rooms::RoomPath,
-        visits::visited,
+        visits::{visit, visited},
     },
     state::AppState,
 };
@@ -142,7 +142,7 @@ async fn post_message(
     let poster = visitor.user;
     // Posting is being here; first, so that a poster who was not here is
     // a member (and announced) by the time the post is seen.
-    visited(&state, &room_id, &poster).await;
+    visited(&state, &room_id, &poster).await?;
     let mentions = match &form.mentions {
         None => Vec::new(),
         Some(ids) => {
@@ -232,7 +232,7 @@ async fn whisper(
     let (chat, client_id, to_id) = form.check(&visitor.user.id)?;
     let reply_to = reply_to(form.reply_to.as_ref())?;
     let room = admitted_room(&state, &room_id, &visitor.user).await?;
-    state.hub.visit(&room, &visitor.user);
+    visit(&state, &room, &visitor.user)?;
     let to = state
         .hub
         .member(&room.id, to_id)

@@ -1,5 +1,6 @@
-//! The owner's powers: kicking a member out for the life of the room, and
-//! handing ownership over.
+//! The owner's powers: kicking a member out for the life of the room,
+//! handing ownership over, and the room's settings (locked against
+//! newcomers, its password, its size).
 
 use axum::{
     extract::{Path, State},
@@ -11,14 +12,15 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
+    db::writer::RoomSettings,
     error::{AppError, AppResult},
     identity::Visitor,
     model::{EventRecord, NewEvent, User},
     routes::{
         access::owned_room,
-        negotiate::{Format, Input},
+        negotiate::{Format, Input, Loose, whitespace_class},
         openapi::{Conflict, Failed, InRoom, Ordinary, Posted, Unavailable},
-        rooms::RoomPath,
+        rooms::{MAX_PASSWORD_CHARS, MEMBERS_RANGE, RoomPath},
     },
     state::AppState,
 };
@@ -27,6 +29,168 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::default()
         .routes(routes!(kick))
         .routes(routes!(hand_over))
+        .routes(routes!(settings))
+}
+
+/// A yes or no, as JSON (`true`) or a form (`true`, `on`, `1`...) says it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum Flag {
+    Bool(bool),
+    Text(String),
+}
+
+impl Flag {
+    fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Flag>, D::Error> {
+        <Flag as Deserialize>::deserialize(d).map(Some)
+    }
+
+    /// 422 for text that says neither.
+    fn value(field: &str, flag: Option<&Flag>) -> AppResult<Option<bool>> {
+        match flag {
+            None => Ok(None),
+            Some(Flag::Bool(value)) => Ok(Some(*value)),
+            Some(Flag::Text(text)) => match text.trim().to_ascii_lowercase().as_str() {
+                "true" | "on" | "1" | "yes" => Ok(Some(true)),
+                "false" | "off" | "0" | "no" => Ok(Some(false)),
+                _ => Err(AppError::invalid(format!("{field} must be true or false"))),
+            },
+        }
+    }
+}
+
+fn flag_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::{
+        Type,
+        schema::{ObjectBuilder, OneOfBuilder},
+    };
+    let space = whitespace_class();
+    let words =
+        "[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Oo][Nn]|[Oo][Ff][Ff]|1|0|[Yy][Ee][Ss]|[Nn][Oo]";
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Boolean))
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(format!("^{space}*(?:{words}){space}*$"))),
+        )
+        .into()
+}
+
+/// The body of `POST /rooms/{id}/settings`: any of its fields.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"locked": true, "max": 5}))]
+struct SettingsForm {
+    /// Lock the room: nobody new may come in (those present, and the
+    /// owner, may).
+    #[serde(default, deserialize_with = "Flag::present")]
+    #[schema(schema_with = flag_schema)]
+    locked: Option<Flag>,
+    /// A new password (empty: none, the room is open to all).
+    #[schema(max_length = 200)]
+    password: Option<String>,
+    /// How many users may be present at once: 2 to 10000.
+    #[serde(default, deserialize_with = "Loose::present")]
+    #[schema(value_type = Option<i64>, minimum = 2, maximum = 10000)]
+    max: Option<Loose>,
+}
+
+/// POST /rooms/{id}/settings: the owner locks or unlocks the room, sets
+/// or clears its password, changes its size; a stored `system` notice
+/// says what changed.
+#[utoipa::path(
+    post,
+    path = "/rooms/{id}/settings",
+    operation_id = "room_settings",
+    tag = "moderation",
+    params(RoomPath),
+    request_body(content(
+        (SettingsForm = "application/json"),
+        (SettingsForm = "application/x-www-form-urlencoded")
+    )),
+    responses(
+        (status = OK, description = "Changed: the stored notice", body = EventRecord),
+        (status = SEE_OTHER, description = "A form post: back to the room's page"),
+        InRoom, Posted, Unavailable, Ordinary, Failed
+    )
+)]
+async fn settings(
+    State(state): State<AppState>,
+    Path(RoomPath { id: room_id }): Path<RoomPath>,
+    format: Format,
+    visitor: Visitor,
+    Input(form): Input<SettingsForm>,
+) -> AppResult<Response> {
+    let locked = Flag::value("locked", form.locked.as_ref())?;
+    let max = match Loose::whole("max", form.max.as_ref())? {
+        Some(max) if !MEMBERS_RANGE.contains(&max) => {
+            return Err(AppError::invalid(format!(
+                "max must be between {} and {}",
+                MEMBERS_RANGE.start(),
+                MEMBERS_RANGE.end()
+            )));
+        }
+        // In the range, so it fits.
+        max => max.map(|max| max as u32),
+    };
+    let password = form.password;
+    if password
+        .as_ref()
+        .is_some_and(|p| p.chars().count() > MAX_PASSWORD_CHARS)
+    {
+        return Err(AppError::invalid(format!(
+            "password must be at most {MAX_PASSWORD_CHARS} characters"
+        )));
+    }
+    if locked.is_none() && max.is_none() && password.is_none() {
+        return Err(AppError::invalid(
+            "say what to change: locked, password or max",
+        ));
+    }
+    let room = owned_room(&state, &room_id, &visitor.user).await?;
+    let password_hash = match password {
+        None => None,
+        Some(password) if password.is_empty() => Some(None),
+        Some(password) => Some(Some(state.passwords.hash(password).await?)),
+    };
+    let mut said = Vec::new();
+    match locked {
+        Some(true) => said.push("locked the room".to_owned()),
+        Some(false) => said.push("unlocked the room".to_owned()),
+        None => {}
+    }
+    match &password_hash {
+        Some(Some(_)) if room.is_private() => said.push("changed the password".to_owned()),
+        Some(Some(_)) => said.push("set a password".to_owned()),
+        Some(None) => said.push("removed the password".to_owned()),
+        None => {}
+    }
+    if let Some(max) = max {
+        said.push(format!("set the maximum to {max}"));
+    }
+    let text = format!("{} {}", visitor.user.label(), in_words(&said));
+    let record = state
+        .writer
+        .room_settings(RoomSettings {
+            room_id: room.id.clone(),
+            locked,
+            password_hash,
+            max,
+            present: state.hub.member_ids(&room.id),
+            notice: NewEvent::system(&room.id, text),
+        })
+        .await?;
+    Ok(format.done_in_room(StatusCode::OK, &record, &room.id))
+}
+
+/// "a, b and c".
+fn in_words(parts: &[String]) -> String {
+    match parts.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 /// The body of `POST /rooms/{id}/kick` and `POST /rooms/{id}/owner`.

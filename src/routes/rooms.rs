@@ -181,6 +181,7 @@ impl NewRoom {
             ("typing" = (operation_id = "typing", parameters(("id" = "$response.body#/id")))),
             ("read" = (operation_id = "mark_read", parameters(("id" = "$response.body#/id")))),
             ("search" = (operation_id = "search", parameters(("id" = "$response.body#/id")))),
+            ("settings" = (operation_id = "room_settings", parameters(("id" = "$response.body#/id")))),
             ("owner" = (operation_id = "hand_over", parameters(("id" = "$response.body#/id")))),
             ("poll" = (operation_id = "room_poll", parameters(("id" = "$response.body#/id")))),
             ("poll_head" = (operation_id = "room_poll_head", parameters(("id" = "$response.body#/id")))),
@@ -212,6 +213,7 @@ async fn create(
         password_hash,
         owner: visitor.user.clone(),
         created_at: now(),
+        locked: false,
     };
     let room = state.writer.create_room(room).await?;
     Ok(format.done_in_room(StatusCode::CREATED, &room.public(0), &room.id))

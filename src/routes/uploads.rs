@@ -36,6 +36,7 @@ use crate::{
         openapi::{Conflict, Failed, InRoom, Missing, Ordinary, Posted, Unavailable},
         references::{IdList, mentioned, mentions_schema, reply_to, reply_to_schema},
         rooms::RoomPath,
+        visits::visit,
     },
     state::AppState,
     uploads::{self, Incoming},
@@ -138,7 +139,7 @@ async fn post_gif(
     // Admission first: a visitor who may not post never gets to make the
     // server write a byte.
     let room = admitted_room(&state, &room_id, &visitor.user).await?;
-    state.hub.visit(&room, &visitor.user);
+    visit(&state, &room, &visitor.user)?;
     let Some(_slot) = state.limits.open_upload(addr) else {
         return Err(rate_limited(UPLOAD_BUSY_WAIT));
     };

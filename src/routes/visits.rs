@@ -3,13 +3,33 @@
 //! neither, yet is using the room. Their page views and posts count as a
 //! visit (`Hub::visit`): present for `--visit-window`, renewed by the next.
 
-use crate::{model::User, routes::access::admitted_room, state::AppState};
+use crate::{
+    error::{AppError, AppResult},
+    model::{RoomRow, User},
+    routes::access::admitted_room,
+    state::AppState,
+};
 
-/// `user` viewed or posted to `room_id` (and was let in to do so).
-pub async fn visited(state: &AppState, room_id: &str, user: &User) {
+/// `user` posts to `room_id`: a visit, if they were let in to do so.
+/// Refused (409) only when the room is locked to them; other refusals are
+/// the writer's to make, in the transaction that would store the post.
+pub async fn visited(state: &AppState, room_id: &str, user: &User) -> AppResult<()> {
     // Usually from the hub's memory: the room was just used.
     match admitted_room(state, room_id, user).await {
-        Ok(room) => state.hub.visit(&room, user),
-        Err(e) => tracing::debug!(room = room_id, error = ?e, "a visit not counted"),
+        Ok(room) => visit(state, &room, user),
+        Err(e) => {
+            tracing::debug!(room = room_id, error = ?e, "a visit not counted");
+            Ok(())
+        }
     }
+}
+
+/// `user` posts to `room`, whom they were let in to: a visit, unless the
+/// room is locked to them (409).
+pub fn visit(state: &AppState, room: &RoomRow, user: &User) -> AppResult<()> {
+    if state.hub.locked_out(room, user) {
+        return Err(AppError::locked());
+    }
+    state.hub.visit(room, user);
+    Ok(())
 }

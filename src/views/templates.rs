@@ -62,6 +62,7 @@ fn specimen_room() -> Room {
         title: String::new(),
         max: 0,
         private: false,
+        locked: false,
         owner: specimen_user(),
         members: 0,
         created_at: String::new(),

@@ -48,6 +48,7 @@ mod room_life;
 mod rooms;
 mod search;
 mod sessions;
+mod settings;
 mod sse_clients;
 mod streams;
 mod tls;

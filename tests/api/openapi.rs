@@ -12,7 +12,7 @@ use crate::helpers::{Client, TestApp};
 
 /// Every documented operation: API.md's JSON API, the streams (GET and
 /// HEAD) and polls (GET and HEAD), operations, and the document itself.
-const OPERATIONS: [(&str, &str); 33] = [
+const OPERATIONS: [(&str, &str); 34] = [
     ("get", "/"),
     ("get", "/rooms"),
     ("post", "/rooms"),
@@ -33,6 +33,7 @@ const OPERATIONS: [(&str, &str); 33] = [
     ("post", "/rooms/{id}/typing"),
     ("post", "/rooms/{id}/read"),
     ("get", "/rooms/{id}/search"),
+    ("post", "/rooms/{id}/settings"),
     ("get", "/me"),
     ("post", "/me"),
     ("get", "/rooms/{id}/poll"),

@@ -30,6 +30,7 @@ impl AfterCommit for Nobody {
     fn admitted(&self, _: &str, _: &str) {}
     fn renamed(&self, _: &User) {}
     fn gif_erased(&self, _: &str) {}
+    fn room_changed(&self, _: &RoomRow) {}
     fn read(&self, _: &[gifchat::model::Unread]) {}
     fn presence(&self, _: &PresenceDone) {}
     fn changed_elsewhere(&self, _: &Changed) {}
@@ -62,6 +63,7 @@ async fn a_cursor_following_two_writers_misses_no_event() {
             password_hash: None,
             owner: owner.clone(),
             created_at: db::writer::now(),
+            locked: false,
         })
         .await
         .unwrap();

@@ -80,6 +80,8 @@ mod rooms;
 mod search;
 #[path = "../api/sessions.rs"]
 mod sessions;
+#[path = "../api/settings.rs"]
+mod settings;
 #[path = "../api/streams.rs"]
 mod streams;
 #[path = "../api/typing.rs"]

@@ -40,7 +40,7 @@ use super::reads::{access_of, event_by_id, room_at};
 use crate::{
     db::{
         Refusal, StoreError, StoreResult,
-        changes::{Change, Done, now},
+        changes::{Change, Done, RoomSettings, now},
         presence::{self, PresenceChange, PresenceDone, Row},
         record::mentions_column,
         targets,
@@ -200,6 +200,7 @@ pub(super) fn single_statement(change: &Change) -> Option<&'static str> {
         Change::ForgetDeadNodes => FORGET_DEAD_NODES,
         Change::DeleteIfVacant { .. } => DELETE_IF_VACANT,
         Change::CreateRoom(_)
+        | Change::Settings(_)
         | Change::Post(_)
         | Change::Modify(_)
         | Change::MarkRead(_)
@@ -216,7 +217,7 @@ pub(super) fn ids_needed(change: &Change) -> usize {
         Change::Append(_) | Change::Post(_) | Change::Modify(_) => 1,
         // A note of each that moves, for the other nodes' lobbies.
         Change::MarkRead(marks) => marks.len(),
-        Change::Ban { .. } | Change::SetOwner { .. } => 2,
+        Change::Ban { .. } | Change::SetOwner { .. } | Change::Settings(_) => 2,
         Change::CreateRoom(_)
         | Change::DeleteRoom { .. }
         | Change::DeleteIfVacant { .. }
@@ -301,6 +302,7 @@ pub(super) async fn apply(
         }
         Change::Modify(change) => modify(tx, change, id).await,
         Change::MarkRead(marks) => mark_read(tx, marks, id).await,
+        Change::Settings(settings) => room_settings(tx, settings, id).await,
         Change::Admit { room_id, user_id } => {
             execute(tx, ADMIT, &[room_id, user_id, &id]).await?;
             Ok(Done::Nothing)
@@ -409,7 +411,8 @@ async fn presence(
 ) -> StoreResult<Done> {
     let statement = tx
         .prepare_cached(
-            "SELECT id, title, max_members, password_hash, owner_id, owner_name, created_at
+            "SELECT id, title, max_members, password_hash, owner_id, owner_name, created_at,
+                    locked
              FROM rooms WHERE id = $1 FOR NO KEY UPDATE",
         )
         .await?;
@@ -684,6 +687,78 @@ async fn modify(tx: &Transaction<'_>, change: &NewEvent, id: i64) -> StoreResult
         other => Err(StoreError::Database(
             format!("{} is no change to a message", other.as_str()).into(),
         )),
+    }
+}
+
+/// Changes a room's settings under its lock, notes it as change `id` for
+/// the other nodes, and stores the notice as event `id + 1`.
+async fn room_settings(
+    tx: &Transaction<'_>,
+    settings: &RoomSettings,
+    id: i64,
+) -> StoreResult<Done> {
+    let room_id = &settings.room_id;
+    let row = tx
+        .query_opt(
+            &tx.prepare_cached("SELECT password_hash FROM rooms WHERE id = $1 FOR NO KEY UPDATE")
+                .await?,
+            &[room_id],
+        )
+        .await?
+        .ok_or(StoreError::NoSuchRoom)?;
+    let was_private = row.try_get::<_, Option<String>>(0)?.is_some();
+    if let Some(locked) = settings.locked {
+        let locked = i64::from(locked);
+        execute(
+            tx,
+            "UPDATE rooms SET locked = $2 WHERE id = $1",
+            &[room_id, &locked],
+        )
+        .await?;
+    }
+    if let Some(max) = settings.max {
+        let max = i64::from(max);
+        execute(
+            tx,
+            "UPDATE rooms SET max_members = $2 WHERE id = $1",
+            &[room_id, &max],
+        )
+        .await?;
+    }
+    if let Some(hash) = &settings.password_hash {
+        execute(
+            tx,
+            "UPDATE rooms SET password_hash = $2 WHERE id = $1",
+            &[room_id, hash],
+        )
+        .await?;
+        // Whoever is in an open room that gets a password stays in.
+        if hash.is_some() && !was_private {
+            execute(
+                tx,
+                "INSERT INTO admissions (room_id, user_id)
+                 SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
+                &[room_id, &settings.present],
+            )
+            .await?;
+        }
+    }
+    let row = tx
+        .query_one(
+            &tx.prepare_cached(
+                "SELECT id, title, max_members, password_hash, owner_id, owner_name, created_at,
+                        locked
+                 FROM rooms WHERE id = $1",
+            )
+            .await?,
+            &[room_id],
+        )
+        .await?;
+    let room = room_at(&row, 0)?;
+    note(tx, id, "settings", Some(room_id), None).await?;
+    match insert_event(tx, INSERT_EVENT, &settings.notice, id + 1, None).await? {
+        Done::Event(notice) => Ok(Done::Settings { room, notice }),
+        other => Ok(other),
     }
 }
 

@@ -16,7 +16,8 @@ use crate::{
     model::{Access, EventRecord, GifInfo, Kind, Present, ReadMark, RoomRow, Unread, User},
 };
 
-const ROOM: &str = "SELECT id, title, max_members, password_hash, owner_id, owner_name, created_at
+const ROOM: &str = "SELECT id, title, max_members, password_hash, owner_id, owner_name, created_at,
+                           locked
                     FROM rooms";
 
 /// What `$2` may do in room `$1`: banned, admitted; no row when there is
@@ -98,15 +99,18 @@ const LOG_PAGE: i64 = 1000;
 /// (when it still exists) for those that bring a room into a node's memory.
 const CHANGES: &str = "SELECT c.id, c.kind, c.room_id, c.user_id, c.user_name,
                               r.id, r.title, r.max_members, r.password_hash, r.owner_id,
-                              r.owner_name, r.created_at, c.node_id, c.mark, c.unread
+                              r.owner_name, r.created_at, r.locked, c.node_id, c.mark,
+                              c.unread
                        FROM changes c
-                       LEFT JOIN rooms r ON c.kind IN ('room_created', 'arrived', 'departed')
+                       LEFT JOIN rooms r ON c.kind IN ('room_created', 'arrived', 'departed',
+                                                       'settings')
                                         AND r.id = c.room_id
                        WHERE c.id > $1 AND c.id <= $2 ORDER BY c.id";
 
 /// Every presence row with its room, longest present first.
 const PRESENT: &str = "SELECT r.id, r.title, r.max_members, r.password_hash, r.owner_id,
-                              r.owner_name, r.created_at, p.user_id, p.user_name, p.node_id
+                              r.owner_name, r.created_at, r.locked, p.user_id, p.user_name,
+                              p.node_id
                        FROM presence p JOIN rooms r ON r.id = p.room_id
                        ORDER BY p.since, p.user_id";
 
@@ -118,8 +122,8 @@ pub(super) async fn present(client: &impl GenericClient) -> StoreResult<Vec<Pres
         .map(|row| {
             Ok(Present {
                 room: room_at(row, 0)?,
-                user: User::new(row.try_get(7)?, row.try_get(8)?),
-                node: row.try_get(9)?,
+                user: User::new(row.try_get(8)?, row.try_get(9)?),
+                node: row.try_get(10)?,
             })
         })
         .collect()
@@ -176,6 +180,10 @@ fn change(row: &Row) -> StoreResult<Option<Changed>> {
             None => None,
         },
         ("room_deleted", Some(room_id), _) => Some(Changed::RoomDeleted { room_id }),
+        ("settings", _, _) => match row.try_get::<_, Option<String>>(5)? {
+            Some(_) => Some(Changed::RoomChanged(room_at(row, 5)?)),
+            None => None,
+        },
         ("owner", Some(room_id), Some(user_id)) => Some(Changed::Owner {
             room_id,
             owner: User::new(user_id, user_name),
@@ -187,12 +195,12 @@ fn change(row: &Row) -> StoreResult<Option<Changed>> {
             mark: ReadMark {
                 user_id,
                 room_id,
-                last_read: row.try_get::<_, Option<i64>>(13)?.unwrap_or(0),
+                last_read: row.try_get::<_, Option<i64>>(14)?.unwrap_or(0),
             },
-            unread: row.try_get::<_, Option<i64>>(14)?.unwrap_or(0),
+            unread: row.try_get::<_, Option<i64>>(15)?.unwrap_or(0),
         })),
         (kind @ ("arrived" | "departed"), Some(_), Some(user_id)) => {
-            match (row.try_get::<_, Option<String>>(5)?, row.try_get(12)?) {
+            match (row.try_get::<_, Option<String>>(5)?, row.try_get(13)?) {
                 (Some(_), Some(node)) => Some(Changed::Presence {
                     room: room_at(row, 5)?,
                     node,
@@ -283,6 +291,7 @@ pub(super) fn room_at(row: &Row, at: usize) -> StoreResult<RoomRow> {
         password_hash: row.try_get(at + 3)?,
         owner: User::new(row.try_get(at + 4)?, row.try_get(at + 5)?),
         created_at: row.try_get(at + 6)?,
+        locked: row.try_get::<_, i64>(at + 7)? != 0,
     })
 }
 

@@ -106,6 +106,7 @@ const MIGRATIONS: &[&str] = &[
     // language's stemming, as SQLite's FTS5), and the position a note of
     // a read gives the other nodes, with what is left unread.
     r#"
+    ALTER TABLE rooms ADD COLUMN locked BIGINT NOT NULL DEFAULT 0;
     ALTER TABLE events ADD COLUMN target BIGINT;
     ALTER TABLE events ADD COLUMN reply_to BIGINT;
     ALTER TABLE events ADD COLUMN mentions TEXT;

@@ -66,6 +66,34 @@ pub(super) fn apply(tx: &Connection, change: &Change) -> StoreResult<Done> {
             }
         }
         Change::Modify(change) => modify(tx, change),
+        Change::Settings(settings) => {
+            let before = rooms::get(tx, &settings.room_id)?.ok_or(StoreError::NoSuchRoom)?;
+            let id = &settings.room_id;
+            if let Some(locked) = settings.locked {
+                tx.prepare_cached("UPDATE rooms SET locked = ?2 WHERE id = ?1")?
+                    .execute(params![id, locked])?;
+            }
+            if let Some(max) = settings.max {
+                tx.prepare_cached("UPDATE rooms SET max_members = ?2 WHERE id = ?1")?
+                    .execute(params![id, max])?;
+            }
+            if let Some(hash) = &settings.password_hash {
+                tx.prepare_cached("UPDATE rooms SET password_hash = ?2 WHERE id = ?1")?
+                    .execute(params![id, hash])?;
+                // Whoever is in an open room that gets a password stays in.
+                if hash.is_some() && !before.is_private() {
+                    for user_id in &settings.present {
+                        tx.prepare_cached(
+                            "INSERT OR IGNORE INTO admissions (room_id, user_id) VALUES (?1, ?2)",
+                        )?
+                        .execute([id, user_id])?;
+                    }
+                }
+            }
+            let room = rooms::get(tx, id)?.ok_or(StoreError::NoSuchRoom)?;
+            let notice = insert_event(tx, &settings.notice, None)?;
+            Ok(Done::Settings { room, notice })
+        }
         Change::MarkRead(marks) => {
             let mut moved = Vec::new();
             for mark in marks {

@@ -4,7 +4,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::model::{Access, RoomRow, User};
 
-const COLUMNS: &str = "id, title, max_members, password_hash, owner_id, owner_name, created_at";
+const COLUMNS: &str =
+    "id, title, max_members, password_hash, owner_id, owner_name, created_at, locked";
 
 fn from_row(row: &Row) -> rusqlite::Result<RoomRow> {
     Ok(RoomRow {
@@ -14,6 +15,7 @@ fn from_row(row: &Row) -> rusqlite::Result<RoomRow> {
         password_hash: row.get(3)?,
         owner: User::new(row.get(4)?, row.get(5)?),
         created_at: row.get(6)?,
+        locked: row.get(7)?,
     })
 }
 

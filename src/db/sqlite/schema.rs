@@ -62,13 +62,15 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE rooms ADD COLUMN vacant_since TEXT;
     "#,
-    // 4: what people expect of a chat: changes to a message (`target`),
+    // 4: what people expect of a chat: a room locked against newcomers,
+    // changes to a message (`target`),
     // replies, mentions (JSON), a message's edited and deleted times, the
     // reactions it has now (`added_by`: the event that gave each), what
     // each user has read of each room, and the words of messages as they
     // are now, for search (FTS5, kept by triggers: a delete or an edit
     // takes the old words out).
     r#"
+    ALTER TABLE rooms ADD COLUMN locked INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE events ADD COLUMN target INTEGER;
     ALTER TABLE events ADD COLUMN reply_to INTEGER;
     ALTER TABLE events ADD COLUMN mentions TEXT;
