@@ -24,6 +24,18 @@ pub(crate) enum Change {
     /// `delete`, about its `target`) and apply it, if `targets.rs` allows
     /// it on the message as it is in the same transaction.
     Modify(NewEvent),
+    /// Give a room a bot: `bot` may post there with the key whose hash is
+    /// `key_hash` (it is admitted, as a private room's members are).
+    CreateBot {
+        room_id: String,
+        key_hash: String,
+        bot: User,
+    },
+    /// The key stops working.
+    DeleteBot {
+        room_id: String,
+        key_hash: String,
+    },
     /// Change a room's settings, with the notice saying so.
     Settings(RoomSettings),
     /// Move users' read positions on (never back), and count what each
@@ -134,6 +146,7 @@ impl Change {
         !matches!(
             self,
             Change::CreateRoom(_)
+                | Change::CreateBot { .. }
                 | Change::Settings(_)
                 | Change::Modify(_)
                 | Change::MarkRead(_)

@@ -106,6 +106,10 @@ pub const TABLES: &[Table] = &[
         name: "reads",
         columns: &["user_id", "room_id", "last_read"],
     },
+    Table {
+        name: "bots",
+        columns: &["key_hash", "room_id", "user_id", "name", "created_at"],
+    },
 ];
 
 /// One stored value: every column of [`TABLES`] is an integer or text.

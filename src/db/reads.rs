@@ -86,6 +86,9 @@ pub trait Reads: Send + Sync + 'static {
     /// is counted or was not unread.
     async fn unread(&self, user_id: &str) -> StoreResult<Unreads>;
 
+    /// The bot that the key hashed as `key_hash` names in the room.
+    async fn bot(&self, room_id: &str, key_hash: &str) -> StoreResult<Option<User>>;
+
     /// The newest id handed out: every lower one is committed or will never
     /// be used.
     async fn newest_id(&self) -> StoreResult<i64>;

@@ -337,6 +337,28 @@ impl Writer {
         self.event(Change::Append(event)).await
     }
 
+    /// Gives a room a bot that posts with the key hashed as `key_hash`.
+    pub async fn create_bot(&self, room_id: &str, key_hash: String, bot: User) -> StoreResult<()> {
+        self.done(Change::CreateBot {
+            room_id: room_id.to_owned(),
+            key_hash,
+            bot,
+        })
+        .await
+    }
+
+    /// A bot's key stops working; whether there was one.
+    pub async fn delete_bot(&self, room_id: &str, key_hash: String) -> StoreResult<bool> {
+        let change = Change::DeleteBot {
+            room_id: room_id.to_owned(),
+            key_hash,
+        };
+        match self.apply(change).await? {
+            Done::Deleted { existed, .. } => Ok(existed),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// Changes a room's settings, with the notice saying so; a password
     /// set on an open room admits whoever is present. The notice.
     pub async fn room_settings(&self, settings: RoomSettings) -> StoreResult<EventRecord> {

@@ -15,10 +15,17 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 
-use crate::{error::AppError, routes::negotiate::Format, views};
+use crate::{
+    error::AppError,
+    routes::{bots::bot_key, negotiate::Format},
+    views,
+};
 
 pub async fn refuse_cross_site(request: Request, next: Next) -> Response {
-    if is_state_changing(request.method()) && is_cross_site(request.headers()) {
+    // A bot's key in the path is its credential: no cookie, nothing ambient
+    // to abuse, whatever page sends it.
+    let keyed = bot_key(request.uri().path()).is_some();
+    if is_state_changing(request.method()) && !keyed && is_cross_site(request.headers()) {
         let error = AppError::forbidden("cross-site requests are refused");
         if Format::error_wants_html(request.headers()) {
             let page = views::error_page(error.status(), &error.to_string(), None);

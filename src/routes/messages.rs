@@ -14,7 +14,7 @@ use crate::{
     db::writer::Post,
     error::{AppError, AppResult},
     identity::Visitor,
-    model::{EventRecord, Kind, NewEvent},
+    model::{EventRecord, Kind, NewEvent, RoomRow, User},
     routes::{
         access::admitted_room,
         negotiate::{
@@ -87,6 +87,16 @@ fn chat_schema() -> Schema {
 }
 
 impl ChatForm {
+    /// The message it replies to, if any (422 when malformed).
+    pub fn reply_to(&self) -> AppResult<Option<i64>> {
+        reply_to(self.reply_to.as_ref())
+    }
+
+    /// Whom it mentions, in `room` (see `references::mentioned`).
+    pub async fn mentioned(&self, state: &AppState, room: &RoomRow) -> AppResult<Vec<User>> {
+        mentioned(state, room, self.mentions.as_ref()).await
+    }
+
     /// The message, trimmed, and its `client_id`; 422 when the message is
     /// empty or over [`MAX_CHAT_CHARS`], or the `client_id` malformed.
     pub fn check(&self) -> AppResult<(String, Option<String>)> {

@@ -18,6 +18,7 @@
 //! | `me`          | `GET|POST /me`                                          |
 //! | `ops`         | `GET /healthz`, `GET /metrics`                          |
 //! | `uploads`     | `POST /rooms/{id}/gifs`, `GET /gif/{file}`              |
+//! | `bots`        | `POST /rooms/{id}/bots`, `POST .../bots/{key}/messages|gifs`, `DELETE .../bots/{key}` |
 //! | `assets`      | `GET /assets/{release}/{*name}`, `GET /assets/{name}`  |
 //! | `openapi`     | `GET /openapi.json`: the document of all the above      |
 //!
@@ -33,6 +34,7 @@
 
 mod access;
 mod assets;
+mod bots;
 mod cross_site;
 mod edits;
 mod errors;
@@ -111,6 +113,7 @@ pub fn router(state: AppState, sessions: SessionLayer) -> Router {
         .merge(reactions::routes())
         .merge(typing::routes())
         .merge(reads::routes())
+        .merge(bots::routes())
         .merge(search::routes())
         .merge(moderation::routes())
         .merge(me::routes())
@@ -133,6 +136,7 @@ pub fn router(state: AppState, sessions: SessionLayer) -> Router {
         .merge(long_lived)
         // Uploads bound their body's size and stream it at the client's pace.
         .merge(uploads::routes())
+        .merge(bots::upload_routes())
         .split_for_parts();
     Router::new()
         .merge(routes)

@@ -182,6 +182,7 @@ impl NewRoom {
             ("read" = (operation_id = "mark_read", parameters(("id" = "$response.body#/id")))),
             ("search" = (operation_id = "search", parameters(("id" = "$response.body#/id")))),
             ("settings" = (operation_id = "room_settings", parameters(("id" = "$response.body#/id")))),
+            ("bots" = (operation_id = "create_bot", parameters(("id" = "$response.body#/id")))),
             ("owner" = (operation_id = "hand_over", parameters(("id" = "$response.body#/id")))),
             ("poll" = (operation_id = "room_poll", parameters(("id" = "$response.body#/id")))),
             ("poll_head" = (operation_id = "room_poll_head", parameters(("id" = "$response.body#/id")))),

@@ -27,7 +27,7 @@ use crate::{
     db::writer::Post,
     error::{AppError, AppResult, ErrorBody},
     identity::Visitor,
-    model::{EventRecord, Kind, NewEvent},
+    model::{EventRecord, Kind, NewEvent, RoomRow, User},
     routes::{
         access::admitted_room,
         limits::{ClientAddr, rate_limited},
@@ -66,7 +66,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The form of `POST /rooms/{id}/gifs`, for the document only: the handler
 /// streams the field to disk as it arrives instead of parsing the form.
-struct GifForm;
+pub struct GifForm;
 
 impl PartialSchema for GifForm {
     fn schema() -> RefOr<Schema> {
@@ -140,6 +140,21 @@ async fn post_gif(
     // server write a byte.
     let room = admitted_room(&state, &room_id, &visitor.user).await?;
     visit(&state, &room, &visitor.user)?;
+    let posted = store_gif(&state, room, visitor.user, addr, request).await?;
+    let record = posted.record();
+    Ok(format.done_in_room(posted_status(&posted), record, &record.room))
+}
+
+/// Receives the GIF form of `request` and stores `user`'s `gif` event in
+/// `room` (which they may post in): what `POST /rooms/{id}/gifs` and a
+/// bot's GIFs do once they know who posts.
+pub async fn store_gif(
+    state: &AppState,
+    room: RoomRow,
+    user: User,
+    addr: std::net::IpAddr,
+    request: Request,
+) -> AppResult<Post> {
     let Some(_slot) = state.limits.open_upload(addr) else {
         return Err(rate_limited(UPLOAD_BUSY_WAIT));
     };
@@ -156,7 +171,7 @@ async fn post_gif(
     let (incoming, fields) = tokio::time::timeout(state.config.upload_timeout, receiving)
         .await
         .map_err(|_| AppError::Timeout)??;
-    let mentions = mentioned(&state, &room, fields.mentions.as_ref()).await?;
+    let mentions = mentioned(state, &room, fields.mentions.as_ref()).await?;
 
     // From here on the file is whole. The rest runs in its own task, so a
     // client that hangs up now cannot cancel it halfway: had the handler's
@@ -164,8 +179,7 @@ async fn post_gif(
     // file's guard would remove a file that a committed event refers to.
     let writer = state.writer.clone();
     let metrics = state.metrics.clone();
-    let user = visitor.user;
-    let posted = tokio::spawn(async move {
+    tokio::spawn(async move {
         let upload = incoming.finish().await?;
         let posted = writer
             .post(NewEvent {
@@ -186,9 +200,7 @@ async fn post_gif(
         }
         Ok::<_, AppError>(posted)
     })
-    .await??;
-    let record = posted.record();
-    Ok(format.done_in_room(posted_status(&posted), record, &record.room))
+    .await?
 }
 
 /// The request body as a multipart stream, bounded as a whole. 415 when it

@@ -24,6 +24,7 @@ mod backend {
 mod acme;
 mod assets;
 mod backup;
+mod bots;
 mod connections;
 mod copy_database;
 mod crash;

@@ -12,7 +12,7 @@ use crate::helpers::{Client, TestApp};
 
 /// Every documented operation: API.md's JSON API, the streams (GET and
 /// HEAD) and polls (GET and HEAD), operations, and the document itself.
-const OPERATIONS: [(&str, &str); 34] = [
+const OPERATIONS: [(&str, &str); 38] = [
     ("get", "/"),
     ("get", "/rooms"),
     ("post", "/rooms"),
@@ -34,6 +34,10 @@ const OPERATIONS: [(&str, &str); 34] = [
     ("post", "/rooms/{id}/read"),
     ("get", "/rooms/{id}/search"),
     ("post", "/rooms/{id}/settings"),
+    ("post", "/rooms/{id}/bots"),
+    ("post", "/rooms/{id}/bots/{key}/messages"),
+    ("post", "/rooms/{id}/bots/{key}/gifs"),
+    ("delete", "/rooms/{id}/bots/{key}"),
     ("get", "/me"),
     ("post", "/me"),
     ("get", "/rooms/{id}/poll"),
@@ -248,6 +252,7 @@ async fn links_lead_from_a_new_room_and_a_new_message_to_real_operations() {
     let posted = &operation(&doc, "post", "/rooms/{id}/messages")["responses"]["201"]["links"];
     let given = &operation(&doc, "post", "/rooms/{id}/events/{event}/reactions")["responses"]["201"]
         ["links"];
+    let made = &operation(&doc, "post", "/rooms/{id}/bots")["responses"]["201"]["links"];
     let linked = |links: &Value, id: &str| {
         links
             .as_object()
@@ -259,6 +264,8 @@ async fn links_lead_from_a_new_room_and_a_new_message_to_real_operations() {
             .unwrap();
         if path.contains("{reaction}") {
             assert!(linked(given, id), "no link to {id}");
+        } else if path.contains("{key}") {
+            assert!(linked(made, id), "no link to {id}");
         } else if path.contains("{event}") {
             assert!(linked(posted, id), "no link to {id}");
         } else if path.starts_with("/rooms/{id}") && id != "room_events" {
@@ -292,11 +299,23 @@ async fn every_documented_operation_answers_on_the_real_server() {
         .trim_start_matches("/gif/")
         .to_owned();
 
+    let bot = alice
+        .post_json(
+            &format!("/rooms/{room}/bots"),
+            json!({ "name": "documented" }),
+        )
+        .await
+        .json();
+    let key = bot["key"].as_str().unwrap().to_owned();
+
     // The room is deleted last, so that every other operation finds it.
     let mut operations = documented(&doc);
-    operations.sort_by_key(|(method, _)| method == "delete");
+    operations.sort_by_key(|(method, path)| (method == "delete", path == "/rooms/{id}"));
     for (method, path) in operations {
-        let url = path.replace("{id}", &room).replace("{file}", &file);
+        let url = path
+            .replace("{id}", &room)
+            .replace("{file}", &file)
+            .replace("{key}", &key);
         let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         // Routes that take a body get an empty JSON object: refused
         // (400, 415, 422) or taken, never unrouted.

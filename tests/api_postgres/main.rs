@@ -28,6 +28,8 @@ mod helpers;
 
 #[path = "../api/backup.rs"]
 mod backup;
+#[path = "../api/bots.rs"]
+mod bots;
 mod cluster;
 mod cluster_presence;
 mod cluster_restart;

@@ -200,6 +200,8 @@ pub(super) fn single_statement(change: &Change) -> Option<&'static str> {
         Change::ForgetDeadNodes => FORGET_DEAD_NODES,
         Change::DeleteIfVacant { .. } => DELETE_IF_VACANT,
         Change::CreateRoom(_)
+        | Change::CreateBot { .. }
+        | Change::DeleteBot { .. }
         | Change::Settings(_)
         | Change::Post(_)
         | Change::Modify(_)
@@ -231,7 +233,9 @@ pub(super) fn ids_needed(change: &Change) -> usize {
         | Change::DeleteSession { .. }
         | Change::DeleteExpiredSessions { .. }
         | Change::RenewLease { .. }
-        | Change::ForgetDeadNodes => 0,
+        | Change::ForgetDeadNodes
+        | Change::CreateBot { .. }
+        | Change::DeleteBot { .. } => 0,
     }
 }
 
@@ -302,6 +306,41 @@ pub(super) async fn apply(
         }
         Change::Modify(change) => modify(tx, change, id).await,
         Change::MarkRead(marks) => mark_read(tx, marks, id).await,
+        Change::CreateBot {
+            room_id,
+            key_hash,
+            bot,
+        } => {
+            let inserted = execute(
+                tx,
+                "INSERT INTO bots (key_hash, room_id, user_id, name, created_at)
+                 SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM rooms WHERE id = $2)",
+                &[key_hash, room_id, &bot.id, &bot.label(), &now()],
+            )
+            .await?;
+            if inserted == 0 {
+                return Err(StoreError::NoSuchRoom);
+            }
+            execute(
+                tx,
+                "INSERT INTO admissions (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[room_id, &bot.id],
+            )
+            .await?;
+            Ok(Done::Nothing)
+        }
+        Change::DeleteBot { room_id, key_hash } => {
+            let deleted = execute(
+                tx,
+                "DELETE FROM bots WHERE key_hash = $1 AND room_id = $2",
+                &[key_hash, room_id],
+            )
+            .await?;
+            Ok(Done::Deleted {
+                existed: deleted > 0,
+                gifs: Vec::new(),
+            })
+        }
         Change::Settings(settings) => room_settings(tx, settings, id).await,
         Change::Admit { room_id, user_id } => {
             execute(tx, ADMIT, &[room_id, user_id, &id]).await?;

@@ -454,6 +454,19 @@ impl Reads for PgReads {
         Ok(unreads)
     }
 
+    async fn bot(&self, room_id: &str, key_hash: &str) -> StoreResult<Option<User>> {
+        let rows = self
+            .query(
+                "SELECT user_id, name FROM bots WHERE key_hash = $1 AND room_id = $2",
+                &[&key_hash, &room_id],
+            )
+            .await?;
+        match rows.first() {
+            Some(row) => Ok(Some(User::new(row.try_get(0)?, Some(row.try_get(1)?)))),
+            None => Ok(None),
+        }
+    }
+
     async fn newest_id(&self) -> StoreResult<i64> {
         let rows = self.query("SELECT last FROM event_ids", &[]).await?;
         match rows.first() {

@@ -127,6 +127,13 @@ const MIGRATIONS: &[&str] = &[
         last_read BIGINT NOT NULL,
         PRIMARY KEY (user_id, room_id)
     );
+    CREATE TABLE bots (
+        key_hash   TEXT PRIMARY KEY,
+        room_id    TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        user_id    TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
     CREATE INDEX events_words ON events
         USING GIN (to_tsvector('simple', coalesce(chat, '')))
         WHERE kind IN ('chat', 'whisper');

@@ -66,6 +66,35 @@ pub(super) fn apply(tx: &Connection, change: &Change) -> StoreResult<Done> {
             }
         }
         Change::Modify(change) => modify(tx, change),
+        Change::CreateBot {
+            room_id,
+            key_hash,
+            bot,
+        } => {
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT INTO bots (key_hash, room_id, user_id, name, created_at)
+                     SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM rooms WHERE id = ?2)",
+                )?
+                .execute(params![key_hash, room_id, bot.id, bot.label(), now()])?;
+            if inserted == 0 {
+                return Err(StoreError::NoSuchRoom);
+            }
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO admissions (room_id, user_id) VALUES (?1, ?2)",
+            )?
+            .execute(params![room_id, bot.id])?;
+            Ok(Done::Nothing)
+        }
+        Change::DeleteBot { room_id, key_hash } => {
+            let deleted = tx
+                .prepare_cached("DELETE FROM bots WHERE key_hash = ?1 AND room_id = ?2")?
+                .execute(params![key_hash, room_id])?;
+            Ok(Done::Deleted {
+                existed: deleted > 0,
+                gifs: Vec::new(),
+            })
+        }
         Change::Settings(settings) => {
             let before = rooms::get(tx, &settings.room_id)?.ok_or(StoreError::NoSuchRoom)?;
             let id = &settings.room_id;

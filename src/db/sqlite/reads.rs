@@ -2,7 +2,7 @@
 //! thread pool, never on the async executor.
 
 use async_trait::async_trait;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use super::{Pool, events, rooms, sessions};
 use crate::{
@@ -117,6 +117,20 @@ impl Reads for SqliteReads {
             through,
             counts: counts.into_iter().collect(),
         })
+    }
+
+    async fn bot(&self, room_id: &str, key_hash: &str) -> StoreResult<Option<User>> {
+        let (room_id, key_hash) = (room_id.to_owned(), key_hash.to_owned());
+        self.read(move |conn| {
+            conn.prepare_cached(
+                "SELECT user_id, name FROM bots WHERE key_hash = ?1 AND room_id = ?2",
+            )?
+            .query_row([key_hash, room_id], |row| {
+                Ok(User::new(row.get(0)?, Some(row.get(1)?)))
+            })
+            .optional()
+        })
+        .await
     }
 
     async fn newest_id(&self) -> StoreResult<i64> {

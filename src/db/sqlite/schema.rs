@@ -66,7 +66,7 @@ const MIGRATIONS: &[&str] = &[
     // changes to a message (`target`),
     // replies, mentions (JSON), a message's edited and deleted times, the
     // reactions it has now (`added_by`: the event that gave each), what
-    // each user has read of each room, and the words of messages as they
+    // each user has read of each room, the rooms' bots, and the words of messages as they
     // are now, for search (FTS5, kept by triggers: a delete or an edit
     // takes the old words out).
     r#"
@@ -90,6 +90,14 @@ const MIGRATIONS: &[&str] = &[
         room_id   TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
         last_read INTEGER NOT NULL,
         PRIMARY KEY (user_id, room_id)
+    ) WITHOUT ROWID;
+    -- A bot's key is kept as its hash only: the key is a bearer secret.
+    CREATE TABLE bots (
+        key_hash   TEXT PRIMARY KEY,
+        room_id    TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        user_id    TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        created_at TEXT NOT NULL
     ) WITHOUT ROWID;
     CREATE VIRTUAL TABLE events_fts USING fts5(
         chat, content = 'events', content_rowid = 'id', tokenize = 'unicode61'

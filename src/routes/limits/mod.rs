@@ -42,8 +42,13 @@ use prometheus::IntGauge;
 use tower_sessions::Session;
 
 use crate::{
-    client_addr::client_addr, config::Config, error::AppError, identity, metrics::Transport,
-    routes::ServedDirectly, state::AppState,
+    client_addr::client_addr,
+    config::Config,
+    error::AppError,
+    identity,
+    metrics::Transport,
+    routes::{ServedDirectly, bots::bot_key},
+    state::AppState,
 };
 use buckets::Buckets;
 pub use slots::Slot;
@@ -184,9 +189,14 @@ pub async fn limit_posts(State(state): State<AppState>, request: Request, next: 
         Method::GET | Method::HEAD | Method::OPTIONS
     );
     if let (true, Some(addr)) = (changes_state, request_addr(&state, &request)) {
-        let user = match request.extensions().get::<Session>() {
-            Some(session) => identity::session_user_id(session).await,
-            None => None,
+        // A bot's posts count against its key, as a user's against them.
+        let user = match (
+            bot_key(request.uri().path()),
+            request.extensions().get::<Session>(),
+        ) {
+            (Some(key), _) => Some(format!("bot:{key}")),
+            (None, Some(session)) => identity::session_user_id(session).await,
+            (None, None) => None,
         };
         if let Err(wait) = state.limits.post(user.as_deref(), addr) {
             return rate_limited(wait).into_response();
