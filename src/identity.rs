@@ -41,10 +41,13 @@ struct SessionUser {
     name: Option<String>,
 }
 
-/// Extractor: the caller's [`User`], created on first sight.
+/// Extractor: the caller's [`User`], created on first sight, and the
+/// address they come from (`--trust-proxy` heeded): a room can keep an
+/// address out, so that a fresh cookie does not let its user back in.
 pub struct Visitor {
     pub user: User,
     pub session: Session,
+    pub addr: std::net::IpAddr,
 }
 
 impl FromRequestParts<AppState> for Visitor {
@@ -84,9 +87,11 @@ impl FromRequestParts<AppState> for Visitor {
                 fresh
             }
         };
+        let Ok(ClientAddr(addr)) = ClientAddr::from_request_parts(parts, state).await;
         Ok(Self {
             user: User::new(stored.id, stored.name),
             session,
+            addr,
         })
     }
 }

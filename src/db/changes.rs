@@ -46,9 +46,11 @@ pub(crate) enum Change {
         room_id: String,
         user_id: String,
     },
-    /// Ban a user from a room, with the notice saying so.
+    /// Ban a user from a room (and the client addresses given), with the
+    /// notice saying so.
     Ban {
         user: User,
+        addresses: Vec<String>,
         notice: NewEvent,
     },
     /// Hand the room to a new owner, with the notice saying so.

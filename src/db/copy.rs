@@ -103,6 +103,10 @@ pub const TABLES: &[Table] = &[
         columns: &["event_id", "user_id", "reaction", "user_name", "added_by"],
     },
     Table {
+        name: "address_bans",
+        columns: &["room_id", "addr", "created_at"],
+    },
+    Table {
         name: "reads",
         columns: &["user_id", "room_id", "last_read"],
     },

@@ -19,12 +19,14 @@ pub trait Reads: Send + Sync + 'static {
     /// Every room, newest first.
     async fn rooms(&self) -> StoreResult<Vec<RoomRow>>;
 
-    /// The room and what `user_id` may do in it; `None` when there is no
-    /// such room.
+    /// The room and what `user_id`, coming from `addr`, may do in it
+    /// (banned also when their address is); `None` when there is no such
+    /// room.
     async fn room_with_access(
         &self,
         room_id: &str,
         user_id: &str,
+        addr: Option<&str>,
     ) -> StoreResult<Option<(RoomRow, Access)>>;
 
     /// Up to `limit` events of a room visible to `user_id` with id

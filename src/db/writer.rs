@@ -394,9 +394,20 @@ impl Writer {
         .await
     }
 
-    /// Bans `user` from the notice's room, with the notice saying so.
-    pub async fn ban(&self, user: User, notice: NewEvent) -> StoreResult<EventRecord> {
-        self.event(Change::Ban { user, notice }).await
+    /// Bans `user` from the notice's room, and the client `addresses`
+    /// (for the room's life), with the notice saying so.
+    pub async fn ban(
+        &self,
+        user: User,
+        addresses: Vec<String>,
+        notice: NewEvent,
+    ) -> StoreResult<EventRecord> {
+        self.event(Change::Ban {
+            user,
+            addresses,
+            notice,
+        })
+        .await
     }
 
     /// Hands the notice's room to `owner`, with the notice saying so.

@@ -17,6 +17,8 @@
 //!   notices, snapshot and lobby update.
 //! - `recent`: a room's recent stored events, for resuming without the database.
 //! - `admission`: who may be in a room, remembered while it is in memory.
+//! - `addresses`: the client addresses each user came to a room from, for
+//!   a kick that keeps them out.
 //! - `lobby`: the lobby channel and its version counter for long-polls.
 //! - `reads`: what each user has been delivered of each room, for unread
 //!   counts, and the lobby's `room-activity` and `read` events.
@@ -29,6 +31,7 @@
 //! [`Round`]s on a channel, which whoever wires the server passes to the
 //! writer (`lib.rs`), and waits for them to be stored.
 
+mod addresses;
 mod admission;
 mod folding;
 mod lobby;
@@ -97,6 +100,8 @@ struct State {
     /// Rooms deleted while this process runs: a late arrival must not bring
     /// one back to life in memory.
     deleted: HashSet<String>,
+    /// Where each user came to each room from (`addresses.rs`).
+    addresses: addresses::Addresses,
     /// Every user's read position in each room (`reads.rs`).
     reads: reads::ReadCells,
     /// Id of the newest stored event published (or stored before start-up):
@@ -248,6 +253,7 @@ impl Hub {
         };
         let mut state = self.state();
         state.deleted.insert(room_id.to_owned());
+        state.addresses.forget(room_id);
         if let Some(room) = state.rooms.remove(room_id) {
             let event = Event::transient(Kind::RoomDeleted, Audience::Room, &in_room);
             let _ = room.tx.send(Arc::new(event));

@@ -419,6 +419,17 @@ impl Hub {
         }
     }
 
+    /// `user_id` came to the room from `addr` (`addresses.rs`).
+    pub fn seen_at(&self, room_id: &str, user_id: &str, addr: std::net::IpAddr) {
+        self.state().addresses.seen(room_id, user_id, addr);
+    }
+
+    /// The addresses `user_id` came to the room from, as far as this node
+    /// knows.
+    pub fn addresses(&self, room_id: &str, user_id: &str) -> Vec<std::net::IpAddr> {
+        self.state().addresses.of(room_id, user_id)
+    }
+
     /// The ids of everyone present in the room, on any node.
     pub fn member_ids(&self, room_id: &str) -> Vec<String> {
         let state = self.state();
@@ -451,7 +462,8 @@ impl Hub {
     pub fn kicked(&self, room_id: &str, user_id: &str) {
         let mut state = self.state();
         if let Some(room) = state.rooms.get_mut(room_id) {
-            room.admissions.forget(Some(user_id));
+            // Everyone's: the ban may keep an address out, whoever uses it.
+            room.admissions.forget(None);
             // Whatever this node had not stored yet of them is moot: the
             // ban removed their presence everywhere.
             room.arrived.retain(|u| u.id != user_id);

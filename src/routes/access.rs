@@ -3,30 +3,38 @@
 use crate::{
     error::{AppError, AppResult},
     hub::Known,
-    model::{Access, RoomRow, User},
+    identity::Visitor,
+    model::{Access, RoomRow},
     state::AppState,
 };
 
-/// The room and what `user` may do in it; 404 when there is no such room.
-/// Remembered by the hub while the room is in memory (`hub/admission.rs`),
-/// read from the database otherwise.
+/// The room and what the visitor may do in it (banned also when their
+/// address is); 404 when there is no such room. Remembered by the hub
+/// while the room is in memory (`hub/admission.rs`), read from the
+/// database otherwise. Where a user comes from is noted, for a kick that
+/// keeps their address out.
 pub async fn room_access(
     state: &AppState,
     room_id: &str,
-    user: &User,
+    visitor: &Visitor,
 ) -> AppResult<(RoomRow, Access)> {
-    let ticket = match state.hub.known_access(room_id, &user.id) {
-        Known::Access(room, access) => return Ok((room, access)),
-        Known::Unknown(ticket) => ticket,
+    let user = &visitor.user;
+    let (room, access) = match state.hub.known_access(room_id, &user.id) {
+        Known::Access(room, access) => (room, access),
+        Known::Unknown(ticket) => {
+            let addr = visitor.addr.to_string();
+            let (room, access) = (state.db)
+                .room_with_access(room_id, &user.id, Some(&addr))
+                .await?
+                .ok_or(AppError::not_found("room"))?;
+            if let Some(ticket) = ticket {
+                state.hub.remember_access(room_id, &user.id, ticket, access);
+            }
+            (room, access)
+        }
     };
-    let (id, user_id) = (room_id.to_owned(), user.id.clone());
-    let (room, access) = state
-        .db
-        .room_with_access(&id, &user_id)
-        .await?
-        .ok_or(AppError::not_found("room"))?;
-    if let Some(ticket) = ticket {
-        state.hub.remember_access(room_id, &user.id, ticket, access);
+    if access != Access::Banned {
+        state.hub.seen_at(room_id, &user.id, visitor.addr);
     }
     Ok((room, access))
 }
@@ -42,16 +50,20 @@ pub fn require(access: Access) -> AppResult<()> {
 
 /// The room, when `user` is admitted to it: 403 `kicked` for a banned user,
 /// 403 `forbidden` before a private room's password was given.
-pub async fn admitted_room(state: &AppState, room_id: &str, user: &User) -> AppResult<RoomRow> {
-    let (room, access) = room_access(state, room_id, user).await?;
+pub async fn admitted_room(
+    state: &AppState,
+    room_id: &str,
+    visitor: &Visitor,
+) -> AppResult<RoomRow> {
+    let (room, access) = room_access(state, room_id, visitor).await?;
     require(access)?;
     Ok(room)
 }
 
 /// The room, when `user` owns it: 403 `forbidden` otherwise.
-pub async fn owned_room(state: &AppState, room_id: &str, user: &User) -> AppResult<RoomRow> {
-    let room = admitted_room(state, room_id, user).await?;
-    if room.owner.id != user.id {
+pub async fn owned_room(state: &AppState, room_id: &str, visitor: &Visitor) -> AppResult<RoomRow> {
+    let room = admitted_room(state, room_id, visitor).await?;
+    if room.owner.id != visitor.user.id {
         return Err(AppError::forbidden("only the room's owner can do that"));
     }
     Ok(room)
@@ -59,7 +71,7 @@ pub async fn owned_room(state: &AppState, room_id: &str, user: &User) -> AppResu
 
 /// 409 `room_full` unless the room has a place for `user` (one who is
 /// present already has theirs); 409 `conflict` when it is locked to them.
-pub fn has_place_for(state: &AppState, room: &RoomRow, user: &User) -> AppResult<()> {
+pub fn has_place_for(state: &AppState, room: &RoomRow, user: &crate::model::User) -> AppResult<()> {
     if state.hub.locked_out(room, user) {
         return Err(AppError::locked());
     }
@@ -71,8 +83,12 @@ pub fn has_place_for(state: &AppState, room: &RoomRow, user: &User) -> AppResult
 
 /// The room, when `user` is admitted to it and it has a place for them:
 /// what entering it (a stream, a poll) needs, checked without entering.
-pub async fn enterable_room(state: &AppState, room_id: &str, user: &User) -> AppResult<RoomRow> {
-    let room = admitted_room(state, room_id, user).await?;
-    has_place_for(state, &room, user)?;
+pub async fn enterable_room(
+    state: &AppState,
+    room_id: &str,
+    visitor: &Visitor,
+) -> AppResult<RoomRow> {
+    let room = admitted_room(state, room_id, visitor).await?;
+    has_place_for(state, &room, &visitor.user)?;
     Ok(room)
 }

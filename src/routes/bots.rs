@@ -151,7 +151,7 @@ async fn create_bot(
     Input(form): Input<NewBot>,
 ) -> AppResult<Response> {
     let name = bounded_name("name", form.name.as_deref().unwrap_or(""), MAX_NAME_CHARS)?;
-    let room = owned_room(&state, &room_id, &visitor.user).await?;
+    let room = owned_room(&state, &room_id, &visitor).await?;
     let key = random(32);
     let bot = User::new(format!("bot{}", random(13)), Some(name));
     (state.writer)
@@ -174,7 +174,7 @@ async fn bot_of(state: &AppState, room_id: &str, key: &str) -> AppResult<(RoomRo
     let not_found = || AppError::not_found("bot");
     let bot = (state.db.bot(room_id, &key_hash(key)).await?).ok_or_else(not_found)?;
     let (room, _) = (state.db)
-        .room_with_access(room_id, &bot.id)
+        .room_with_access(room_id, &bot.id, None)
         .await?
         .ok_or_else(not_found)?;
     Ok((room, bot))
@@ -265,7 +265,7 @@ async fn revoke_bot(
     Path(BotPath { id, key }): Path<BotPath>,
     visitor: Visitor,
 ) -> AppResult<StatusCode> {
-    let room = owned_room(&state, &id, &visitor.user).await?;
+    let room = owned_room(&state, &id, &visitor).await?;
     if !state.writer.delete_bot(&room.id, key_hash(&key)).await? {
         return Err(AppError::not_found("bot"));
     }

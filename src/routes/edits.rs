@@ -100,7 +100,7 @@ async fn edit(
 ) -> AppResult<Response> {
     let target = path.event()?;
     let chat = bounded_text("chat", form.chat.as_deref().unwrap_or(""), MAX_CHAT_CHARS)?;
-    let room = admitted_room(&state, &path.id, &visitor.user).await?;
+    let room = admitted_room(&state, &path.id, &visitor).await?;
     let posted = state
         .writer
         .change_message(NewEvent {
@@ -133,7 +133,7 @@ async fn delete(
     visitor: Visitor,
 ) -> AppResult<Response> {
     let target = path.event()?;
-    let room = admitted_room(&state, &path.id, &visitor.user).await?;
+    let room = admitted_room(&state, &path.id, &visitor).await?;
     let posted = state
         .writer
         .change_message(NewEvent {

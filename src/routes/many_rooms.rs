@@ -30,7 +30,7 @@ use crate::{
     feed::RoomsFeed,
     hub::Changes,
     identity::Visitor,
-    model::{Audience, Kind, Room, RoomEvent, User},
+    model::{Audience, Kind, Room, RoomEvent},
     routes::lobby::rooms_now,
     state::AppState,
 };
@@ -60,9 +60,9 @@ pub fn parse_rooms(list: &str) -> AppResult<Vec<String>> {
 }
 
 /// What opening the stream would answer, without opening it (HEAD).
-pub async fn check(state: &AppState, rooms: &[String], user: &User) -> AppResult<()> {
+pub async fn check(state: &AppState, rooms: &[String], visitor: &Visitor) -> AppResult<()> {
     for room_id in rooms {
-        enterable_room(state, room_id, user).await?;
+        enterable_room(state, room_id, visitor).await?;
     }
     Ok(())
 }
@@ -79,7 +79,7 @@ pub async fn stream(
     // no presence (nor join and leave notices) behind.
     let mut checked = Vec::with_capacity(rooms.len());
     for room_id in &rooms {
-        checked.push(enterable_room(&state, room_id, &visitor.user).await?);
+        checked.push(enterable_room(&state, room_id, &visitor).await?);
     }
     // Entered (and so subscribed) before anything is read: see feed.rs.
     let mut entries = Vec::with_capacity(checked.len());
@@ -263,7 +263,7 @@ pub async fn poll(state: AppState, asked: PollOf, visitor: Visitor) -> AppResult
     let mut watch = state.hub.lobby().watch();
     let mut checked = Vec::with_capacity(asked.rooms.len());
     for room_id in &asked.rooms {
-        checked.push(enterable_room(&state, room_id, &visitor.user).await?);
+        checked.push(enterable_room(&state, room_id, &visitor).await?);
     }
     let mut entries = Vec::with_capacity(checked.len());
     for room in checked {

@@ -149,17 +149,17 @@ async fn post_message(
 ) -> AppResult<Response> {
     let (chat, client_id) = form.check()?;
     let reply_to = reply_to(form.reply_to.as_ref())?;
-    let poster = visitor.user;
     // Posting is being here; first, so that a poster who was not here is
     // a member (and announced) by the time the post is seen.
-    visited(&state, &room_id, &poster).await?;
+    visited(&state, &room_id, &visitor).await?;
     let mentions = match &form.mentions {
         None => Vec::new(),
         Some(ids) => {
-            let room = admitted_room(&state, &room_id, &poster).await?;
+            let room = admitted_room(&state, &room_id, &visitor).await?;
             mentioned(&state, &room, Some(ids)).await?
         }
     };
+    let poster = visitor.user;
     // The writer checks that the poster may post here, in the transaction
     // that stores the message: no read before it on the hot path.
     let posted = state
@@ -241,7 +241,7 @@ async fn whisper(
 ) -> AppResult<Response> {
     let (chat, client_id, to_id) = form.check(&visitor.user.id)?;
     let reply_to = reply_to(form.reply_to.as_ref())?;
-    let room = admitted_room(&state, &room_id, &visitor.user).await?;
+    let room = admitted_room(&state, &room_id, &visitor).await?;
     visit(&state, &room, &visitor.user)?;
     let to = state
         .hub
@@ -344,7 +344,7 @@ async fn history(
     visitor: Visitor,
 ) -> AppResult<Json<History>> {
     let (paging, limit) = query.check()?;
-    let room = admitted_room(&state, &room_id, &visitor.user).await?;
+    let room = admitted_room(&state, &room_id, &visitor).await?;
     let user_id = visitor.user.id;
     let (events, has_more) = match paging {
         Paging::Before(before) => state.db.history(&room.id, &user_id, before, limit).await?,

@@ -148,7 +148,13 @@ async fn settings(
             "say what to change: locked, password or max",
         ));
     }
-    let room = owned_room(&state, &room_id, &visitor.user).await?;
+    let room = owned_room(&state, &room_id, &visitor).await?;
+    // A form sends every field: what is as it was changes nothing.
+    let locked = locked.filter(|locked| *locked != room.locked);
+    let max = max.filter(|max| *max != room.max);
+    if locked.is_none() && max.is_none() && password.is_none() {
+        return Err(AppError::invalid("nothing changed"));
+    }
     let password_hash = match password {
         None => None,
         Some(password) if password.is_empty() => Some(None),
@@ -205,11 +211,36 @@ struct Target {
 
 impl Target {
     fn id(&self) -> AppResult<&str> {
-        let id = self.user.as_deref().map(str::trim).unwrap_or("");
-        if id.is_empty() {
-            return Err(AppError::invalid("user is required"));
-        }
-        Ok(id)
+        required_user(self.user.as_deref())
+    }
+}
+
+fn required_user(id: Option<&str>) -> AppResult<&str> {
+    let id = id.map(str::trim).unwrap_or("");
+    if id.is_empty() {
+        return Err(AppError::invalid("user is required"));
+    }
+    Ok(id)
+}
+
+/// The body of `POST /rooms/{id}/kick`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"user": "Xq3mP0aZ7rT2vB8k", "block_address": true}))]
+struct KickForm {
+    /// The user's id (not the owner's own).
+    #[schema(required = true, value_type = String, pattern = "^[A-Za-z0-9_-]{8,32}$")]
+    user: Option<String>,
+    /// Keep the client addresses they came from out of the room as well,
+    /// for the room's life (a fresh cookie does not let them back in).
+    #[serde(default, deserialize_with = "Flag::present")]
+    #[schema(schema_with = flag_schema)]
+    block_address: Option<Flag>,
+}
+
+impl KickForm {
+    fn id(&self) -> AppResult<&str> {
+        required_user(self.user.as_deref())
     }
 }
 
@@ -222,8 +253,8 @@ impl Target {
     tag = "moderation",
     params(RoomPath),
     request_body(content(
-        (Target = "application/json"),
-        (Target = "application/x-www-form-urlencoded")
+        (KickForm = "application/json"),
+        (KickForm = "application/x-www-form-urlencoded")
     )),
     responses(
         (status = OK, description = "Kicked: the stored notice", body = EventRecord),
@@ -236,9 +267,9 @@ async fn kick(
     Path(RoomPath { id: room_id }): Path<RoomPath>,
     format: Format,
     visitor: Visitor,
-    Input(target): Input<Target>,
+    Input(target): Input<KickForm>,
 ) -> AppResult<Response> {
-    let room = owned_room(&state, &room_id, &visitor.user).await?;
+    let room = owned_room(&state, &room_id, &visitor).await?;
     let target_id = target.id()?.to_owned();
     if target_id == visitor.user.id {
         return Err(AppError::conflict("the owner cannot kick themselves"));
@@ -256,8 +287,15 @@ async fn kick(
                 .ok_or_else(|| AppError::conflict("that user is not in this room"))?
         }
     };
+    // Their address too, on request: a fresh cookie would be a new user.
+    let addresses = match Flag::value("block_address", target.block_address.as_ref())? {
+        Some(true) => (state.hub.addresses(&room.id, &user.id).iter())
+            .map(|addr| addr.to_string())
+            .collect(),
+        _ => Vec::new(),
+    };
     let notice = NewEvent::system(&room.id, format!("{} was kicked out", user.label()));
-    let record = state.writer.ban(user, notice).await?;
+    let record = state.writer.ban(user, addresses, notice).await?;
     Ok(format.done_in_room(StatusCode::OK, &record, &room.id))
 }
 
@@ -285,7 +323,7 @@ async fn hand_over(
     visitor: Visitor,
     Input(target): Input<Target>,
 ) -> AppResult<Response> {
-    let room = owned_room(&state, &room_id, &visitor.user).await?;
+    let room = owned_room(&state, &room_id, &visitor).await?;
     let target_id = target.id()?;
     if target_id == visitor.user.id {
         return Err(AppError::conflict("you already own this room"));

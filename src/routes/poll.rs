@@ -63,7 +63,7 @@ async fn room_poll_head(
     visitor: Visitor,
 ) -> AppResult<Response> {
     query.check()?;
-    enterable_room(&state, &room_id, &visitor.user).await?;
+    enterable_room(&state, &room_id, &visitor).await?;
     Ok(json_response(BytesMut::new()))
 }
 
@@ -89,7 +89,7 @@ async fn lobby_poll_head(
     if let Some(asked) = asked {
         let (mut parts, _) = request.into_parts();
         let visitor = Visitor::from_request_parts(&mut parts, &state).await?;
-        many_rooms::check(&state, &asked.rooms, &visitor.user).await?;
+        many_rooms::check(&state, &asked.rooms, &visitor).await?;
     }
     Ok(json_response(BytesMut::new()))
 }
@@ -159,7 +159,7 @@ async fn room_poll(
     visitor: Visitor,
 ) -> AppResult<Response> {
     let (after, timeout) = query.check()?;
-    let room = admitted_room(&state, &room_id, &visitor.user).await?;
+    let room = admitted_room(&state, &room_id, &visitor).await?;
     // Enter (and so subscribe) before reading anything: see feed.rs.
     let entry = state.hub.enter(&room, &visitor.user)?;
     let mut feed = Feed::open(

@@ -108,7 +108,7 @@ async fn react(
         form.reaction.as_deref().unwrap_or(""),
         MAX_REACTION_CHARS,
     )?;
-    let room = admitted_room(&state, &path.id, &visitor.user).await?;
+    let room = admitted_room(&state, &path.id, &visitor).await?;
     let posted = state
         .writer
         .change_message(NewEvent {
@@ -145,7 +145,7 @@ async fn unreact(
 ) -> AppResult<Response> {
     let target = EventPath::parse_event(&event)?;
     let reaction = bounded_text("reaction", &reaction, MAX_REACTION_CHARS)?;
-    let room = admitted_room(&state, &id, &visitor.user).await?;
+    let room = admitted_room(&state, &id, &visitor).await?;
     let posted = state
         .writer
         .change_message(NewEvent {

@@ -67,7 +67,7 @@ async fn mark_read(
     if last_read < 0 {
         return Err(AppError::invalid("last_event_id must not be negative"));
     }
-    let room = admitted_room(&state, &room_id, &visitor.user).await?;
+    let room = admitted_room(&state, &room_id, &visitor).await?;
     // Nobody has read what was never written.
     let last_read = last_read.min(state.db.newest_id().await?);
     let mark = ReadMark {

@@ -276,7 +276,7 @@ async fn open(
     visitor: Visitor,
 ) -> AppResult<Response> {
     let around = cursor_param("around", query.around.as_deref())?;
-    let (room, access) = room_access(&state, &room_id, &visitor.user).await?;
+    let (room, access) = room_access(&state, &room_id, &visitor).await?;
     let flash = flash::take(&visitor.session).await;
     let page = views::Page::new(&visitor.user, flash);
     if access == Access::NeedsPassword && format == Format::Html {
@@ -381,7 +381,7 @@ async fn join(
     Input(Maybe(form)): Input<Maybe<JoinForm>>,
 ) -> AppResult<Response> {
     let password = form.and_then(|form| form.password);
-    let (room, access) = room_access(&state, &room_id, &visitor.user).await?;
+    let (room, access) = room_access(&state, &room_id, &visitor).await?;
     if access == Access::Banned {
         return Err(AppError::Kicked);
     }
@@ -435,7 +435,7 @@ async fn members(
     Path(RoomPath { id: room_id }): Path<RoomPath>,
     visitor: Visitor,
 ) -> AppResult<Response> {
-    let room = admitted_room(&state, &room_id, &visitor.user).await?;
+    let room = admitted_room(&state, &room_id, &visitor).await?;
     Ok(Json(state.hub.members(&room)).into_response())
 }
 
@@ -456,7 +456,7 @@ async fn delete(
     Path(RoomPath { id: room_id }): Path<RoomPath>,
     visitor: Visitor,
 ) -> AppResult<Response> {
-    let room = owned_room(&state, &room_id, &visitor.user).await?;
+    let room = owned_room(&state, &room_id, &visitor).await?;
     state.writer.delete_room(&room.id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

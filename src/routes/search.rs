@@ -114,7 +114,7 @@ async fn search(
             "limit must be between 1 and {MAX_RESULTS}"
         )));
     }
-    let room = admitted_room(&state, &room_id, &visitor.user).await?;
+    let room = admitted_room(&state, &room_id, &visitor).await?;
     let events = state
         .db
         .search(&room.id, &visitor.user.id, &words, limit)

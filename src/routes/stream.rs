@@ -118,7 +118,7 @@ async fn room_events_head(
     visitor: Visitor,
 ) -> AppResult<Response> {
     resume_cursor(&headers, query.last_event_id.as_deref())?;
-    enterable_room(&state, &room_id, &visitor.user).await?;
+    enterable_room(&state, &room_id, &visitor).await?;
     Ok(event_stream(futures_util::stream::empty()))
 }
 
@@ -145,7 +145,7 @@ async fn lobby_events_head(
     if let Some(rooms) = query.rooms.as_deref() {
         let rooms = many_rooms::parse_rooms(rooms)?;
         let visitor = Visitor::from_request_parts(&mut parts, &state).await?;
-        many_rooms::check(&state, &rooms, &visitor.user).await?;
+        many_rooms::check(&state, &rooms, &visitor).await?;
     }
     Ok(event_stream(futures_util::stream::empty()))
 }
@@ -211,7 +211,7 @@ async fn room_events(
     visitor: Visitor,
 ) -> AppResult<Response> {
     let cursor = resume_cursor(&headers, query.last_event_id.as_deref())?;
-    let room = admitted_room(&state, &room_id, &visitor.user).await?;
+    let room = admitted_room(&state, &room_id, &visitor).await?;
     // Enter (and so subscribe) before reading anything: see feed.rs.
     let entry = state.hub.enter(&room, &visitor.user)?;
     let mut feed = Feed::open(

@@ -41,7 +41,7 @@ async fn typing(
     Path(RoomPath { id: room_id }): Path<RoomPath>,
     visitor: Visitor,
 ) -> AppResult<StatusCode> {
-    let room = admitted_room(&state, &room_id, &visitor.user).await?;
+    let room = admitted_room(&state, &room_id, &visitor).await?;
     state.hub.typing(&room.id, &visitor.user);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -138,7 +138,7 @@ async fn post_gif(
 ) -> AppResult<Response> {
     // Admission first: a visitor who may not post never gets to make the
     // server write a byte.
-    let room = admitted_room(&state, &room_id, &visitor.user).await?;
+    let room = admitted_room(&state, &room_id, &visitor).await?;
     visit(&state, &room, &visitor.user)?;
     let posted = store_gif(&state, room, visitor.user, addr, request).await?;
     let record = posted.record();

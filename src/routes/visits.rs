@@ -5,18 +5,21 @@
 
 use crate::{
     error::{AppError, AppResult},
+    identity::Visitor,
     model::{RoomRow, User},
     routes::access::admitted_room,
     state::AppState,
 };
 
-/// `user` posts to `room_id`: a visit, if they were let in to do so.
-/// Refused (409) only when the room is locked to them; other refusals are
-/// the writer's to make, in the transaction that would store the post.
-pub async fn visited(state: &AppState, room_id: &str, user: &User) -> AppResult<()> {
+/// The visitor posts to `room_id`: a visit, if they were let in to do so.
+/// Refused when the room is locked to them (409) or keeps their address
+/// out (403 `kicked`); whether they may post is otherwise the writer's to
+/// decide, in the transaction that would store the post.
+pub async fn visited(state: &AppState, room_id: &str, visitor: &Visitor) -> AppResult<()> {
     // Usually from the hub's memory: the room was just used.
-    match admitted_room(state, room_id, user).await {
-        Ok(room) => visit(state, &room, user),
+    match admitted_room(state, room_id, visitor).await {
+        Ok(room) => visit(state, &room, &visitor.user),
+        Err(AppError::Kicked) => Err(AppError::Kicked),
         Err(e) => {
             tracing::debug!(room = room_id, error = ?e, "a visit not counted");
             Ok(())

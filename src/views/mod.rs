@@ -113,7 +113,7 @@ pub fn error_page(status: StatusCode, message: &str, user: Option<&User>) -> Mar
 fn user_badge(user: &User) -> Markup {
     html! {
         span.who style=(user_colors(user)) title=(user.color)
-            data-color-dark=(user.color_dark) { (user.label()) }
+            data-color-dark=(user.color_dark) data-user=(user.id) { (user.label()) }
     }
 }
 

@@ -28,6 +28,52 @@ pub struct RoomPage<'a> {
     pub around: Option<i64>,
 }
 
+/// Search in the room: a page of results without JavaScript, a panel with it.
+fn search_form(base: &str) -> Markup {
+    html! {
+        form #search-form .search-form role="search" method="get" action={ (base) "/search" } {
+            label.visually-hidden for="search-input" { "Search this room" }
+            input #search-input name="q" type="search" placeholder="Search this room"
+                maxlength="200" required;
+            button type="submit" { "Search" }
+        }
+    }
+}
+
+/// The owner's settings: the room locked or open and its size, its
+/// password (a form of its own: empty removes it), and bots. Shown to the
+/// owner (chat.js follows ownership); plain forms work without JavaScript.
+fn settings_panel(base: &str, room: &Room, is_owner: bool) -> Markup {
+    html! {
+        details #room-settings .room-settings hidden[!is_owner] {
+            summary { "Room settings" }
+            form #settings-form method="post" action={ (base) "/settings" } {
+                label for="settings-locked" { "Newcomers" }
+                select #settings-locked name="locked" {
+                    option value="false" selected[!room.locked] { "may come in" }
+                    option value="true" selected[room.locked] { "are kept out (locked)" }
+                }
+                label for="settings-max" { "Maximum members" }
+                input #settings-max name="max" type="number" min="2" max="10000" value=(room.max);
+                button type="submit" { "Save" }
+            }
+            form #password-form method="post" action={ (base) "/settings" } {
+                label for="settings-password" { "Password " small { "(empty: anyone may come in)" } }
+                input #settings-password name="password" type="password" maxlength="200"
+                    autocomplete="new-password";
+                button type="submit" { "Set password" }
+            }
+            form #bot-form method="post" action={ (base) "/bots" } {
+                label for="bot-name" { "A bot that scripts can post as" }
+                input #bot-name name="name" maxlength="32" required placeholder="Bot name";
+                button type="submit" { "Make a bot" }
+            }
+            // The new bot's key and a curl line, filled by chat.js.
+            p #bot-made .bot-made hidden {}
+        }
+    }
+}
+
 /// What the reaction picker offers first; any 16 characters will do.
 const COMMON_REACTIONS: [&str; 8] = ["👍", "❤️", "😂", "😮", "😢", "🎉", "🙏", "🔥"];
 
@@ -69,7 +115,16 @@ pub fn room(page: &Page, view: &RoomPage) -> Markup {
                     span #conn-state .conn data-state="connecting" role="status" { "connecting…" }
                     // Owner only; chat.js shows and hides it as ownership moves.
                     button #delete-room .danger type="button" hidden[!is_owner] { "Delete room" }
+                    (search_form(&base))
                 }
+                // Filled by the search form's script; without it, the
+                // form opens a page of results.
+                section #search-results .search-results aria-label="Search results" hidden {
+                    p #search-status .search-status role="status" {}
+                    button #search-close type="button" { "Close" }
+                    ol #search-list .search-list {}
+                }
+                (settings_panel(&base, room, is_owner))
                 noscript {
                     p.notice { "Live updates need JavaScript. You can still post; reload the page to see new messages." }
                 }
@@ -300,8 +355,9 @@ fn reactions(given: &[Reactions], me: &str) -> Markup {
             @for reaction in given {
                 @let names: Vec<&str> = reaction.users.iter().map(User::label).collect();
                 @let pressed = reaction.users.iter().any(|u| u.id == me);
+                @let ids: Vec<&str> = reaction.users.iter().map(|u| u.id.as_str()).collect();
                 button.reaction type="button" data-reaction=(reaction.reaction)
-                    aria-pressed=(pressed) title=(names.join(", ")) {
+                    data-users=(ids.join(" ")) aria-pressed=(pressed) title=(names.join(", ")) {
                     span.emoji { (reaction.reaction) } " " span.count { (reaction.count) }
                 }
             }

@@ -34,6 +34,7 @@ mod hardening;
 mod idempotent_posts;
 mod identity;
 mod keep_alive;
+mod kicks;
 mod lobby;
 mod many_rooms;
 mod messages;

@@ -52,6 +52,8 @@ mod idempotent_posts;
 mod identity;
 #[path = "../api/keep_alive.rs"]
 mod keep_alive;
+#[path = "../api/kicks.rs"]
+mod kicks;
 #[path = "../api/lobby.rs"]
 mod lobby;
 #[path = "../api/many_rooms.rs"]

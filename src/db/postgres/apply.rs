@@ -346,7 +346,18 @@ pub(super) async fn apply(
             execute(tx, ADMIT, &[room_id, user_id, &id]).await?;
             Ok(Done::Nothing)
         }
-        Change::Ban { user, notice } => {
+        Change::Ban {
+            user,
+            addresses,
+            notice,
+        } => {
+            execute(
+                tx,
+                "INSERT INTO address_bans (room_id, addr, created_at)
+                 SELECT $1, unnest($2::text[]), $3 ON CONFLICT DO NOTHING",
+                &[&notice.room_id, addresses, &now()],
+            )
+            .await?;
             // Present no more, without a leave notice (the kick says it):
             // under the room's lock, as presence changes are.
             execute(

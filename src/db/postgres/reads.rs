@@ -486,6 +486,7 @@ impl Reads for PgReads {
         &self,
         room_id: &str,
         user_id: &str,
+        addr: Option<&str>,
     ) -> StoreResult<Option<(RoomRow, Access)>> {
         let client = self.pool.get().await?;
         let rows = query(&client, &format!("{ROOM} WHERE id = $1"), &[&room_id]).await?;
@@ -493,10 +494,23 @@ impl Reads for PgReads {
             return Ok(None);
         };
         let access = access_of(&client, room_id, user_id).await?;
-        Ok(Some((
-            room(found)?,
-            access.unwrap_or(Access::NeedsPassword),
-        )))
+        let kept_out = match addr {
+            Some(addr) => !query(
+                &client,
+                "SELECT 1 FROM address_bans WHERE room_id = $1 AND addr = $2",
+                &[&room_id, &addr],
+            )
+            .await?
+            .is_empty(),
+            None => false,
+        };
+        let room = room(found)?;
+        // The owner is never kept out of their own room.
+        let access = match kept_out && room.owner.id != user_id {
+            true => Access::Banned,
+            false => access.unwrap_or(Access::NeedsPassword),
+        };
+        Ok(Some((room, access)))
     }
 
     async fn events_after(

@@ -127,6 +127,12 @@ const MIGRATIONS: &[&str] = &[
         last_read BIGINT NOT NULL,
         PRIMARY KEY (user_id, room_id)
     );
+    CREATE TABLE address_bans (
+        room_id    TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        addr       TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (room_id, addr)
+    );
     CREATE TABLE bots (
         key_hash   TEXT PRIMARY KEY,
         room_id    TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,

@@ -151,11 +151,22 @@ pub(super) fn apply(tx: &Connection, change: &Change) -> StoreResult<Done> {
             .execute(params![room_id, user_id])?;
             Ok(Done::Nothing)
         }
-        Change::Ban { user, notice } => {
+        Change::Ban {
+            user,
+            addresses,
+            notice,
+        } => {
             tx.prepare_cached(
                 "INSERT OR IGNORE INTO bans (room_id, user_id, created_at) VALUES (?1, ?2, ?3)",
             )?
             .execute(params![notice.room_id, user.id, now()])?;
+            for addr in addresses {
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO address_bans (room_id, addr, created_at)
+                     VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![notice.room_id, addr, now()])?;
+            }
             // Present no more, without a leave notice: the kick says it.
             tx.prepare_cached("DELETE FROM presence WHERE room_id = ?1 AND user_id = ?2")?
                 .execute(params![notice.room_id, user.id])?;

@@ -42,9 +42,11 @@ impl Reads for SqliteReads {
         &self,
         room_id: &str,
         user_id: &str,
+        addr: Option<&str>,
     ) -> StoreResult<Option<(RoomRow, Access)>> {
         let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
-        self.read(move |conn| rooms::with_access(conn, &room_id, &user_id))
+        let addr = addr.map(str::to_owned);
+        self.read(move |conn| rooms::with_access(conn, &room_id, &user_id, addr.as_deref()))
             .await
     }
 

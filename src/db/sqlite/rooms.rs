@@ -39,12 +39,21 @@ pub fn with_access(
     conn: &Connection,
     room_id: &str,
     user_id: &str,
+    addr: Option<&str>,
 ) -> rusqlite::Result<Option<(RoomRow, Access)>> {
     let Some(room) = get(conn, room_id)? else {
         return Ok(None);
     };
     let access = access(conn, room_id, user_id)?.unwrap_or(Access::NeedsPassword);
-    Ok(Some((room, access)))
+    let kept_out = match addr {
+        Some(addr) => conn
+            .prepare_cached("SELECT 1 FROM address_bans WHERE room_id = ?1 AND addr = ?2")?
+            .exists(params![room_id, addr])?,
+        None => false,
+    };
+    // The owner is never kept out of their own room.
+    let kept_out = kept_out && room.owner.id != user_id;
+    Ok(Some((room, if kept_out { Access::Banned } else { access })))
 }
 
 /// What `user_id` may do in the room, in one statement; `None` when there

@@ -91,6 +91,13 @@ const MIGRATIONS: &[&str] = &[
         last_read INTEGER NOT NULL,
         PRIMARY KEY (user_id, room_id)
     ) WITHOUT ROWID;
+    -- Client addresses a kick kept out of a room, for the room's life.
+    CREATE TABLE address_bans (
+        room_id    TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+        addr       TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (room_id, addr)
+    ) WITHOUT ROWID;
     -- A bot's key is kept as its hash only: the key is a bearer secret.
     CREATE TABLE bots (
         key_hash   TEXT PRIMARY KEY,
