@@ -6,7 +6,7 @@
 //!   chromedriver process, the server, and `run()`, which wraps every test:
 //!   one test at a time, evidence under `target/browser-screenshots/` when a
 //!   test fails, every process stopped at the end.
-//! - `chat`, `fallback`, `https`, `lobby`, `private_rooms`, `tabs`: the tests, a few slow
+//! - `chat`, `chat_features`, `fallback`, `https`, `lobby`, `private_rooms`, `tabs`: the tests, a few slow
 //!   but meaningful scenarios; the HTTP details are `tests/api`'s job.
 //!
 //! `GIFCHAT_BROWSER_TESTS` says what a missing Chromium means: unset (or
@@ -19,6 +19,7 @@ mod harness;
 mod requirement;
 
 mod chat;
+mod chat_features;
 mod fallback;
 mod https;
 mod lobby;

@@ -13,7 +13,7 @@
 //! console logs under `target/browser-screenshots/` when the test fails,
 //! and always closes the browsers and stops the server and chromedriver.
 
-mod driver;
+pub mod driver;
 mod page;
 mod server;
 mod tools;
@@ -27,13 +27,12 @@ use std::{
 };
 
 use futures_util::FutureExt;
-use serde_json::json;
 use tempfile::TempDir;
 
 pub use page::Browser;
 pub use server::Server;
 
-use driver::{Cdp, Chromedriver, ConsoleLog};
+use driver::{Chromedriver, ConsoleLog};
 use tools::Tools;
 
 /// The longest a test body may take before it fails (and leaves evidence).
@@ -121,17 +120,7 @@ impl World {
         let browser = Browser::new(label, client, self.server.url(""), profile);
         self.browsers.lock().unwrap().push(browser.clone());
         if setup == Setup::NoEventSource {
-            // Through DevTools, so it runs before the page's own scripts
-            // on every document this tab loads, reloads included.
-            let cdp = Cdp {
-                cmd: "Page.addScriptToEvaluateOnNewDocument",
-                params: json!({ "source": "delete window.EventSource;" }),
-            };
-            browser
-                .client
-                .issue_cmd(cdp)
-                .await
-                .unwrap_or_else(|e| panic!("[{label}] DevTools command failed: {e}"));
+            browser.on_every_page("delete window.EventSource;").await;
         }
         browser
     }

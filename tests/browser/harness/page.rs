@@ -35,6 +35,32 @@ impl Browser {
         }
     }
 
+    /// Runs `source` before the page's own scripts on every document this
+    /// tab loads from now on, reloads included (through DevTools).
+    pub async fn on_every_page(&self, source: &str) {
+        let cdp = crate::harness::driver::Cdp {
+            cmd: "Page.addScriptToEvaluateOnNewDocument",
+            params: json!({ "source": source }),
+        };
+        self.client
+            .issue_cmd(cdp)
+            .await
+            .unwrap_or_else(|e| panic!("[{}] DevTools command failed: {e}", self.label));
+    }
+
+    /// Sets the visitor's display name (as the header's form does).
+    pub async fn set_name(&self, name: &str) {
+        let status = self
+            .eval_with(
+                "return fetch('/me', { method: 'POST',
+                   headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
+                   body: JSON.stringify({ name: arguments[0] }) }).then((r) => r.status);",
+                vec![json!(name)],
+            )
+            .await;
+        assert_eq!(status, 200, "[{}] naming", self.label);
+    }
+
     pub async fn goto(&self, path: &str) {
         let url = format!("{}{}", self.base, path);
         self.client
@@ -67,6 +93,28 @@ impl Browser {
     /// fails the test after `WAIT`, saying what was awaited.
     pub async fn until(&self, what: &str, script: &str) -> Value {
         self.until_within(WAIT, what, script).await
+    }
+
+    /// Waits until `script` answers `expected` (which may be falsy: an
+    /// empty text, zero).
+    pub async fn until_equal(&self, what: &str, script: &str, expected: impl Into<Value>) {
+        let expected = expected.into();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let value = self.client.execute(script, Vec::new()).await;
+            match value {
+                Ok(value) if value == expected => return,
+                Ok(value) if Instant::now() >= deadline => panic!(
+                    "[{}] waited {WAIT:?} for {what} ({expected}); the last answer was {value}",
+                    self.label
+                ),
+                Err(e) if Instant::now() >= deadline => panic!(
+                    "[{}] waited {WAIT:?} for {what}; the last script failed: {e}",
+                    self.label
+                ),
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
     }
 
     pub async fn until_within(&self, wait: Duration, what: &str, script: &str) -> Value {
