@@ -62,6 +62,10 @@ impl AfterCommit for LiveSide {
         self.hub.renamed(user);
     }
 
+    fn typing(&self, room_id: &str, user: &User) {
+        self.hub.typing(room_id, user);
+    }
+
     fn read(&self, moved: &[Unread]) {
         self.hub.read(moved);
     }

@@ -122,6 +122,12 @@ pub trait Reads: Send + Sync + 'static {
     /// Rooms nobody has been in for `ttl`: to be deleted.
     async fn vacant_rooms(&self, ttl: Duration) -> StoreResult<Vec<String>>;
 
+    /// Tells the other nodes sharing the database that `user` is typing in
+    /// the room (never stored; nothing to tell on a database of one node).
+    async fn announce_typing(&self, _room_id: &str, _user: &User) -> StoreResult<()> {
+        Ok(())
+    }
+
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
 }

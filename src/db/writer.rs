@@ -139,6 +139,8 @@ pub trait AfterCommit: Send + 'static {
     fn gif_erased(&self, url: &str);
     /// Users' read positions moved (here or on another node).
     fn read(&self, moved: &[Unread]);
+    /// `user` is typing in the room, through another node (never stored).
+    fn typing(&self, room_id: &str, user: &User);
     /// A round of presence (this node's, or a dead node's removed here),
     /// reported before the notices it stored.
     fn presence(&self, done: &PresenceDone);
@@ -204,6 +206,8 @@ enum Job {
     /// Another writer committed, through `hint` when it is known: read the
     /// log up to there.
     Follow { hint: Option<i64> },
+    /// Someone is typing in a room, through another node.
+    Typing { room_id: String, user: User },
     /// Finish what is queued, checkpoint, stop.
     Stop { reply: oneshot::Sender<()> },
 }
@@ -500,6 +504,13 @@ impl Writer {
         )
     }
 
+    /// Someone is typing in a room, through another node: the live side
+    /// hears it in turn with what is committed. Never waits (a full queue
+    /// drops it: it is only a "typing").
+    pub fn typing_elsewhere(&self, room_id: String, user: User) {
+        let _ = self.jobs.try_send(Job::Typing { room_id, user });
+    }
+
     /// Asks the thread to finish what is queued, close the database (SQLite
     /// checkpoints its WAL) and stop. Later changes answer `Stopped`.
     pub async fn shutdown(&self) {
@@ -537,6 +548,7 @@ fn run(
             match job {
                 Job::Apply { change, reply } => batch.push((change, reply)),
                 Job::Follow { hint } => follow |= hint.is_none_or(|hint| hint > caught_up),
+                Job::Typing { room_id, user } => after.typing(&room_id, &user),
                 Job::Stop { reply } => {
                     stop = Some(reply);
                     break;

@@ -42,6 +42,10 @@ async fn typing(
     visitor: Visitor,
 ) -> AppResult<StatusCode> {
     let room = admitted_room(&state, &room_id, &visitor).await?;
-    state.hub.typing(&room.id, &visitor.user);
+    // Other nodes' viewers hear it through the database (the echo here is
+    // a repeat, which the hub lets pass).
+    if state.hub.typing(&room.id, &visitor.user) {
+        state.db.announce_typing(&room.id, &visitor.user).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -552,3 +552,93 @@ async fn a_paused_node_catches_up_in_order() {
         "the same events, once each, in order"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_features_reach_every_node() {
+    let cluster = cluster().await;
+    let nodes = &cluster.nodes;
+    let alice = Client::new(&nodes[0].base);
+    let room = alice.new_room("Everywhere", 10, None).await;
+    let bob = Client::new(&nodes[1].base);
+    // Known, and back with his cookie: his session is stored, so every
+    // node knows who he is.
+    user_id(&bob).await;
+    let mut watching = bob.sse(&format!("/rooms/{room}/events"), None).await;
+    watching.next_of("members").await.unwrap();
+
+    // Typing on node 0 reaches node 1, though it is never stored.
+    let typed = alice
+        .post_json(&format!("/rooms/{room}/typing"), serde_json::json!({}))
+        .await;
+    assert_eq!(typed.status.as_u16(), 204);
+    let typing = tokio::time::timeout(Duration::from_secs(5), watching.next_of("typing")).await;
+    assert!(matches!(typing, Ok(Some(_))), "typing crossed nodes");
+
+    // A reaction and an edit made on node 0 arrive on node 1 in order.
+    let said = alice.say(&room, "helo").await;
+    let path = format!("/rooms/{room}/events/{}", said["id"]);
+    alice
+        .post_json(
+            &format!("{path}/reactions"),
+            serde_json::json!({ "reaction": "👍" }),
+        )
+        .await;
+    alice
+        .patch_json(&path, serde_json::json!({ "chat": "hello" }))
+        .await;
+    let reaction = watching.next_of("reaction").await.unwrap().json();
+    assert_eq!(reaction["target"], said["id"]);
+    let edit = watching.next_of("edit").await.unwrap().json();
+    assert_eq!(edit["chat"], "hello");
+
+    // Search on node 2 finds the text as it is now.
+    let carol = Client::new(&nodes[2].base);
+    let found = carol
+        .get_json(&format!("/rooms/{room}/search?q=hello"))
+        .await
+        .json();
+    assert_eq!(found["events"][0]["id"], said["id"]);
+
+    // Bob's lobby on node 2 hears of what his stream on node 1 read.
+    let bobs_lobby = bob.at(&nodes[2].base);
+    let mut lobby = bobs_lobby.sse("/events", None).await;
+    lobby.next_of("rooms").await.unwrap();
+    let more = alice.say(&room, "one more").await;
+    let activity = lobby.next_of("room-activity").await.unwrap().json();
+    assert_eq!(activity["last_event_id"], more["id"]);
+    let heard = tokio::time::timeout(Duration::from_secs(5), lobby.next_of("read")).await;
+    let heard = heard.expect("the read crossed nodes").unwrap().json();
+    assert_eq!(heard["last_event_id"], more["id"]);
+    assert_eq!(heard["unread"], 0);
+
+    // Locked on node 0: a newcomer on node 2 is kept out, Bob is not.
+    alice
+        .post_json(
+            &format!("/rooms/{room}/settings"),
+            serde_json::json!({ "locked": true }),
+        )
+        .await;
+    let newcomer = Client::new(&nodes[2].base);
+    let kept_out = eventually_status(&newcomer, &format!("/rooms/{room}"), 409).await;
+    assert!(kept_out, "the lock crossed nodes");
+    assert_eq!(
+        bob.at(&nodes[2].base)
+            .get_json(&format!("/rooms/{room}"))
+            .await
+            .status
+            .as_u16(),
+        200
+    );
+}
+
+/// Whether `path` answers `status` within a few seconds.
+async fn eventually_status(client: &Client, path: &str, status: u16) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline {
+        if client.get_json(path).await.status.as_u16() == status {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}

@@ -31,6 +31,7 @@ impl AfterCommit for Nobody {
     fn renamed(&self, _: &User) {}
     fn gif_erased(&self, _: &str) {}
     fn room_changed(&self, _: &RoomRow) {}
+    fn typing(&self, _: &str, _: &User) {}
     fn read(&self, _: &[gifchat::model::Unread]) {}
     fn presence(&self, _: &PresenceDone) {}
     fn changed_elsewhere(&self, _: &Changed) {}

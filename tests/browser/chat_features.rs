@@ -2,7 +2,6 @@
 //! second browser: reactions, edits, deletes, replies, the typing line,
 //! mentions with a notification, the lobby's unread badge, search.
 
-
 use crate::{
     chat::two_in_a_room,
     harness::{Browser, run},
@@ -10,7 +9,10 @@ use crate::{
 
 /// The row of the message with exactly `text`, as a CSS selector.
 async fn row_of(browser: &Browser, text: &str) -> String {
-    format!("#messages li[data-id=\"{}\"]", browser.wait_chat(text).await)
+    format!(
+        "#messages li[data-id=\"{}\"]",
+        browser.wait_chat(text).await
+    )
 }
 
 /// Accepts the next `confirm()` the page asks.

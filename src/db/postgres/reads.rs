@@ -646,6 +646,11 @@ impl Reads for PgReads {
         rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
     }
 
+    async fn announce_typing(&self, room_id: &str, user: &User) -> StoreResult<()> {
+        let client = self.pool.get().await?;
+        Ok(super::listen::announce_typing(&client, room_id, user).await?)
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         self.query("SELECT 1", &[]).await.map(|_| ())
     }
