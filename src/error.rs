@@ -314,9 +314,10 @@ impl From<crate::db::Refusal> for AppError {
             Refusal::Missing => Self::not_found("message"),
             Refusal::NoReaction => Self::not_found("reaction"),
             Refusal::NotAuthor | Refusal::NotAuthorOrOwner => Self::forbidden(refusal.to_string()),
-            Refusal::NotMessage | Refusal::NotText | Refusal::WhisperReply => {
-                Self::conflict(refusal.to_string())
-            }
+            Refusal::NotMessage
+            | Refusal::NotText
+            | Refusal::WhisperReply
+            | Refusal::ReplyMissing => Self::conflict(refusal.to_string()),
         }
     }
 }

@@ -35,10 +35,18 @@ export function newClientId() {
 
 // POSTs a JSON body; resolves to the answer's JSON, or throws an Error
 // whose message is the server's.
-export async function postJson(url, body) {
+export function postJson(url, body) {
+  return requestJson("POST", url, body);
+}
+
+// A request with a JSON body (or none) whose answer is JSON: the changes
+// to a message (PATCH, DELETE). Throws as postJson does.
+export async function requestJson(method, url, body) {
   let response;
   try {
-    response = await fetch(url, { method: "POST", headers: POST_JSON, body: JSON.stringify(body) });
+    const init = { method, headers: body === undefined ? JSON_HEADERS : POST_JSON };
+    if (body !== undefined) init.body = JSON.stringify(body);
+    response = await fetch(url, init);
   } catch (_) {
     throw new Error("Could not reach the server; nothing was changed.");
   }

@@ -1,12 +1,14 @@
 // The members panel: re-rendered from each `members` snapshot, with the
 // whisper buttons and the owner's controls (make owner, kick), and the
-// delete button that follows ownership.
+// delete button, the settings panel and the room's `is-owner` class that
+// follow ownership.
 
 import { JSON_HEADERS, errorOf, postJson } from "./http.js";
 import { el, label, member } from "./render.js";
 
 export class Members {
-  // `page`: { room, me, base, ended(), say(text), posted(ev), whisperTo(user) }.
+  // `page`: { room, me, base, ended(), say(text), posted(ev), whisperTo(user),
+  // settings }.
   constructor(page) {
     this.page = page;
     this.list = document.getElementById("members");
@@ -29,7 +31,10 @@ export class Members {
     const me = this.page.me;
     this.snapshot = next;
     this.page.room.dataset.owner = next.owner.id;
+    // The owner may delete anyone's message (style.css shows the button).
+    this.page.room.classList.toggle("is-owner", next.owner.id === me);
     this.deleteButton.hidden = this.page.ended() || next.owner.id !== me;
+    if (this.page.settings) this.page.settings.follow(next);
     this.count.textContent = next.count + " / " + next.max;
     // A keyboard user's focus survives the re-rendering.
     const focused = document.activeElement;
@@ -58,6 +63,13 @@ export class Members {
     return snapshot.members.length >= snapshot.count ? null : undefined;
   }
 
+  // The members present, as far as the page knows: the latest snapshot,
+  // or (before the first one) the server-rendered rows.
+  users() {
+    if (this.snapshot) return this.snapshot.members;
+    return Array.from(this.list.querySelectorAll("li[data-user]"), (li) => this.userOf(li));
+  }
+
   markTarget(user) {
     for (const li of this.list.querySelectorAll("li[data-user]")) {
       li.classList.toggle("targeted", user != null && li.dataset.user === user.id);
@@ -82,10 +94,18 @@ export class Members {
     if (button.classList.contains("whisper-to")) return this.page.whisperTo(user);
     const kick = button.classList.contains("kick");
     if (!kick && !button.classList.contains("make-owner")) return;
-    if (kick && !confirm("Kick " + label(user) + " out of this room? They will not be able to come back.")) return;
+    const body = { user: user.id };
+    if (kick) {
+      if (!confirm("Kick " + label(user) + " out of this room? They will not be able to come back.")) return;
+      // A kick bars the user, whose id is their cookie: a new cookie
+      // would be a new user. Their address can be barred too.
+      if (confirm("Also keep their address out of this room, so a new cookie does not let them back in?")) {
+        body.block_address = true;
+      }
+    }
     button.disabled = true;
     try {
-      const stored = await postJson(this.page.base + (kick ? "/kick" : "/owner"), { user: user.id });
+      const stored = await postJson(this.page.base + (kick ? "/kick" : "/owner"), body);
       this.page.say("");
       this.page.posted(stored);
       // The next snapshot says the same; show it now.

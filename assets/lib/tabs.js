@@ -23,6 +23,7 @@
 // (room, position), `here` (answering `ping`), `bye`. A tab not covered
 // says `want` again whenever it hears of a connection or a round.
 
+import { LOBBY_KINDS, UNREAD_KINDS, nextList } from "./rooms.js";
 import { Connection } from "./transport.js";
 
 const CHANNEL = "gifchat-tabs";
@@ -34,33 +35,37 @@ const SETTLE_MS = 100;
 // round has gone (closed without a word: crashed, killed).
 const PING_MS = 15000;
 
-const LOBBY_KINDS = ["rooms", "room-created", "room-updated", "room-deleted"];
 const isStored = (body) => typeof body.id === "number";
 
 // Subscribes this tab to `room` (null: the lobby) from `cursor` (the
-// global id its page shows everything up to). `handlers`: `event(kind,
-// body)` with what concerns the tab (its room's events, `refused` when
-// the room will not have it; or the lobby's), `state(name)`. Returns
-// `leave()`: the tab wants nothing more. `state` also says the tab's
-// role: `leader`, `follower`, or `alone` (a connection of its own).
-export function subscribe({ room, cursor, forcePoll }, handlers) {
-  const tab = new Tab(room, cursor, handlers);
+// global id its page shows everything up to). `me`: the visitor's id (a
+// leading tab keeps the lobby's unread counts, which leave out their own
+// messages). `handlers`: `event(kind, body)` with what concerns the tab
+// (its room's events, `refused` when the room will not have it; or the
+// lobby's, unread counts included), `state(name)`. Returns `leave()`: the
+// tab wants nothing more. `state` also says the tab's role: `leader`,
+// `follower`, or `alone` (a connection of its own).
+export function subscribe({ room, cursor, forcePoll, me }, handlers) {
+  const tab = new Tab(room, cursor, me, handlers);
   const shared = !forcePoll && globalThis.navigator && navigator.locks && globalThis.BroadcastChannel;
   return shared ? share(tab) : alone(tab, forcePoll);
 }
 
 // This tab's side: what concerns it, once, in order.
 class Tab {
-  constructor(room, cursor, handlers) {
+  constructor(room, cursor, me, handlers) {
     this.id = Math.random().toString(36).slice(2) + Date.now().toString(36);
     this.room = room;
+    this.me = me;
     this.position = room ? cursor : null;
     this.covered = false;
     this.left = false; // the page wants nothing more
     this.handlers = handlers;
   }
 
+  // The lobby's news of unread counts names a room, but is the lobby's.
   concerns(kind, body) {
+    if (UNREAD_KINDS.includes(kind)) return !this.room;
     if (this.room) return body.room === this.room;
     return LOBBY_KINDS.includes(kind) && body.room === undefined;
   }
@@ -181,12 +186,15 @@ function share(tab) {
   };
 }
 
-// The snapshots a covering message carries: the room's members, the lobby.
+// The snapshots a covering message carries: the room's members, the lobby
+// (its rooms, and `unreadThrough`, what their counts count through).
 function giveSnapshots(tab, message) {
   if (tab.room && message.members && message.members[tab.room]) {
     tab.receive("members", message.members[tab.room]);
   }
-  if (!tab.room && message.lobby) tab.receive("rooms", { rooms: message.lobby });
+  if (!tab.room && message.lobby) {
+    tab.receive("rooms", { rooms: message.lobby, unread_through: message.unreadThrough });
+  }
 }
 
 // The leading tab's side: the tabs and what they want, the Connection,
@@ -199,7 +207,7 @@ class Leader {
     this.heard = new Set();
     this.ended = new Set(); // rooms gone or refusing: never asked for again
     this.members = new Map(); // room -> the latest members snapshot
-    this.lobby = null; // the latest room list
+    this.lobby = null; // the latest room list, `{ rooms, unread_through }` (rooms.js)
     this.connection = null;
     this.state = "connecting";
     this.timer = null;
@@ -310,8 +318,15 @@ class Leader {
     this.connection.start();
   }
 
+  // The lobby goes as its rooms and their `unreadThrough` side by side
+  // (tabs loaded before unread counts existed read `lobby` as the rooms).
   snapshots() {
-    return { members: Object.fromEntries(this.members), lobby: this.lobby };
+    const lobby = this.lobby;
+    return {
+      members: Object.fromEntries(this.members),
+      lobby: lobby && lobby.rooms,
+      unreadThrough: lobby && lobby.unread_through,
+    };
   }
 
   // Keeps the latest snapshots current, for tabs that come later.
@@ -320,14 +335,8 @@ class Leader {
     else if ((kind === "kicked" || kind === "room-deleted") && body.room) {
       this.ended.add(body.room);
       this.members.delete(body.room);
-    } else if (kind === "rooms") this.lobby = body.rooms;
-    else if (this.lobby && LOBBY_KINDS.includes(kind)) {
-      const others = this.lobby.filter((r) => r.id !== body.id);
-      if (kind === "room-created") this.lobby = [body, ...others];
-      else if (kind === "room-deleted") this.lobby = others;
-      else this.lobby = this.lobby.some((r) => r.id === body.id)
-        ? this.lobby.map((r) => (r.id === body.id ? body : r))
-        : [body, ...others];
+    } else if (LOBBY_KINDS.includes(kind) || UNREAD_KINDS.includes(kind)) {
+      this.lobby = nextList(this.lobby, kind, body, this.self.me);
     }
   }
 }

@@ -19,8 +19,9 @@ import { JSON_HEADERS, errorOf, retryAfter, sleep } from "./http.js";
 
 // The named events of the stream (a poll answer's elements say their `type`).
 export const EVENT_TYPES = [
-  "chat", "gif", "whisper", "system", "members", "kicked", "room-deleted",
-  "rooms", "room-created", "room-updated",
+  "chat", "gif", "whisper", "system", "reaction", "unreaction", "edit", "delete",
+  "members", "typing", "kicked", "room-deleted",
+  "rooms", "room-created", "room-updated", "room-activity", "read",
 ];
 
 // A stream that shows nothing for this long (a buffering proxy, say) has
@@ -153,8 +154,10 @@ export class Connection {
     return "/poll?timeout=25" + (rooms ? "&" + rooms : "") + version;
   }
 
-  // A poll answer: the lobby's (`{rooms, version}`) or one of rooms
-  // (`{events, last_event_id, version}`), whose elements say their type.
+  // A poll answer: the lobby's (`{rooms, unread_through, version}`,
+  // delivered as the stream's `rooms`) or one of rooms (`{events,
+  // last_event_id, version}`), whose elements say their type (a changed
+  // lobby comes as `rooms`, or as `unread` when only counts changed).
   take(answer) {
     if (answer.events) {
       for (const body of answer.events) {
@@ -166,7 +169,7 @@ export class Connection {
         this.handlers.position(this.position);
       }
     } else if (answer.version !== this.version) {
-      this.deliver("rooms", { rooms: answer.rooms });
+      this.deliver("rooms", { rooms: answer.rooms, unread_through: answer.unread_through });
     }
     this.version = answer.version;
   }

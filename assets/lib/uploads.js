@@ -26,7 +26,7 @@ function sizeText(bytes) {
 }
 
 export class Uploads {
-  // `page`: { base, ended(), say(text), posted(ev) }.
+  // `page`: { base, ended(), say(text), posted(ev), composer }.
   constructor(page) {
     this.page = page;
     this.form = document.getElementById("gif-form");
@@ -70,6 +70,13 @@ export class Uploads {
       return page.say("“" + (file.name || "That GIF") + "” is " + sizeText(file.size) +
         ": GIFs can be at most " + sizeText(max) + ".");
     }
+    // A GIF answers the message the composer replies to, if any.
+    let replyTo;
+    try {
+      replyTo = page.composer.replyForGif();
+    } catch (err) {
+      return page.say(err.message);
+    }
     this.uploading = true;
     this.input.disabled = true;
     page.say("");
@@ -79,6 +86,7 @@ export class Uploads {
     const data = new FormData();
     // Before the file: the server reads it on the way to the GIF.
     data.append("client_id", newClientId());
+    if (replyTo != null) data.append("reply_to", String(replyTo));
     data.append("gif", file, file.name || "pasted.gif");
     const xhr = new XMLHttpRequest();
     xhr.open("POST", page.base + "/gifs");
@@ -91,7 +99,10 @@ export class Uploads {
     xhr.onload = () => {
       let body = null;
       try { body = JSON.parse(xhr.responseText); } catch (_) { /* not JSON */ }
-      if ((xhr.status === 201 || xhr.status === 200) && body) return page.posted(body);
+      if ((xhr.status === 201 || xhr.status === 200) && body) {
+        if (replyTo != null) page.composer.replied(replyTo);
+        return page.posted(body);
+      }
       page.say(uploadError(xhr.status, body && body.message));
     };
     xhr.onerror = () => {

@@ -41,6 +41,10 @@ pub enum Refusal {
     /// deleted.
     #[error("no such message in this room")]
     Missing,
+    /// A reply to a message that is not in the room, not seen by the
+    /// poster, or deleted.
+    #[error("the message replied to is not in this room (or not one you can see)")]
+    ReplyMissing,
     /// An unreaction of a reaction the caller has not given.
     #[error("you have not reacted so to this message")]
     NoReaction,

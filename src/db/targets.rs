@@ -50,7 +50,7 @@ pub(crate) fn check_reply(
     let poster = post.user.as_ref().map_or("", |u| u.id.as_str());
     let original = original
         .filter(|o| o.room == post.room_id && !o.deleted && o.visible_to(poster))
-        .ok_or(Refusal::Missing)?;
+        .ok_or(Refusal::ReplyMissing)?;
     if !original.kind.is_message() {
         return Err(Refusal::NotMessage);
     }

@@ -50,6 +50,14 @@ const ASSETS: &[Asset] = &[
     asset!("lib/members.js", JS),
     asset!("lib/composer.js", JS),
     asset!("lib/uploads.js", JS),
+    asset!("lib/changes.js", JS),
+    asset!("lib/actions.js", JS),
+    asset!("lib/mentions.js", JS),
+    asset!("lib/typing.js", JS),
+    asset!("lib/alerts.js", JS),
+    asset!("lib/rooms.js", JS),
+    asset!("lib/search.js", JS),
+    asset!("lib/settings.js", JS),
 ];
 
 /// Each asset's `ETag`: a hash of its content, computed once.

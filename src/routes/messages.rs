@@ -270,7 +270,7 @@ pub struct HistoryQuery {
     #[param(value_type = Option<i64>, minimum = 0)]
     before: Option<String>,
     /// Instead, the oldest events newer than this event id (paging
-    /// forward from a permalink), oldest first.
+    /// forward from a permalink), oldest first; `before` is then not used.
     #[param(value_type = Option<i64>, minimum = 0)]
     after: Option<String>,
     /// How many events at most.
@@ -287,19 +287,15 @@ pub enum Paging {
 }
 
 impl HistoryQuery {
-    /// Which page (`before` an id, `None` for the newest, or `after` one)
-    /// and `limit` (default 50): 400 when not numbers, 422 when an id is
-    /// negative (ids never are), when both are given, or when `limit` is
-    /// not within 1 to 200.
+    /// Which page (`before` an id, `None` for the newest, or `after` one,
+    /// which wins) and `limit` (default 50): 400 when not numbers, 422 when
+    /// an id is negative (ids never are) or `limit` is not within 1 to 200.
     pub fn check(&self) -> AppResult<(Paging, usize)> {
         let before = cursor_param("before", self.before.as_deref())?;
         let after = cursor_param("after", self.after.as_deref())?;
-        let paging = match (before, after) {
-            (before, None) => Paging::Before(before),
-            (None, Some(after)) => Paging::After(after),
-            (Some(_), Some(_)) => {
-                return Err(AppError::invalid("give `before` or `after`, not both"));
-            }
+        let paging = match after {
+            Some(after) => Paging::After(after),
+            None => Paging::Before(before),
         };
         let limit =
             parse_param::<usize>("limit", self.limit.as_deref())?.unwrap_or(DEFAULT_HISTORY);

@@ -20,7 +20,7 @@ use crate::{
         access::owned_room,
         negotiate::{Format, Input, Loose, whitespace_class},
         openapi::{Conflict, Failed, InRoom, Ordinary, Posted, Unavailable},
-        rooms::{MAX_PASSWORD_CHARS, MEMBERS_RANGE, RoomPath},
+        rooms::{MAX_PASSWORD_CHARS, MEMBERS_RANGE, RoomPath, max_schema},
     },
     state::AppState,
 };
@@ -90,9 +90,8 @@ struct SettingsForm {
     /// A new password (empty: none, the room is open to all).
     #[schema(max_length = 200)]
     password: Option<String>,
-    /// How many users may be present at once: 2 to 10000.
     #[serde(default, deserialize_with = "Loose::present")]
-    #[schema(value_type = Option<i64>, minimum = 2, maximum = 10000)]
+    #[schema(schema_with = max_schema)]
     max: Option<Loose>,
 }
 

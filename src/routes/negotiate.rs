@@ -157,12 +157,44 @@ pub fn parse_body<T: DeserializeOwned>(content_type: &str, body: &[u8]) -> Resul
     match mime.as_str() {
         "application/json" => serde_json::from_slice(body)
             .map_err(|e| AppError::bad_request(format!("malformed JSON: {e}"))),
-        "" | "application/x-www-form-urlencoded" => serde_urlencoded::from_bytes(body)
-            .map_err(|e| AppError::bad_request(format!("malformed form: {e}"))),
+        "" | "application/x-www-form-urlencoded" => {
+            serde_urlencoded::from_bytes(&lists_joined(body))
+                .map_err(|e| AppError::bad_request(format!("malformed form: {e}")))
+        }
         other => Err(AppError::UnsupportedMediaType(format!(
             "send a form or JSON, not {other}"
         ))),
     }
+}
+
+/// Fields a form may repeat, one value each time (`mentions=a&mentions=b`,
+/// as forms send a list): their values are joined with commas, as the
+/// field also takes them. Any other field repeated is refused (400).
+const LIST_FIELDS: [&str; 1] = ["mentions"];
+
+/// `body` with the values of each repeated list field joined into one.
+fn lists_joined(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    let repeated = LIST_FIELDS
+        .iter()
+        .any(|list| pairs.iter().filter(|(key, _)| key == list).count() > 1);
+    if !repeated {
+        return std::borrow::Cow::Borrowed(body);
+    }
+    let mut joined: Vec<(String, String)> = Vec::with_capacity(pairs.len());
+    for (key, value) in pairs {
+        let list = LIST_FIELDS.contains(&key.as_str());
+        match joined.iter_mut().find(|(seen, _)| list && *seen == key) {
+            Some((_, values)) => {
+                values.push(',');
+                values.push_str(&value);
+            }
+            None => joined.push((key, value)),
+        }
+    }
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    out.extend_pairs(joined);
+    std::borrow::Cow::Owned(out.finish().into_bytes())
 }
 
 /// A resume cursor (`after`, `last_event_id`): absent, or an event id,
@@ -206,11 +238,16 @@ impl Loose {
     /// which no bound admits.
     pub fn whole(field: &str, value: Option<&Loose>) -> Result<Option<i64>, AppError> {
         let not_whole = || AppError::invalid(format!("{field} must be a whole number"));
+        // What an i64 holds: 2^63 and beyond would saturate.
+        let fits = |f: f64| f >= i64::MIN as f64 && f < i64::MAX as f64;
         match value {
             None => Ok(None),
             Some(Loose::Number(n)) => match (n.as_i64(), n.as_f64()) {
                 (Some(n), _) => Ok(Some(n)),
-                (None, Some(f)) if f.fract() == 0.0 => Ok(Some(f as i64)),
+                (None, Some(f)) if f.fract() == 0.0 && fits(f) => Ok(Some(f as i64)),
+                (None, Some(f)) if f.fract() == 0.0 => {
+                    Err(AppError::invalid(format!("{field} is out of range")))
+                }
                 _ => Err(not_whole()),
             },
             Some(Loose::Text(text)) if text.trim().is_empty() => Ok(None),

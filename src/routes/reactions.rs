@@ -20,7 +20,7 @@ use crate::{
         edits::EventPath,
         messages::posted_status,
         negotiate::{Format, Input, bounded_text, bounded_text_schema},
-        openapi::{Conflict, Failed, InRoom, Ordinary, Posted, StateChange, Unavailable},
+        openapi::{Conflict, Failed, InRoom, Invalid, Ordinary, Posted, StateChange, Unavailable},
     },
     state::AppState,
 };
@@ -62,7 +62,7 @@ struct ReactionPath {
     #[param(value_type = i64, minimum = 1)]
     event: String,
     /// The reaction, percent-encoded.
-    #[param(min_length = 1)]
+    #[param(schema_with = reaction_schema)]
     reaction: String,
 }
 
@@ -130,7 +130,7 @@ async fn react(
     params(ReactionPath),
     responses(
         (status = OK, description = "The stored `unreaction` event", body = EventRecord),
-        InRoom, StateChange, Conflict, Unavailable, Ordinary, Failed
+        InRoom, StateChange, Invalid, Conflict, Unavailable, Ordinary, Failed
     )
 )]
 async fn unreact(

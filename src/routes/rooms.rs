@@ -31,7 +31,7 @@ use crate::{
             Format, Input, Loose, Maybe, bounded_name, bounded_name_schema, cursor_param,
             whitespace_class,
         },
-        openapi::{Conflict, Failed, InRoom, Ordinary, Posted, StateChange, Unavailable},
+        openapi::{Conflict, Failed, InRoom, Invalid, Ordinary, Posted, StateChange, Unavailable},
     },
     state::AppState,
     views,
@@ -92,7 +92,7 @@ fn title_schema() -> Schema {
 /// `max`: a whole number within [`MEMBERS_RANGE`], as a JSON number or as
 /// text (what forms send: trimmed, signs and leading zeros as Rust reads
 /// an `i64`; empty means the default).
-fn max_schema() -> Schema {
+pub fn max_schema() -> Schema {
     let space = whitespace_class();
     let number = ObjectBuilder::new()
         .schema_type(Type::Integer)
@@ -265,7 +265,7 @@ pub struct RoomView {
             content((RoomView = "application/json"), (String = "text/html"))),
         (status = SEE_OTHER, description = "A browser (`Accept: text/html`) at a full room: \
             back to the lobby, with a flash message"),
-        InRoom, Conflict, Ordinary, Failed
+        InRoom, Invalid, Conflict, Ordinary, Failed
     )
 )]
 async fn open(

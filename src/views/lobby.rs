@@ -23,7 +23,8 @@ pub fn lobby(page: &Page, rooms: &[Room], unread_through: Option<i64>) -> Markup
                     }
                     a.button href="/rooms/new" { "Create a room" }
                 }
-                table #rooms aria-labelledby="rooms-title" data-unread-through=[unread_through] {
+                table #rooms aria-labelledby="rooms-title" data-me=(page.user.id)
+                    data-unread-through=[unread_through] {
                     thead {
                         tr {
                             th scope="col" { "Room" }

@@ -92,7 +92,7 @@ async fn replies_are_held_to_what_the_poster_may_see() {
         json!({ "chat": "?", "reply_to": whisper["id"] }),
     )
     .await
-    .assert_error(404, "not_found");
+    .assert_error(409, "conflict");
     post(
         bob,
         "messages",
@@ -123,7 +123,7 @@ async fn replies_are_held_to_what_the_poster_may_see() {
         json!({ "chat": "hm", "reply_to": missing }),
     )
     .await
-    .assert_error(404, "not_found");
+    .assert_error(409, "conflict");
     // Nothing of it was stored.
     let history = carol.history(&room).await;
     assert!(
@@ -165,12 +165,32 @@ async fn mentions_name_people_of_the_room() {
     assert_eq!(form.status.as_u16(), 303);
     let history = bob.history(&room).await;
     assert_eq!(history.last().unwrap()["mentions"][0]["name"], "carol");
+    // Or as the field repeated, as forms send a list.
+    let repeated = alice
+        .post_form(
+            &format!("/rooms/{room}/messages"),
+            &[
+                ("chat", "@both"),
+                ("mentions", &bob_id),
+                ("mentions", &carol_id),
+            ],
+        )
+        .await;
+    assert_eq!(repeated.status.as_u16(), 303, "{}", repeated.text);
+    let history = bob.history(&room).await;
+    let named: Vec<&str> = history.last().unwrap()["mentions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(named, ["bob", "carol"]);
     // The page marks the messages that mention its viewer.
     let page = bob.get_html(&format!("/rooms/{room}")).await.text;
     assert_eq!(
         page.matches("mentions-me").count(),
-        1,
-        "one message mentions bob"
+        2,
+        "two messages mention bob"
     );
     // Nobody of the room: refused, nothing stored.
     let stranger = app.client();
@@ -280,8 +300,20 @@ async fn a_room_opens_at_a_message_with_history_around_it() {
         .await
         .text;
     assert!(html.contains(&format!("id=\"m{at}\"")) && html.contains("load-newer"));
-    alice
-        .get_json(&format!("/rooms/{room}/messages?after=1&before=9"))
+    let both = alice
+        .get_json(&format!(
+            "/rooms/{room}/messages?after={at}&before=1&limit=3"
+        ))
         .await
-        .assert_error(422, "invalid");
+        .json();
+    let ids: Vec<i64> = both["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    assert!(
+        ids.len() == 3 && ids.iter().all(|id| *id > at),
+        "after wins: {ids:?}"
+    );
 }

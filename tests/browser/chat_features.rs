@@ -211,6 +211,16 @@ async fn the_lobby_counts_unread_messages_live_and_search_jumps_to_one() {
                 .eval("return document.querySelector('#search-list').textContent.includes('a black cat');")
                 .await;
             assert_eq!(found, true);
+            bob.click("#search-list a.jump").await;
+            let cat = bob.wait_chat("a black cat").await;
+            bob.until(
+                "the message jumped to, highlighted, the results closed",
+                &format!(
+                    "return document.querySelector('#messages li[data-id=\"{cat}\"]').classList.contains('jumped')
+                       && document.querySelector('#search-results').hidden;"
+                ),
+            )
+            .await;
 
             bob.goto("/").await;
             bob.until_equal("the room read", &badge, "").await;
