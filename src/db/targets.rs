@@ -177,7 +177,7 @@ mod tests {
         let by_carol = reply(Kind::Chat, "carol", None);
         assert_eq!(
             check_reply(&by_carol, Some(&whisper)),
-            Err(Refusal::Missing)
+            Err(Refusal::ReplyMissing)
         );
         let chat = message(Kind::Chat, "alice", None);
         let quote = check_reply(&public, Some(&chat)).unwrap();

@@ -53,6 +53,7 @@ pub struct ChatForm {
     #[serde(default, deserialize_with = "Loose::present")]
     #[schema(schema_with = reply_to_schema)]
     reply_to: Option<Loose>,
+    #[serde(default, deserialize_with = "IdList::present")]
     #[schema(schema_with = mentions_schema)]
     mentions: Option<IdList>,
 }
@@ -191,6 +192,7 @@ pub struct WhisperForm {
     #[serde(default, deserialize_with = "Loose::present")]
     #[schema(schema_with = reply_to_schema)]
     reply_to: Option<Loose>,
+    #[serde(default, deserialize_with = "IdList::present")]
     #[schema(schema_with = mentions_schema)]
     mentions: Option<IdList>,
 }

@@ -5,7 +5,7 @@
 use axum::{
     extract::{Path, State},
     http::StatusCode,
-    response::Response,
+    response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -18,7 +18,7 @@ use crate::{
     model::{EventRecord, NewEvent, User},
     routes::{
         access::owned_room,
-        negotiate::{Format, Input, Loose, whitespace_class},
+        negotiate::{Format, Input, Loose, Maybe, whitespace_class},
         openapi::{Conflict, Failed, InRoom, Ordinary, Posted, Unavailable},
         rooms::{MAX_PASSWORD_CHARS, MEMBERS_RANGE, RoomPath, max_schema},
     },
@@ -78,7 +78,7 @@ fn flag_schema() -> utoipa::openapi::schema::Schema {
 }
 
 /// The body of `POST /rooms/{id}/settings`: any of its fields.
-#[derive(Deserialize, ToSchema)]
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"locked": true, "max": 5}))]
 struct SettingsForm {
@@ -105,11 +105,12 @@ struct SettingsForm {
     tag = "moderation",
     params(RoomPath),
     request_body(content(
-        (SettingsForm = "application/json"),
-        (SettingsForm = "application/x-www-form-urlencoded")
+        (Option<SettingsForm> = "application/json"),
+        (Option<SettingsForm> = "application/x-www-form-urlencoded")
     )),
     responses(
         (status = OK, description = "Changed: the stored notice", body = EventRecord),
+        (status = NO_CONTENT, description = "Nothing to change: it was so already"),
         (status = SEE_OTHER, description = "A form post: back to the room's page"),
         InRoom, Posted, Unavailable, Ordinary, Failed
     )
@@ -119,8 +120,9 @@ async fn settings(
     Path(RoomPath { id: room_id }): Path<RoomPath>,
     format: Format,
     visitor: Visitor,
-    Input(form): Input<SettingsForm>,
+    Input(Maybe(form)): Input<Maybe<SettingsForm>>,
 ) -> AppResult<Response> {
+    let form = form.unwrap_or_default();
     let locked = Flag::value("locked", form.locked.as_ref())?;
     let max = match Loose::whole("max", form.max.as_ref())? {
         Some(max) if !MEMBERS_RANGE.contains(&max) => {
@@ -142,17 +144,15 @@ async fn settings(
             "password must be at most {MAX_PASSWORD_CHARS} characters"
         )));
     }
-    if locked.is_none() && max.is_none() && password.is_none() {
-        return Err(AppError::invalid(
-            "say what to change: locked, password or max",
-        ));
-    }
     let room = owned_room(&state, &room_id, &visitor).await?;
     // A form sends every field: what is as it was changes nothing.
     let locked = locked.filter(|locked| *locked != room.locked);
     let max = max.filter(|max| *max != room.max);
     if locked.is_none() && max.is_none() && password.is_none() {
-        return Err(AppError::invalid("nothing changed"));
+        return Ok(match format {
+            Format::Json => StatusCode::NO_CONTENT.into_response(),
+            Format::Html => format.done_in_room(StatusCode::SEE_OTHER, &(), &room.id),
+        });
     }
     let password_hash = match password {
         None => None,

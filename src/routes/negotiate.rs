@@ -256,6 +256,23 @@ impl Loose {
     }
 }
 
+impl Loose {
+    /// As [`Loose::whole`], and text such as `12.0` (a whole number as a
+    /// form writes a float) is that number too.
+    pub fn whole_number(field: &str, value: Option<&Loose>) -> Result<Option<i64>, AppError> {
+        if let Some(Loose::Text(text)) = value
+            && text.trim().parse::<i64>().is_err()
+            && let Ok(number) = text.trim().parse::<f64>()
+            && number.fract() == 0.0
+            && !text.trim().is_empty()
+        {
+            let number = serde_json::Number::from_f64(number);
+            return Loose::whole(field, number.map(Loose::Number).as_ref());
+        }
+        Loose::whole(field, value)
+    }
+}
+
 /// Trims `raw` and checks its length in characters (not bytes), and that
 /// it shows something: text made only of invisible characters (zero-width
 /// spaces, joiners, fillers) is as empty as blank text.

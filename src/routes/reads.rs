@@ -62,7 +62,7 @@ async fn mark_read(
     visitor: Visitor,
     Input(form): Input<ReadForm>,
 ) -> AppResult<StatusCode> {
-    let last_read = Loose::whole("last_event_id", form.last_event_id.as_ref())?
+    let last_read = Loose::whole_number("last_event_id", form.last_event_id.as_ref())?
         .ok_or_else(|| AppError::invalid("last_event_id is required"))?;
     if last_read < 0 {
         return Err(AppError::invalid("last_event_id must not be negative"));

@@ -29,7 +29,39 @@ pub enum IdList {
     Text(String),
 }
 
+/// Whether `id` can be a user's id (`^[A-Za-z0-9_-]{8,32}$`).
+fn is_user_id(id: &str) -> bool {
+    (8..=32).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 impl IdList {
+    /// For `#[serde(default, deserialize_with = "IdList::present")]`: an
+    /// absent field is `None`, and `null` is refused (400) rather than
+    /// taken for absence.
+    pub fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<IdList>, D::Error> {
+        <IdList as Deserialize>::deserialize(d).map(Some)
+    }
+
+    /// 422 unless every id can be a user's (in text, between the commas
+    /// and spaces).
+    pub fn check(&self) -> AppResult<()> {
+        let malformed = match self {
+            IdList::List(ids) => ids.iter().any(|id| !is_user_id(id)),
+            IdList::Text(text) => text
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .any(|id| !id.is_empty() && !is_user_id(id)),
+        };
+        match malformed {
+            true => Err(AppError::invalid(
+                "mentions are user ids: 8 to 32 letters, digits, `_` or `-`",
+            )),
+            false => Ok(()),
+        }
+    }
+
     /// The ids, trimmed, without empty ones or repeats, in order.
     pub fn ids(&self) -> Vec<String> {
         let raw: Vec<&str> = match self {
@@ -55,9 +87,13 @@ pub fn mentions_schema() -> Schema {
         .pattern(Some("^[A-Za-z0-9_-]{8,32}$"));
     let list = ArrayBuilder::new().items(id).max_items(Some(MAX_MENTIONS));
     let space = whitespace_class();
+    // Ids apart, by commas or spaces; at most 20 of them.
+    let (id, gap) = ("[A-Za-z0-9_-]{8,32}", format!("(?:[,]|{space})"));
     let text = ObjectBuilder::new()
         .schema_type(Type::String)
-        .pattern(Some(format!("^(?:[A-Za-z0-9_-]{{8,32}}|[,]|{space})*$")));
+        .pattern(Some(format!(
+            "^{gap}*(?:{id}(?:{gap}+{id}){{0,19}})?{gap}*$"
+        )));
     OneOfBuilder::new()
         .item(list)
         .item(text)
@@ -72,7 +108,8 @@ pub fn mentions_schema() -> Schema {
 pub fn reply_to_schema() -> Schema {
     let number = ObjectBuilder::new()
         .schema_type(Type::Integer)
-        .minimum(Some(1));
+        .minimum(Some(1))
+        .maximum(Some(i64::MAX));
     let space = whitespace_class();
     let text = ObjectBuilder::new()
         .schema_type(Type::String)
@@ -105,6 +142,9 @@ pub async fn mentioned(
     room: &RoomRow,
     mentions: Option<&IdList>,
 ) -> AppResult<Vec<User>> {
+    if let Some(mentions) = mentions {
+        mentions.check()?;
+    }
     let ids = mentions.map(IdList::ids).unwrap_or_default();
     if ids.len() > MAX_MENTIONS {
         return Err(AppError::invalid(format!(
@@ -132,8 +172,17 @@ mod tests {
     fn mention_lists_come_as_arrays_or_text() {
         let text = IdList::Text(" abc12345, def67890 abc12345 ".into());
         assert_eq!(text.ids(), ["abc12345", "def67890"]);
-        let list = IdList::List(vec!["x1234567".into(), " ".into()]);
-        assert_eq!(list.ids(), ["x1234567"]);
+        assert!(text.check().is_ok());
+        assert!(
+            IdList::Text("abc, def67890".into()).check().is_err(),
+            "too short"
+        );
+        assert!(
+            IdList::List(vec!["x1234567".into(), "".into()])
+                .check()
+                .is_err()
+        );
+        assert!(IdList::List(vec![" x1234567".into()]).check().is_err());
     }
 
     #[test]

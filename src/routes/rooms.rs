@@ -308,8 +308,9 @@ async fn open(
         Some(id) => {
             let user = &visitor.user.id;
             let half = PAGE_MESSAGES / 2;
+            let before = id.saturating_add(1);
             let (mut older, has_more) =
-                state.db.history(&room.id, user, Some(id + 1), half).await?;
+                state.db.history(&room.id, user, Some(before), half).await?;
             let (newer, has_newer) = state.db.history_after(&room.id, user, id, half).await?;
             older.extend(newer);
             (older, has_more, has_newer)

@@ -109,7 +109,6 @@ async fn settings_are_held_to_their_bounds() {
     let (room, clients, _streams) = room_with(&app, &["alice"]).await;
     let path = format!("/rooms/{room}/settings");
     for bad in [
-        json!({}),
         json!({ "max": 1 }),
         json!({ "max": 10001 }),
         json!({ "locked": "maybe" }),
@@ -124,4 +123,11 @@ async fn settings_are_held_to_their_bounds() {
         .post_json(&path, json!({ "colour": "red" }))
         .await
         .assert_error(400, "bad_request");
+    // Nothing to change, or only what is so already: nothing is said.
+    for same in [json!({}), json!({ "locked": false, "max": 20 })] {
+        let answer = clients[0].post_json(&path, same).await;
+        assert_eq!(answer.status.as_u16(), 204, "{}", answer.text);
+    }
+    let notices = crate::helpers::notices(&clients[0], &room).await;
+    assert_eq!(notices, ["alice joined"], "nothing said");
 }
