@@ -100,16 +100,22 @@ impl LobbyWatch {
         })
     }
 
-    /// What differs between `seen` and now: the list (also when `seen` is
-    /// missing or from another boot), or only the activity.
-    pub fn changes(&self, seen: Option<&str>) -> Changes {
+    /// The version now, and what differs between `seen` and it: the list
+    /// (also when `seen` is missing or from another boot), or only the
+    /// activity. Read at once, so that a poll reports the very version
+    /// whose news it carries (a later one would hide a change from it).
+    pub fn changes(&self, seen: Option<&str>) -> (String, Changes) {
         let now = *self.rx.borrow();
-        match self.parse(seen) {
+        let changes = match self.parse(seen) {
             None => Changes::List,
             Some(seen) if seen.list != now.list => Changes::List,
             Some(seen) if seen.activity != now.activity => Changes::Activity,
             Some(_) => Changes::None,
-        }
+        };
+        (
+            format!("{}-{}-{}", self.boot, now.list, now.activity),
+            changes,
+        )
     }
 
     /// Returns once the lobby differs from `seen` (at once when it already

@@ -279,8 +279,9 @@ pub async fn poll(state: AppState, asked: PollOf, visitor: Visitor) -> AppResult
         asked.after,
     );
     let mut answer = Answer::default();
-    let seen = asked.version.as_deref();
-    if let Some(news) = lobby_news(&state, &user_id, watch.changes(seen)).await? {
+    // The version reported is the one whose news this answer carries.
+    let (mut reported, changes) = watch.changes(asked.version.as_deref());
+    if let Some(news) = lobby_news(&state, &user_id, changes).await? {
         answer.push(None, news);
     }
     for room_id in &asked.rooms {
@@ -306,7 +307,8 @@ pub async fn poll(state: AppState, asked: PollOf, visitor: Visitor) -> AppResult
                         }
                     }
                     _ = watch.wait_for_change(seen.as_deref(), asked.timeout) => {
-                        let changes = watch.changes(seen.as_deref());
+                        let (now, changes) = watch.changes(seen.as_deref());
+                        reported = now;
                         if let Some(news) = lobby_news(&state, &user_id, changes).await? {
                             answer.push(None, news);
                         }
@@ -331,7 +333,7 @@ pub async fn poll(state: AppState, asked: PollOf, visitor: Visitor) -> AppResult
     body.put_slice(b"{\"events\":");
     body.put(json_array(events.iter().map(|e| e.json.clone())));
     body.put_slice(format!(",\"last_event_id\":{},\"version\":", feed.last_id()).as_bytes());
-    body.put_slice(&crate::events::to_json(&watch.current()));
+    body.put_slice(&crate::events::to_json(&reported));
     body.put_u8(b'}');
     drop(feed);
     Ok(json_response(body))
