@@ -55,8 +55,7 @@ use tokio::{
 pub use admission::Known;
 pub use lobby::{Changes, LobbyWatch};
 pub use presence::{Entry, Presence};
-pub use reads::{ReadEvent, ReadPosition, RoomActivity};
-pub use typing::{TYPING_EVERY, TypingEvent};
+pub use reads::ReadPosition;
 
 use crate::{
     events::Event,
