@@ -235,7 +235,9 @@ impl Loose {
     /// `None` when absent or empty; 422 when it is not a whole number.
     /// A JSON number is whole when its fraction is zero (`12.0` is 12, as
     /// JSON Schema's `integer` has it); one beyond an `i64` saturates,
-    /// which no bound admits.
+    /// which no bound admits. Text is read the same way: digits, with a
+    /// sign and a fraction of zeros if it likes (`+12.0`, as a form
+    /// writes a float), and spaces around ([`whole_text_pattern`]).
     pub fn whole(field: &str, value: Option<&Loose>) -> Result<Option<i64>, AppError> {
         let not_whole = || AppError::invalid(format!("{field} must be a whole number"));
         // What an i64 holds: 2^63 and beyond would saturate.
@@ -251,26 +253,39 @@ impl Loose {
                 _ => Err(not_whole()),
             },
             Some(Loose::Text(text)) if text.trim().is_empty() => Ok(None),
-            Some(Loose::Text(text)) => text.trim().parse().map(Some).map_err(|_| not_whole()),
+            Some(Loose::Text(text)) => whole_text(text.trim()).map(Some).ok_or_else(not_whole),
         }
     }
 }
 
-impl Loose {
-    /// As [`Loose::whole`], and text such as `12.0` (a whole number as a
-    /// form writes a float) is that number too.
-    pub fn whole_number(field: &str, value: Option<&Loose>) -> Result<Option<i64>, AppError> {
-        if let Some(Loose::Text(text)) = value
-            && text.trim().parse::<i64>().is_err()
-            && let Ok(number) = text.trim().parse::<f64>()
-            && number.fract() == 0.0
-            && !text.trim().is_empty()
-        {
-            let number = serde_json::Number::from_f64(number);
-            return Loose::whole(field, number.map(Loose::Number).as_ref());
-        }
-        Loose::whole(field, value)
+/// The pattern of a whole number's text as [`Loose::whole`] reads it, for
+/// a schema: `number` is the pattern of its sign and digits (which sets its
+/// range); empty text too (taken for absent) when `empty_too`.
+pub fn whole_text_pattern(number: &str, empty_too: bool) -> String {
+    let space = whitespace_class();
+    let optional = if empty_too { "?" } else { "" };
+    format!("^{space}*(?:(?:{number})(?:[.]0*)?){optional}{space}*$")
+}
+
+/// Most digits of a whole number's text after its leading zeros: all an
+/// `i64` holds, and simple for a pattern to say.
+const MAX_DIGITS: usize = 18;
+
+/// `text` (trimmed) as a whole number: an optional sign, digits (at most
+/// [`MAX_DIGITS`] after leading zeros), and an optional fraction of zeros;
+/// `None` for anything else.
+fn whole_text(text: &str) -> Option<i64> {
+    let number = match text.split_once('.') {
+        Some((whole, zeros)) if zeros.bytes().all(|b| b == b'0') => whole,
+        Some(_) => return None,
+        None => text,
+    };
+    let digits = number.strip_prefix(['+', '-']).unwrap_or(number);
+    let significant = digits.trim_start_matches('0').len();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
+    (significant <= MAX_DIGITS).then(|| number.parse().ok())?
 }
 
 /// Trims `raw` and checks its length in characters (not bytes), and that
@@ -441,7 +456,7 @@ pub fn parse_param<T: std::str::FromStr>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -501,6 +516,72 @@ mod tests {
         assert_eq!(some("application/json", "[1]"), None);
         assert_eq!(some("", "a=x"), Some(Some("x".into())));
         assert_eq!(some("", ""), Some(None));
+    }
+
+    /// Texts to hold a whole number's pattern to the check of its field:
+    /// numbers as forms and people write them, and near misses.
+    const NUMBER_TEXTS: &[&str] = &[
+        "0",
+        "-0",
+        "+0",
+        "-00.0",
+        "7",
+        " 7 ",
+        "\u{a0}12\t",
+        "007",
+        "+12.0",
+        "12.",
+        "12.000",
+        "-5",
+        "-5.0",
+        "12.5",
+        "12.01",
+        ".0",
+        "+",
+        "-",
+        "1e3",
+        "0x10",
+        "1_000",
+        "1 000",
+        "٣",
+        "12.0.0",
+        "++1",
+        "10000",
+        "10001",
+        "9999",
+        "1",
+        "2",
+        "   ",
+        "",
+        "99999999999999999999",
+        "999999999999999999",
+        "1000000000000000000",
+        "0001000000000000000",
+    ];
+
+    /// Holds the schema pattern of a number field to `accepts`, what its
+    /// route takes as text: a pattern that admits less than the route is
+    /// the schema refusing valid input, one that admits more the route
+    /// refusing what the schema calls valid.
+    pub fn pattern_agrees_with(pattern: &str, accepts: impl Fn(&str) -> bool) {
+        let pattern = regex::Regex::new(pattern).unwrap();
+        for text in NUMBER_TEXTS {
+            assert_eq!(pattern.is_match(text), accepts(text), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn whole_number_text_is_what_its_pattern_says() {
+        let read = |text: &str| Loose::whole("n", Some(&Loose::Text(text.into())));
+        let pattern = whole_text_pattern("[+-]?0*[0-9]{1,18}", true);
+        pattern_agrees_with(&pattern, |text| read(text).is_ok());
+        assert_eq!(read(" +12.00 ").unwrap(), Some(12));
+        assert_eq!(read("-0").unwrap(), Some(0));
+        assert_eq!(read("").unwrap(), None);
+        assert_eq!(
+            read("-999999999999999999").unwrap(),
+            Some(-999_999_999_999_999_999)
+        );
     }
 
     #[test]

@@ -7,7 +7,13 @@ use axum::{
     http::StatusCode,
 };
 use serde::Deserialize;
-use utoipa::ToSchema;
+use utoipa::{
+    ToSchema,
+    openapi::{
+        Type,
+        schema::{ObjectBuilder, OneOfBuilder, Schema},
+    },
+};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
@@ -16,7 +22,7 @@ use crate::{
     model::ReadMark,
     routes::{
         access::admitted_room,
-        negotiate::{Input, Loose},
+        negotiate::{Input, Loose, whole_text_pattern},
         openapi::{Failed, InRoom, Ordinary, Posted, Unavailable},
         rooms::RoomPath,
     },
@@ -34,8 +40,41 @@ pub fn routes() -> OpenApiRouter<AppState> {
 struct ReadForm {
     /// The id of the newest event read.
     #[serde(default, deserialize_with = "Loose::present")]
-    #[schema(required = true, value_type = i64, minimum = 0)]
+    #[schema(required = true, schema_with = last_read_schema)]
     last_event_id: Option<Loose>,
+}
+
+/// `last_event_id`: an id or 0, as a JSON number or as text (what forms
+/// send, read by [`Loose::whole`]; `-0` is 0 too).
+fn last_read_schema() -> Schema {
+    let number = ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(0))
+        .maximum(Some(i64::MAX));
+    let text = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(last_read_pattern()));
+    OneOfBuilder::new()
+        .item(number)
+        .item(text)
+        .description(Some("The id of the newest event read"))
+        .into()
+}
+
+/// `last_event_id` as text (a test holds it to [`last_read`]).
+fn last_read_pattern() -> String {
+    whole_text_pattern("[+]?0*[0-9]{1,18}|-0+", false)
+}
+
+/// The position `last_event_id` says: 422 when absent, negative or no
+/// whole number.
+fn last_read(value: Option<&Loose>) -> AppResult<i64> {
+    let last_read = Loose::whole("last_event_id", value)?
+        .ok_or_else(|| AppError::invalid("last_event_id is required"))?;
+    if last_read < 0 {
+        return Err(AppError::invalid("last_event_id must not be negative"));
+    }
+    Ok(last_read)
 }
 
 /// POST /rooms/{id}/read: the caller has read the room up to
@@ -62,11 +101,7 @@ async fn mark_read(
     visitor: Visitor,
     Input(form): Input<ReadForm>,
 ) -> AppResult<StatusCode> {
-    let last_read = Loose::whole_number("last_event_id", form.last_event_id.as_ref())?
-        .ok_or_else(|| AppError::invalid("last_event_id is required"))?;
-    if last_read < 0 {
-        return Err(AppError::invalid("last_event_id must not be negative"));
-    }
+    let last_read = last_read(form.last_event_id.as_ref())?;
     let room = admitted_room(&state, &room_id, &visitor).await?;
     // Nobody has read what was never written.
     let last_read = last_read.min(state.db.newest_id().await?);
@@ -81,4 +116,20 @@ async fn mark_read(
         .reached(last_read);
     state.writer.mark_read(vec![mark]).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::negotiate::tests::pattern_agrees_with;
+
+    #[test]
+    fn the_schema_of_last_event_id_is_what_it_takes() {
+        // Found by Schemathesis: "+0.0" was taken, and the schema said
+        // only numbers.
+        pattern_agrees_with(&last_read_pattern(), |text| {
+            last_read(Some(&Loose::Text(text.into()))).is_ok()
+        });
+        assert_eq!(last_read(Some(&Loose::Text("+0.0".into()))).unwrap(), 0);
+    }
 }

@@ -13,7 +13,7 @@ use utoipa::openapi::{
 use crate::{
     error::{AppError, AppResult},
     model::{RoomRow, User},
-    routes::negotiate::{Loose, whitespace_class},
+    routes::negotiate::{Loose, whitespace_class, whole_text_pattern},
     state::AppState,
 };
 
@@ -110,12 +110,9 @@ pub fn reply_to_schema() -> Schema {
         .schema_type(Type::Integer)
         .minimum(Some(1))
         .maximum(Some(i64::MAX));
-    let space = whitespace_class();
     let text = ObjectBuilder::new()
         .schema_type(Type::String)
-        .pattern(Some(format!(
-            "^(?:{space}*[+]?0*[1-9][0-9]{{0,17}}{space}*)?$"
-        )));
+        .pattern(Some(reply_to_pattern()));
     OneOfBuilder::new()
         .item(number)
         .item(text)
@@ -124,6 +121,11 @@ pub fn reply_to_schema() -> Schema {
              room that the poster sees (a reply to a whisper is a whisper between the same two)",
         ))
         .into()
+}
+
+/// `reply_to` as text: an id (a test holds it to [`reply_to`]).
+fn reply_to_pattern() -> String {
+    whole_text_pattern("[+]?0*[1-9][0-9]{0,17}", true)
 }
 
 /// The id `reply_to` names: `None` when absent or empty, 422 when it is
@@ -167,6 +169,14 @@ pub async fn mentioned(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::routes::negotiate::tests::pattern_agrees_with;
+
+    #[test]
+    fn the_schema_of_reply_to_is_what_it_takes() {
+        pattern_agrees_with(&reply_to_pattern(), |text| {
+            reply_to(Some(&Loose::Text(text.into()))).is_ok()
+        });
+    }
 
     #[test]
     fn mention_lists_come_as_arrays_or_text() {

@@ -29,7 +29,7 @@ use crate::{
         limits::{ClientAddr, rate_limited},
         negotiate::{
             Format, Input, Loose, Maybe, bounded_name, bounded_name_schema, cursor_param,
-            whitespace_class,
+            whole_text_pattern,
         },
         openapi::{Conflict, Failed, InRoom, Invalid, Ordinary, Posted, StateChange, Unavailable},
     },
@@ -90,25 +90,27 @@ fn title_schema() -> Schema {
 }
 
 /// `max`: a whole number within [`MEMBERS_RANGE`], as a JSON number or as
-/// text (what forms send: trimmed, signs and leading zeros as Rust reads
-/// an `i64`; empty means the default).
+/// text (what forms send, read by [`Loose::whole`]; empty means the
+/// default).
 pub fn max_schema() -> Schema {
-    let space = whitespace_class();
     let number = ObjectBuilder::new()
         .schema_type(Type::Integer)
         .minimum(Some(*MEMBERS_RANGE.start()))
         .maximum(Some(*MEMBERS_RANGE.end()));
-    // 2 to 10000, spelled out: see the test that holds it to the range.
-    let in_range = "(?:[2-9]|[1-9][0-9]{1,3}|10000)";
     let text = ObjectBuilder::new()
         .schema_type(Type::String)
-        .pattern(Some(format!("^{space}*(?:[+]?0*{in_range})?{space}*$")));
+        .pattern(Some(max_pattern()));
     OneOfBuilder::new()
         .item(number)
         .item(text)
         .description(Some("How many users may be present at once: 2 to 10000"))
         .default(Some(DEFAULT_MAX_MEMBERS.into()))
         .into()
+}
+
+/// `max` as text: 2 to 10000, spelled out (a test holds it to the check).
+fn max_pattern() -> String {
+    whole_text_pattern("[+]?0*(?:[2-9]|[1-9][0-9]{1,3}|10000)", true)
 }
 
 /// A [`NewRoom`] within its bounds.
@@ -473,7 +475,7 @@ fn new_room_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routes::negotiate::parse_body;
+    use crate::routes::negotiate::{parse_body, tests::pattern_agrees_with};
 
     fn check(content_type: &str, body: &str) -> AppResult<RoomSpec> {
         parse_body::<NewRoom>(content_type, body.as_bytes())?.check()
@@ -521,8 +523,13 @@ mod tests {
 
     #[test]
     fn the_schema_of_max_spells_out_its_range() {
-        // `max_schema` writes 2..=10000 as a pattern for forms: a new
-        // range needs a new pattern.
-        assert_eq!(MEMBERS_RANGE, 2..=10_000);
+        pattern_agrees_with(&max_pattern(), |text| {
+            let room = NewRoom {
+                title: Some("x".into()),
+                max: Some(Loose::Text(text.into())),
+                password: None,
+            };
+            room.check().is_ok()
+        });
     }
 }
