@@ -267,25 +267,48 @@ pub fn whole_text_pattern(number: &str, empty_too: bool) -> String {
     format!("^{space}*(?:(?:{number})(?:[.]0*)?){optional}{space}*$")
 }
 
-/// Most digits of a whole number's text after its leading zeros: all an
-/// `i64` holds, and simple for a pattern to say.
-const MAX_DIGITS: usize = 18;
-
-/// `text` (trimmed) as a whole number: an optional sign, digits (at most
-/// [`MAX_DIGITS`] after leading zeros), and an optional fraction of zeros;
-/// `None` for anything else.
+/// `text` (trimmed) as a whole number: an optional sign, digits, and an
+/// optional fraction of zeros; `None` for anything else, or beyond an i64.
 fn whole_text(text: &str) -> Option<i64> {
-    let number = match text.split_once('.') {
-        Some((whole, zeros)) if zeros.bytes().all(|b| b == b'0') => whole,
-        Some(_) => return None,
-        None => text,
-    };
+    let number = without_zero_fraction(text);
     let digits = number.strip_prefix(['+', '-']).unwrap_or(number);
-    let significant = digits.trim_start_matches('0').len();
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    (significant <= MAX_DIGITS).then(|| number.parse().ok())?
+    number.parse().ok()
+}
+
+/// `text` without a fraction made of zeros (`12.0`, `12.`): JSON Schema's
+/// integers include `12.0`, and that is how forms and query strings get
+/// them written.
+fn without_zero_fraction(text: &str) -> &str {
+    match text.split_once('.') {
+        Some((whole, zeros)) if zeros.bytes().all(|b| b == b'0') => whole,
+        _ => text,
+    }
+}
+
+/// The pattern of the positive numbers of as many digits as `max` has, up
+/// to `max` (digits, the first not zero): with the patterns of shorter
+/// numbers, a range's upper bound in a schema.
+pub fn digits_up_to(max: &str) -> String {
+    let digits = max.as_bytes();
+    let mut ways: Vec<String> = Vec::with_capacity(digits.len() + 1);
+    for (i, &digit) in digits.iter().enumerate() {
+        // Equal to `max` before position i, lower at i, anything after.
+        let lowest = if i == 0 { b'1' } else { b'0' };
+        if digit > lowest {
+            let rest = digits.len() - i - 1;
+            ways.push(format!(
+                "{}[{}-{}][0-9]{{{rest}}}",
+                &max[..i],
+                lowest as char,
+                (digit - 1) as char
+            ));
+        }
+    }
+    ways.push(max.to_owned());
+    format!("(?:{})", ways.join("|"))
 }
 
 /// Trims `raw` and checks its length in characters (not bytes), and that
@@ -448,7 +471,7 @@ pub fn parse_param<T: std::str::FromStr>(
 ) -> Result<Option<T>, AppError> {
     match raw {
         None => Ok(None),
-        Some(text) => text
+        Some(text) => without_zero_fraction(text)
             .parse()
             .map(Some)
             .map_err(|_| AppError::bad_request(format!("{name} must be a number"))),
@@ -573,7 +596,8 @@ pub(crate) mod tests {
     #[test]
     fn whole_number_text_is_what_its_pattern_says() {
         let read = |text: &str| Loose::whole("n", Some(&Loose::Text(text.into())));
-        let pattern = whole_text_pattern("[+-]?0*[0-9]{1,18}", true);
+        let up_to_max = digits_up_to(&i64::MAX.to_string());
+        let pattern = whole_text_pattern(&format!("[+-]?0*(?:[0-9]{{1,18}}|{up_to_max})"), true);
         pattern_agrees_with(&pattern, |text| read(text).is_ok());
         assert_eq!(read(" +12.00 ").unwrap(), Some(12));
         assert_eq!(read("-0").unwrap(), Some(0));
@@ -582,6 +606,24 @@ pub(crate) mod tests {
             read("-999999999999999999").unwrap(),
             Some(-999_999_999_999_999_999)
         );
+    }
+
+    #[test]
+    fn a_range_of_digits_is_spelled_out_exactly() {
+        let pattern = regex::Regex::new(&format!("^{}$", digits_up_to("3405"))).unwrap();
+        for n in 0..10_000 {
+            let text = n.to_string();
+            assert_eq!(pattern.is_match(&text), (1000..=3405).contains(&n), "{n}");
+        }
+        assert!(!pattern.is_match("0999"));
+    }
+
+    #[test]
+    fn query_numbers_may_have_a_fraction_of_zeros() {
+        assert_eq!(parse_param::<i64>("n", Some("1759.0")).unwrap(), Some(1759));
+        assert_eq!(parse_param::<u64>("n", Some("25.")).unwrap(), Some(25));
+        assert!(parse_param::<i64>("n", Some("1759.5")).is_err());
+        assert!(parse_param::<i64>("n", Some("1e3")).is_err());
     }
 
     #[test]

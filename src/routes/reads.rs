@@ -22,7 +22,7 @@ use crate::{
     model::ReadMark,
     routes::{
         access::admitted_room,
-        negotiate::{Input, Loose, whole_text_pattern},
+        negotiate::{Input, Loose, digits_up_to, whole_text_pattern},
         openapi::{Failed, InRoom, Ordinary, Posted, Unavailable},
         rooms::RoomPath,
     },
@@ -63,7 +63,8 @@ fn last_read_schema() -> Schema {
 
 /// `last_event_id` as text (a test holds it to [`last_read`]).
 fn last_read_pattern() -> String {
-    whole_text_pattern("[+]?0*[0-9]{1,18}|-0+", false)
+    let nineteen = digits_up_to(&i64::MAX.to_string());
+    whole_text_pattern(&format!("[+]?0*(?:[0-9]{{1,18}}|{nineteen})|-0+"), false)
 }
 
 /// The position `last_event_id` says: 422 when absent, negative or no

@@ -13,7 +13,7 @@ use utoipa::openapi::{
 use crate::{
     error::{AppError, AppResult},
     model::{RoomRow, User},
-    routes::negotiate::{Loose, whitespace_class, whole_text_pattern},
+    routes::negotiate::{Loose, digits_up_to, whitespace_class, whole_text_pattern},
     state::AppState,
 };
 
@@ -125,7 +125,8 @@ pub fn reply_to_schema() -> Schema {
 
 /// `reply_to` as text: an id (a test holds it to [`reply_to`]).
 fn reply_to_pattern() -> String {
-    whole_text_pattern("[+]?0*[1-9][0-9]{0,17}", true)
+    let nineteen = digits_up_to(&i64::MAX.to_string());
+    whole_text_pattern(&format!("[+]?0*(?:[1-9][0-9]{{0,17}}|{nineteen})"), true)
 }
 
 /// The id `reply_to` names: `None` when absent or empty, 422 when it is
