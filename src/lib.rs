@@ -36,6 +36,11 @@
 //! [`run`] serves on an already-bound listener until `shutdown` resolves,
 //! which is how `main` and the tests (on port 0) start the server.
 
+/// The allocator of the server, its tests and its benchmarks alike: see
+/// its comment in Cargo.toml, and docs/performance.md for the figures.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 pub mod after_commit;
 pub mod backup;
 pub mod client_addr;
