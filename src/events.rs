@@ -23,6 +23,9 @@ pub struct Event {
     pub json: Bytes,
     /// The whole SSE block: `id:`, `event:`, `data:` and the blank line.
     pub sse: Bytes,
+    /// A long-poll answering with this event first waits until then for
+    /// more: set as a busy room's message is published (`hub/pace.rs`).
+    pub gather_until: Option<tokio::time::Instant>,
 }
 
 impl Event {
@@ -58,6 +61,7 @@ impl Event {
             audience,
             json,
             sse: sse.freeze(),
+            gather_until: None,
         }
     }
 }

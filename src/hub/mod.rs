@@ -23,6 +23,7 @@
 //! - `reads`: what each user has been delivered of each room, for unread
 //!   counts, and the lobby's `room-activity` and `read` events.
 //! - `typing`: who is typing, as ephemeral events, throttled per user.
+//! - `pace`: a busy room's messages go to long-polls in waves.
 //!
 //! The hub sits above storage: the writer reports what it committed to it
 //! (`after_commit.rs`), and it never holds the writer. What presence needs
@@ -35,6 +36,7 @@ mod addresses;
 mod admission;
 mod folding;
 mod lobby;
+mod pace;
 mod presence;
 mod reads;
 mod recent;
@@ -188,11 +190,14 @@ impl Hub {
     pub fn publish_stored(&self, record: &EventRecord) {
         // Rendered, and sent (which wakes every waiting viewer), outside
         // the lock: a big room's wake-ups must not stall arrivals.
-        let event = Arc::new(Event::stored(record));
+        let mut event = Event::stored(record);
+        let now = tokio::time::Instant::now();
         let tx = {
             let mut state = self.state();
             state.published = state.published.max(record.id);
             state.rooms.get_mut(&record.room).map(|room| {
+                event.gather_until = room.pace.stored(now);
+                let event = Arc::new(event);
                 if record.kind == Kind::Delete {
                     // The deleted words are in memory too (the message,
                     // its edits, replies quoting it): resumes from before
@@ -200,13 +205,13 @@ impl Hub {
                     room.recent.forget(record.id - 1);
                 }
                 room.recent.push(event.clone());
-                room.tx.clone()
+                (room.tx.clone(), event)
             })
         };
         // A viewer entering between the two sees `published` already
         // counting this event and the event in its channel: its id check
         // drops the copy. No receivers is not an error.
-        if let Some(tx) = tx {
+        if let Some((tx, event)) = tx {
             let _ = tx.send(event);
         }
         if record.kind.is_message() {

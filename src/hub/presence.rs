@@ -57,6 +57,8 @@ pub(super) struct RoomState {
     pub(super) admissions: Admissions,
     /// When each user last had a `typing` event sent (`typing.rs`).
     pub(super) typing: std::collections::HashMap<String, tokio::time::Instant>,
+    /// When the room last had a message (`pace.rs`).
+    pub(super) pace: super::pace::Pace,
 }
 
 /// Holding one keeps its user present in its room.
@@ -99,6 +101,7 @@ impl RoomState {
             recent: Recent::new(published),
             admissions: Admissions::default(),
             typing: Default::default(),
+            pace: Default::default(),
         }
     }
 

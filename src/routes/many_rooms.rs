@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 
 use super::{
     access::enterable_room,
-    poll::json_response,
+    poll::{gather, json_response},
     stream::{
         KEEP_ALIVE, RETRY, cursor_event, event_stream, keep_alive, lobby_admits, rooms_snapshot,
     },
@@ -317,6 +317,7 @@ pub async fn poll(state: AppState, asked: PollOf, visitor: Visitor) -> AppResult
             }
         }
     }
+    gather(&state, answer.events.first()).await;
     while answer.events.len() < MAX_EVENTS_PER_ANSWER {
         match feed.ready() {
             Some((room, event)) => answer.push(Some(room), event),

@@ -1,7 +1,7 @@
 //! Long-polling: the same feed as the SSE stream, cut into answers, for
 //! clients where EventSource does not work.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     body::Body,
@@ -192,6 +192,7 @@ async fn room_poll(
             events.extend(next?);
         }
     }
+    gather(&state, events.first()).await;
     while events.len() < MAX_EVENTS_PER_ANSWER {
         match feed.ready() {
             Some(event) => events.push(event),
@@ -209,6 +210,21 @@ async fn room_poll(
         last_event_id: feed.last_id(),
     };
     Ok(answer.render())
+}
+
+/// Before answering with `first`: in a busy room, waits for the room's
+/// next events to come along (`hub/pace.rs`), unless the server is
+/// shutting down.
+pub(super) async fn gather(state: &AppState, first: Option<&Arc<Event>>) {
+    let Some(until) = first.and_then(|event| event.gather_until) else {
+        return;
+    };
+    if until > tokio::time::Instant::now() {
+        tokio::select! {
+            _ = state.shutdown.cancelled() => {}
+            _ = tokio::time::sleep_until(until) => {}
+        }
+    }
 }
 
 pub(super) fn json_response(body: BytesMut) -> Response {
