@@ -160,6 +160,7 @@ pub async fn run(
         Some(addr) => Some(serve_metrics(addr, &state, header_timeout, idle_timeout).await?),
         None => None,
     };
+    let steady = routes::SteadyPolls::new(state.clone());
     let app = routes::router(state, session_layer);
 
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -168,7 +169,7 @@ pub async fn run(
         header: header_timeout,
         idle: idle_timeout,
     };
-    server::serve(listener, app, timeouts, tls, async move {
+    server::serve(listener, (app, Some(steady)), timeouts, tls, async move {
         shutdown.await;
         tracing::info!("shutting down: ending streams");
         token.cancel();
@@ -213,7 +214,7 @@ async fn serve_metrics(
     };
     Ok(tokio::spawn(server::serve(
         listener,
-        app,
+        (app, None),
         timeouts,
         None,
         stop.cancelled_owned(),

@@ -1,10 +1,12 @@
 //! Who may do what in a room: the checks every room route starts with.
 
+use std::net::IpAddr;
+
 use crate::{
     error::{AppError, AppResult},
     hub::Known,
     identity::Visitor,
-    model::{Access, RoomRow},
+    model::{Access, RoomRow, User},
     state::AppState,
 };
 
@@ -18,13 +20,21 @@ pub async fn room_access(
     room_id: &str,
     visitor: &Visitor,
 ) -> AppResult<(RoomRow, Access)> {
-    let user = &visitor.user;
+    room_access_of(state, room_id, &visitor.user, visitor.addr).await
+}
+
+/// [`room_access`] for `user` at `addr`, without their session.
+async fn room_access_of(
+    state: &AppState,
+    room_id: &str,
+    user: &User,
+    addr: IpAddr,
+) -> AppResult<(RoomRow, Access)> {
     let (room, access) = match state.hub.known_access(room_id, &user.id) {
         Known::Access(room, access) => (room, access),
         Known::Unknown(ticket) => {
-            let addr = visitor.addr.to_string();
             let (room, access) = (state.db)
-                .room_with_access(room_id, &user.id, Some(&addr))
+                .room_with_access(room_id, &user.id, Some(&addr.to_string()))
                 .await?
                 .ok_or(AppError::not_found("room"))?;
             if let Some(ticket) = ticket {
@@ -34,7 +44,7 @@ pub async fn room_access(
         }
     };
     if access != Access::Banned {
-        state.hub.seen_at(room_id, &user.id, visitor.addr);
+        state.hub.seen_at(room_id, &user.id, addr);
     }
     Ok((room, access))
 }
@@ -55,7 +65,17 @@ pub async fn admitted_room(
     room_id: &str,
     visitor: &Visitor,
 ) -> AppResult<RoomRow> {
-    let (room, access) = room_access(state, room_id, visitor).await?;
+    admitted_room_of(state, room_id, &visitor.user, visitor.addr).await
+}
+
+/// [`admitted_room`] for `user` at `addr`, without their session.
+pub async fn admitted_room_of(
+    state: &AppState,
+    room_id: &str,
+    user: &User,
+    addr: IpAddr,
+) -> AppResult<RoomRow> {
+    let (room, access) = room_access_of(state, room_id, user, addr).await?;
     require(access)?;
     Ok(room)
 }
@@ -71,7 +91,7 @@ pub async fn owned_room(state: &AppState, room_id: &str, visitor: &Visitor) -> A
 
 /// 409 `room_full` unless the room has a place for `user` (one who is
 /// present already has theirs); 409 `conflict` when it is locked to them.
-pub fn has_place_for(state: &AppState, room: &RoomRow, user: &crate::model::User) -> AppResult<()> {
+pub fn has_place_for(state: &AppState, room: &RoomRow, user: &User) -> AppResult<()> {
     if state.hub.locked_out(room, user) {
         return Err(AppError::locked());
     }

@@ -61,21 +61,46 @@ pub async fn log_requests(State(state): State<AppState>, request: Request, next:
         warn_insecure(&state);
     }
     let response = next.run(request).await;
-    let elapsed = started.elapsed();
-    state
-        .metrics
-        .http_latency
-        .with_label_values(&[method_label(&method), &route])
-        .observe(elapsed.as_secs_f64());
-    tracing::info!(
-        %method,
-        path,
-        status = response.status().as_u16(),
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
-        client = client.map(|c| c.to_string()).unwrap_or_default(),
-        "request"
-    );
+    let answered = Answered {
+        method: &method,
+        path: &path,
+        route: &route,
+        status: response.status().as_u16(),
+        client,
+    };
+    answered.log(&state, started);
     response
+}
+
+/// A request answered: what its log line and the latency histogram say.
+pub struct Answered<'a> {
+    pub method: &'a Method,
+    pub path: &'a str,
+    /// The route it matched (`unmatched` for none).
+    pub route: &'a str,
+    pub status: u16,
+    pub client: Option<std::net::IpAddr>,
+}
+
+impl Answered<'_> {
+    /// Logs the request, and its latency since `started`. Also for what is
+    /// answered without the middleware (`routes/steady.rs`).
+    pub fn log(&self, state: &AppState, started: Instant) {
+        let elapsed = started.elapsed();
+        state
+            .metrics
+            .http_latency
+            .with_label_values(&[method_label(self.method), self.route])
+            .observe(elapsed.as_secs_f64());
+        tracing::info!(
+            method = %self.method,
+            path = self.path,
+            status = self.status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            client = self.client.map(|c| c.to_string()).unwrap_or_default(),
+            "request"
+        );
+    }
 }
 
 /// The method as the histogram labels it.

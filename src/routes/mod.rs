@@ -15,6 +15,7 @@
 //! | `stream`      | `GET /rooms/{id}/events`, `GET /events` (SSE)           |
 //! | `many_rooms`  | `GET /events?rooms=...`: one stream for many rooms      |
 //! | `poll`        | `GET /rooms/{id}/poll`, `GET /poll` (long-polling)      |
+//! | `steady`      | a room poll repeated on its connection, without the middleware |
 //! | `me`          | `GET|POST /me`                                          |
 //! | `ops`         | `GET /healthz`, `GET /metrics`                          |
 //! | `uploads`     | `POST /rooms/{id}/gifs`, `GET /gif/{file}`              |
@@ -54,6 +55,7 @@ mod reads;
 mod references;
 pub mod rooms;
 mod search;
+mod steady;
 mod stream;
 mod typing;
 pub mod uploads;
@@ -71,7 +73,8 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::{sessions::SessionLayer, state::AppState};
 
 pub use assets::url as asset_url;
-pub use stream::{ServedDirectly, is_stream_path};
+pub use steady::{Poller, REVALIDATE, SteadyPolls};
+pub use stream::{ServedDirectly, is_room_poll_path, is_stream_path};
 
 /// Largest form or JSON body: a 2,000-character message, percent-encoded,
 /// fits with room to spare.
@@ -92,7 +95,7 @@ const REFERRER_POLICY: HeaderValue = HeaderValue::from_static("same-origin");
 /// Sets [`CONTENT_SECURITY_POLICY`] and [`REFERRER_POLICY`]: one layer for
 /// both, and a plain function, because every layer costs every request
 /// (a waiting poll included) a boxed future, and an `async` one more.
-fn page_policies(mut response: axum::response::Response) -> axum::response::Response {
+pub(crate) fn page_policies(mut response: axum::response::Response) -> axum::response::Response {
     let headers = response.headers_mut();
     headers
         .entry(header::CONTENT_SECURITY_POLICY)

@@ -1,7 +1,7 @@
 //! Long-polling: the same feed as the SSE stream, cut into answers, for
 //! clients where EventSource does not work.
 
-use std::{sync::Arc, time::Duration};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use axum::{
     body::Body,
@@ -19,10 +19,9 @@ use crate::{
     events::{Event, json_array},
     feed::Feed,
     identity::{KnownVisitor, Visitor},
-    model::Room,
-    model::{Kind, RoomEvent},
+    model::{Kind, Room, RoomEvent, User},
     routes::{
-        access::{admitted_room, enterable_room},
+        access::{admitted_room_of, enterable_room},
         lobby::rooms_now,
         many_rooms,
         negotiate::{cursor_param, parse_param},
@@ -97,7 +96,7 @@ async fn lobby_poll_head(
 /// The query of `GET /rooms/{id}/poll`.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-struct RoomPollQuery {
+pub(super) struct RoomPollQuery {
     /// The id of the last event the caller has (absent: only new events).
     #[param(value_type = Option<i64>, minimum = 0)]
     after: Option<String>,
@@ -158,21 +157,53 @@ async fn room_poll(
     Query(query): Query<RoomPollQuery>,
     visitor: Visitor,
 ) -> AppResult<Response> {
+    let poller = Poller {
+        room_id,
+        user: visitor.user,
+        addr: visitor.addr,
+    };
+    let mut answer = poll_as(&state, &poller, &query).await?;
+    // Its connection's next poll like it is answered from this (`steady.rs`).
+    answer.extensions_mut().insert(poller);
+    Ok(answer)
+}
+
+/// Who polls which room: all a room poll needs to know of its request
+/// besides the query.
+#[derive(Debug, Clone)]
+pub struct Poller {
+    pub room_id: String,
+    pub user: User,
+    /// The client's address, through trusted proxies.
+    pub addr: IpAddr,
+}
+
+/// A room poll's answer for `poller`.
+pub(super) async fn poll_as(
+    state: &AppState,
+    poller: &Poller,
+    query: &RoomPollQuery,
+) -> AppResult<Response> {
     let (after, timeout) = query.check()?;
-    let room = admitted_room(&state, &room_id, &visitor).await?;
+    let Poller {
+        room_id,
+        user,
+        addr,
+    } = poller;
+    let room = admitted_room_of(state, room_id, user, *addr).await?;
     // Enter (and so subscribe) before reading anything: see feed.rs.
-    let entry = state.hub.enter(&room, &visitor.user)?;
+    let entry = state.hub.enter(&room, user)?;
     let mut feed = Feed::open(
         (&state.db, &state.hub, &state.metrics),
         room.id.clone(),
-        visitor.user.id.clone(),
+        user.id.clone(),
         (entry.rx, entry.read),
         entry.published,
         after,
     );
 
     let mut events = Vec::new();
-    if let Some(snapshot) = state.hub.unpolled_snapshot(&room.id, &visitor.user.id) {
+    if let Some(snapshot) = state.hub.unpolled_snapshot(&room.id, &user.id) {
         // Answer at once with the snapshot, and whatever history is due.
         events.push(snapshot);
         feed.prefetch().await?;
@@ -192,7 +223,7 @@ async fn room_poll(
             events.extend(next?);
         }
     }
-    gather(&state, events.first()).await;
+    gather(state, events.first()).await;
     while events.len() < MAX_EVENTS_PER_ANSWER {
         match feed.ready() {
             Some(event) => events.push(event),
@@ -201,7 +232,7 @@ async fn room_poll(
     }
     if events.iter().any(|e| e.kind == Kind::Members) {
         // Whatever snapshot rode along, this user's polls are now current.
-        let _ = state.hub.unpolled_snapshot(&room.id, &visitor.user.id);
+        let _ = state.hub.unpolled_snapshot(&room.id, &user.id);
     }
     drop(entry.presence);
     state.metrics.events_delivered.inc_by(events.len() as u64);

@@ -83,6 +83,12 @@ pub fn is_stream_path(path: &str) -> bool {
         .any(|route| matches_route(route, path))
 }
 
+/// Whether `path` is a room's poll (`GET /rooms/{id}/poll`), whose
+/// connection is served by `server/polls.rs`.
+pub fn is_room_poll_path(path: &str) -> bool {
+    matches_route("/rooms/{id}/poll", path)
+}
+
 /// Whether `path` fits `route`, a template whose `{name}` segments match
 /// any one segment, as the router's do (an empty one included).
 fn matches_route(route: &str, path: &str) -> bool {

@@ -48,7 +48,7 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
-use crate::routes::{ServedDirectly, is_stream_path};
+use crate::routes::{ServedDirectly, is_room_poll_path, is_stream_path};
 
 /// Most bytes of a first request looked at: a browser's stream request,
 /// cookies included, is well under this; a longer one goes to hyper.
@@ -88,15 +88,40 @@ pub struct StreamRequest {
     head_len: usize,
 }
 
+/// What a connection opens with.
+#[derive(Debug)]
+pub enum Sniffed {
+    /// A whole stream request, answered here (boxed: the other two are
+    /// most connections, and carry nothing).
+    Stream(Box<StreamRequest>),
+    /// A room poll: the connection is `polls.rs`'s.
+    RoomPoll,
+    /// Anything else: hyper's.
+    Other,
+}
+
 /// Waits for the connection's first bytes and looks at them without
-/// consuming them: `Some` when they are a whole stream request that can
-/// be answered here, `None` to leave the connection to hyper.
-pub async fn sniff(stream: &TcpStream) -> io::Result<Option<StreamRequest>> {
+/// consuming them.
+pub async fn sniff(stream: &TcpStream) -> io::Result<Sniffed> {
     // On the heap: this future must stay small, and the buffer is gone
     // before the stream starts.
     let mut buf = vec![0u8; SNIFF_BYTES];
     let n = stream.peek(&mut buf).await?;
-    Ok(parse(&buf[..n]))
+    let bytes = &buf[..n];
+    if let Some(request) = parse(bytes) {
+        return Ok(Sniffed::Stream(Box::new(request)));
+    }
+    Ok(match request_target(bytes) {
+        Some(path) if is_room_poll_path(path) => Sniffed::RoomPoll,
+        _ => Sniffed::Other,
+    })
+}
+
+/// The path of a `GET` request line at the front of `bytes`, whole or not.
+fn request_target(bytes: &[u8]) -> Option<&str> {
+    let line = bytes.strip_prefix(b"GET ")?;
+    let end = line.iter().position(|&b| b == b' ' || b == b'?')?;
+    std::str::from_utf8(&line[..end]).ok()
 }
 
 impl StreamRequest {
@@ -118,13 +143,21 @@ pub fn parse(bytes: &[u8]) -> Option<StreamRequest> {
     let httparse::Status::Complete(head_len) = head.parse(bytes).ok()? else {
         return None;
     };
+    let request = get_request(&head)?;
+    if !is_stream_path(request.uri().path()) {
+        return None;
+    }
+    Some(StreamRequest { request, head_len })
+}
+
+/// The `GET` request `head` is, without a body; `None` for another method,
+/// or for one with a body or an upgrade (hyper knows what to do with
+/// those).
+pub fn get_request(head: &httparse::Request) -> Option<Request<Body>> {
     if head.method != Some("GET") {
         return None;
     }
     let uri = Uri::try_from(head.path?).ok()?;
-    if !is_stream_path(uri.path()) {
-        return None;
-    }
     let version = match head.version? {
         0 => Version::HTTP_10,
         _ => Version::HTTP_11,
@@ -145,10 +178,7 @@ pub fn parse(bytes: &[u8]) -> Option<StreamRequest> {
         }
         request = request.header(name, HeaderValue::from_bytes(h.value).ok()?);
     }
-    Some(StreamRequest {
-        request: request.body(Body::empty()).ok()?,
-        head_len,
-    })
+    request.body(Body::empty()).ok()
 }
 
 /// Answers `first` through `app` and writes the answer on `stream`, then
@@ -193,7 +223,7 @@ async fn answer(
         let body = axum::body::to_bytes(body, MAX_PLAIN_ANSWER)
             .await
             .map_err(io::Error::other)?;
-        let mut whole = write_head(&answer, Some(body.len()), framing);
+        let mut whole = write_head(&answer, Some(body.len()), framing, true);
         if may_have_body(&answer) {
             whole.extend_from_slice(&body);
         }
@@ -203,7 +233,7 @@ async fn answer(
 
     write(
         &mut writer,
-        &mut &write_head(&answer, None, framing)[..],
+        &mut &write_head(&answer, None, framing, true)[..],
         closing,
     )
     .await?;
@@ -244,7 +274,7 @@ async fn answer(
 
 /// How a stream's body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
+pub(super) enum Framing {
     /// HTTP/1.1: each frame a chunk, and the last chunk at the end.
     Chunked,
     /// HTTP/1.0, which has no chunks: the body ends with the connection.
@@ -281,7 +311,7 @@ impl ChunkSize {
 /// Writes all of `bytes` (in one vectored write where it can) within
 /// [`WRITE_DEADLINE`], or within [`SHUTDOWN_WRITE_DEADLINE`] once `closing`
 /// is cancelled.
-async fn write(
+pub(super) async fn write(
     writer: &mut (impl AsyncWrite + Unpin),
     bytes: &mut impl Buf,
     closing: &CancellationToken,
@@ -313,7 +343,7 @@ fn is_event_stream(answer: &Parts) -> bool {
 }
 
 /// Whether an answer with this status carries a body (RFC 9110 §6.4.1).
-fn may_have_body(answer: &Parts) -> bool {
+pub(super) fn may_have_body(answer: &Parts) -> bool {
     let status = answer.status;
     !(status.is_informational()
         || status == StatusCode::NO_CONTENT
@@ -322,7 +352,12 @@ fn may_have_body(answer: &Parts) -> bool {
 
 /// The answer's head: with the length of a whole answer, or the framing
 /// of a stream's body.
-fn write_head(answer: &Parts, length: Option<usize>, framing: Framing) -> Vec<u8> {
+pub(super) fn write_head(
+    answer: &Parts,
+    length: Option<usize>,
+    framing: Framing,
+    close: bool,
+) -> Vec<u8> {
     let status = answer.status;
     let mut head = Vec::with_capacity(512);
     head.extend_from_slice(b"HTTP/1.1 ");
@@ -350,7 +385,11 @@ fn write_head(answer: &Parts, length: Option<usize>, framing: Framing) -> Vec<u8
     }
     head.extend_from_slice(b"date: ");
     head.extend_from_slice(httpdate::fmt_http_date(SystemTime::now()).as_bytes());
-    head.extend_from_slice(b"\r\nconnection: close\r\n\r\n");
+    head.extend_from_slice(b"\r\n");
+    if close {
+        head.extend_from_slice(b"connection: close\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
     head
 }
 
@@ -411,7 +450,7 @@ mod tests {
             .unwrap()
             .into_parts()
             .0;
-        let head = String::from_utf8(write_head(&stream, None, Framing::UntilClose)).unwrap();
+        let head = String::from_utf8(write_head(&stream, None, Framing::UntilClose, true)).unwrap();
         assert!(head.starts_with("HTTP/1.1 200 OK\r\n"));
         assert!(head.contains("set-cookie: a=1\r\nset-cookie: b=2\r\n"));
         assert!(head.contains("connection: close\r\n"));
@@ -424,7 +463,7 @@ mod tests {
             .unwrap()
             .into_parts()
             .0;
-        let head = String::from_utf8(write_head(&error, Some(12), Framing::Chunked)).unwrap();
+        let head = String::from_utf8(write_head(&error, Some(12), Framing::Chunked, true)).unwrap();
         assert!(head.starts_with("HTTP/1.1 403 Forbidden\r\n"));
         assert!(head.contains("content-length: 12\r\n"));
     }
@@ -445,7 +484,7 @@ mod tests {
             .unwrap()
             .into_parts()
             .0;
-        let head = String::from_utf8(write_head(&answer, None, Framing::UntilClose)).unwrap();
+        let head = String::from_utf8(write_head(&answer, None, Framing::UntilClose, true)).unwrap();
         for name in HOP_BY_HOP {
             let lines = head.lines().filter(|l| l.starts_with(&format!("{name}:")));
             let expected = usize::from(name == "connection");
@@ -454,7 +493,8 @@ mod tests {
         assert!(head.contains("connection: close\r\n"));
         for status in [101, 204, 304] {
             answer.status = StatusCode::from_u16(status).unwrap();
-            let head = String::from_utf8(write_head(&answer, Some(0), Framing::Chunked)).unwrap();
+            let head =
+                String::from_utf8(write_head(&answer, Some(0), Framing::Chunked, true)).unwrap();
             assert!(!head.contains("content-length"), "{status}: {head}");
         }
     }
@@ -468,7 +508,7 @@ mod tests {
             .unwrap()
             .into_parts()
             .0;
-        let head = String::from_utf8(write_head(&stream, None, Framing::Chunked)).unwrap();
+        let head = String::from_utf8(write_head(&stream, None, Framing::Chunked, true)).unwrap();
         let framing = head.lines().filter(|l| l.starts_with("transfer-encoding:"));
         assert_eq!(framing.collect::<Vec<_>>(), ["transfer-encoding: chunked"]);
         assert!(!head.contains("content-length"));

@@ -21,13 +21,17 @@
 
 mod acme;
 mod event_streams;
+mod polls;
 mod tls;
 mod unread_body;
 
 pub use acme::Acme;
 pub use tls::{Source as CertificateSource, TlsAcceptor, acceptor as tls_acceptor};
 
+use event_streams::Sniffed;
 pub use event_streams::{StreamRequest, parse as parse_stream_request};
+
+use crate::routes::SteadyPolls;
 
 use std::{
     convert::Infallible,
@@ -88,10 +92,11 @@ const H2_CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
 const H2_SEND_BUFFER: usize = 64 * 1024;
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains;
-/// with `tls`, every connection is HTTPS.
+/// with `tls`, every connection is HTTPS. With `steady`, connections that
+/// open with a room poll are served by `polls.rs`.
 pub async fn serve(
     listener: TcpListener,
-    app: Router,
+    (app, steady): (Router, Option<SteadyPolls>),
     timeouts: Timeouts,
     tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
@@ -138,6 +143,7 @@ pub async fn serve(
             stream,
             peer,
             app: app.clone(),
+            steady: steady.clone(),
             builder: builder.clone(),
             timeouts,
             tls: tls.clone(),
@@ -164,6 +170,7 @@ struct Connection {
     stream: TcpStream,
     peer: SocketAddr,
     app: Router,
+    steady: Option<SteadyPolls>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     timeouts: Timeouts,
     tls: Option<TlsAcceptor>,
@@ -178,6 +185,7 @@ impl Connection {
             stream,
             peer,
             app,
+            steady,
             builder,
             timeouts,
             tls,
@@ -210,14 +218,18 @@ impl Connection {
             }
             () = closing.cancelled() => return,
         };
-        match sniffed {
-            Some(first) => {
+        match (sniffed, steady) {
+            // Each boxed: this task is every connection's, and each kind's
+            // future is large.
+            (Sniffed::Stream(first), _) => {
                 drop(builder);
-                event_streams::serve(stream, peer, first, app, closing).await;
+                Box::pin(event_streams::serve(stream, peer, *first, app, closing)).await;
             }
-            // Boxed: hyper's connection is a large future, and every
-            // stream's task would otherwise be as large.
-            None => Box::pin(serve_http(stream, peer, app, &builder, timeouts, closing)).await,
+            (Sniffed::RoomPoll, Some(steady)) => {
+                let polls = polls::serve(stream, peer, (app, steady), &builder, timeouts, closing);
+                Box::pin(polls).await;
+            }
+            _ => Box::pin(serve_http(stream, peer, app, &builder, timeouts, closing)).await,
         }
     }
 }

@@ -1,0 +1,364 @@
+//! Connections that open with a room poll (`GET /rooms/{id}/poll`):
+//! answered here, one request after another on the kept-alive connection,
+//! without hyper.
+//!
+//! A long-poller's connection carries one poll after another, each waiting
+//! up to its timeout. Under hyper each waiting poll held the connection's
+//! buffers and the router's whole future: most of the memory of a waiting
+//! poll, and, request after request, much of its CPU. Here a connection
+//! holds nothing between polls but the socket and who polled last, and a
+//! waiting poll holds only its feed.
+//!
+//! Each request's head is read into a buffer that is let go of before the
+//! wait. A poll whose head is the router's last answered one on this
+//! connection, but for its query, is a steady poll, answered by
+//! `routes/steady.rs` (which hands back to the router anything but a
+//! plain answer); any other poll goes through the whole router, as under
+//! hyper. The first request that is not a `GET` of a room poll (or that
+//! has a body, or a head too long) hands the connection, with the bytes
+//! read of it, to hyper for good.
+//!
+//! What hyper would guard, this module guards: the head must arrive
+//! within the header timeout (slowloris), also between requests; a client
+//! that hangs up while its poll waits ends the poll (its presence then
+//! lapses as under hyper); every write has the deadline of
+//! `event_streams.rs`; at shutdown the poll in flight is answered (polls
+//! answer when the server shuts down) and the connection is closed.
+
+use std::{
+    io,
+    net::SocketAddr,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::ConnectInfo,
+    http::{Response, Version},
+};
+use bytes::{Buf, BytesMut};
+use hyper_util::rt::TokioExecutor;
+use hyper_util::server::conn::auto;
+use tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf},
+    net::TcpStream,
+    time::Instant,
+};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+use super::{
+    MAX_HEAD_BYTES, Timeouts,
+    event_streams::{Framing, get_request, may_have_body, write, write_head},
+    serve_http,
+};
+use crate::routes::{Poller, REVALIDATE, SteadyPolls, is_room_poll_path};
+
+/// Most headers in a poll's head taken here.
+const MAX_HEADERS: usize = 48;
+/// Largest answer collected to send: a poll answers at most 500 events.
+const MAX_ANSWER: usize = 64 * 1024 * 1024;
+
+/// The router's last poll answered on this connection: its head (after
+/// the request line) and who polled which room.
+struct Known {
+    headers: Box<[u8]>,
+    poller: Poller,
+    at: Instant,
+}
+
+/// A poll's head, read off the connection.
+struct Head {
+    /// The request line's path and query.
+    target: String,
+    /// Everything after the request line.
+    headers: Box<[u8]>,
+    /// HTTP/1.1 without `Connection: close`.
+    keep_alive: bool,
+}
+
+/// Serves `stream` (whose first request is a room poll) until it closes,
+/// or hands it to hyper.
+pub async fn serve(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    (app, steady): (Router, SteadyPolls),
+    builder: &auto::Builder<TokioExecutor>,
+    timeouts: Timeouts,
+    closing: CancellationToken,
+) {
+    let mut known: Option<Known> = None;
+    let mut unread = BytesMut::new();
+    loop {
+        let read = tokio::select! {
+            read = tokio::time::timeout(timeouts.header, next_head(&mut stream, &mut unread)) => read,
+            () = closing.cancelled() => return,
+        };
+        let head = match read {
+            Ok(Ok(Some(head))) => head,
+            Ok(Ok(None)) => {
+                // Not a poll: hyper's, with what was read of it.
+                let rest = Prefixed {
+                    prefix: unread.freeze(),
+                    stream,
+                };
+                let serving = serve_http(rest, peer, app, builder, timeouts, closing);
+                return Box::pin(serving).await;
+            }
+            // Closed, broken, or too slow.
+            Ok(Err(_)) | Err(_) => return,
+        };
+        if unread.is_empty() {
+            // Nothing pipelined: no buffer held while the poll waits.
+            unread = BytesMut::new();
+        }
+        let keep_alive = head.keep_alive;
+        let answered = answer(
+            &stream,
+            head,
+            peer,
+            &app,
+            &steady,
+            &mut known,
+            unread.is_empty(),
+        );
+        let Some(bytes) = answered.await else {
+            return;
+        };
+        if write(&mut stream, &mut &bytes[..], &closing).await.is_err() {
+            return;
+        }
+        if !keep_alive || closing.is_cancelled() {
+            let _ = stream.shutdown().await;
+            return;
+        }
+    }
+}
+
+/// The bytes of the answer to `head`; `None` when the client hung up
+/// meanwhile (`watch_hang_up`: nothing of its next request was read).
+async fn answer(
+    stream: &TcpStream,
+    head: Head,
+    peer: SocketAddr,
+    app: &Router,
+    steady: &SteadyPolls,
+    known: &mut Option<Known>,
+    watch_hang_up: bool,
+) -> Option<Vec<u8>> {
+    let hung_up = async {
+        if watch_hang_up {
+            hang_up(stream).await
+        } else {
+            std::future::pending().await
+        }
+    };
+    let answering = async {
+        if let Some(known) = known.as_ref().filter(|known| known.fits(&head)) {
+            let (path, query) = split_target(&head.target);
+            if let Some((answer, _slot)) = steady.answer(&known.poller, path, query).await {
+                return whole(answer, head.keep_alive).await;
+            }
+        }
+        // Boxed: the router's future is large, and only this rare path
+        // needs it.
+        Box::pin(through_router(head, peer, app, known)).await
+    };
+    tokio::select! {
+        bytes = answering => bytes,
+        () = hung_up => None,
+    }
+}
+
+impl Known {
+    /// Whether `head` is this poll again (its query aside), recently.
+    fn fits(&self, head: &Head) -> bool {
+        let (path, _) = split_target(&head.target);
+        self.at.elapsed() < REVALIDATE
+            && self.headers == head.headers
+            && path
+                .strip_prefix("/rooms/")
+                .and_then(|p| p.strip_suffix("/poll"))
+                == Some(self.poller.room_id.as_str())
+    }
+}
+
+/// Answers `head` through the whole router, and remembers who polled for
+/// the connection's next polls when it was a room poll's answer.
+async fn through_router(
+    head: Head,
+    peer: SocketAddr,
+    app: &Router,
+    known: &mut Option<Known>,
+) -> Option<Vec<u8>> {
+    let mut request = request_of(&head)?;
+    request.extensions_mut().insert(ConnectInfo(peer));
+    let answer = match app.clone().oneshot(request).await {
+        Ok(answer) => answer,
+        Err(never) => match never {},
+    };
+    *known = answer.extensions().get::<Poller>().map(|poller| Known {
+        headers: head.headers,
+        poller: poller.clone(),
+        at: Instant::now(),
+    });
+    whole(answer, head.keep_alive).await
+}
+
+/// The request `head` is, for the router.
+fn request_of(head: &Head) -> Option<axum::http::Request<Body>> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut headers);
+    let line = format!("GET {} HTTP/1.1\r\n", head.target);
+    let whole_head = [line.as_bytes(), &head.headers].concat();
+    parsed.parse(&whole_head).ok()?;
+    get_request(&parsed)
+}
+
+/// `answer`, head and body, as bytes to write.
+async fn whole(answer: Response<Body>, keep_alive: bool) -> Option<Vec<u8>> {
+    let (parts, body) = answer.into_parts();
+    let body = axum::body::to_bytes(body, MAX_ANSWER).await.ok()?;
+    let mut bytes = write_head(&parts, Some(body.len()), Framing::Chunked, !keep_alive);
+    if may_have_body(&parts) {
+        bytes.extend_from_slice(&body);
+    }
+    Some(bytes)
+}
+
+/// Reads until `unread` holds a whole request head, and takes it: `None`
+/// when it is not a room poll this module answers (then `unread` holds
+/// all that was read of it).
+async fn next_head(stream: &mut TcpStream, unread: &mut BytesMut) -> io::Result<Option<Head>> {
+    loop {
+        match parse_head(unread) {
+            Parsed::Poll(head, len) => {
+                unread.advance(len);
+                return Ok(Some(head));
+            }
+            Parsed::NotAPoll => return Ok(None),
+            Parsed::Partial => {}
+        }
+        if unread.capacity() == unread.len() {
+            unread.reserve(1024);
+        }
+        if stream.read_buf(unread).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+}
+
+/// What the front of the bytes read holds.
+enum Parsed {
+    /// A room poll's head, and its length.
+    Poll(Head, usize),
+    /// A request this module does not answer, whole or not, or no request
+    /// at all: hyper answers it as it should.
+    NotAPoll,
+    /// Not a whole head yet.
+    Partial,
+}
+
+fn parse_head(bytes: &[u8]) -> Parsed {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut headers);
+    match parsed.parse(bytes) {
+        Ok(httparse::Status::Complete(len)) => match poll_head(&parsed, &bytes[..len]) {
+            Some(head) => Parsed::Poll(head, len),
+            None => Parsed::NotAPoll,
+        },
+        Ok(httparse::Status::Partial) if bytes.len() < MAX_HEAD_BYTES => Parsed::Partial,
+        _ => Parsed::NotAPoll,
+    }
+}
+
+/// The head of a room poll answered here: a `GET` of a room's poll path
+/// without a body (nor an upgrade), in HTTP/1.1.
+fn poll_head(parsed: &httparse::Request, bytes: &[u8]) -> Option<Head> {
+    let request = get_request(parsed)?;
+    if request.version() != Version::HTTP_11 || !is_room_poll_path(request.uri().path()) {
+        return None;
+    }
+    let line_end = bytes.windows(2).position(|w| w == b"\r\n")? + 2;
+    let close = request
+        .headers()
+        .get_all(axum::http::header::CONNECTION)
+        .iter()
+        .any(|value| value.as_bytes().eq_ignore_ascii_case(b"close"));
+    Some(Head {
+        target: parsed.path?.to_owned(),
+        headers: bytes[line_end..].into(),
+        keep_alive: !close,
+    })
+}
+
+fn split_target(target: &str) -> (&str, Option<&str>) {
+    match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    }
+}
+
+/// Resolves when the client closes its side or the connection breaks;
+/// never when it sends more (its next request, read in turn).
+async fn hang_up(stream: &TcpStream) {
+    let mut one = [0u8; 1];
+    match stream.peek(&mut one).await {
+        Ok(0) | Err(_) => {}
+        Ok(_) => std::future::pending().await,
+    }
+}
+
+/// A connection handed to hyper with the bytes already read of it.
+struct Prefixed {
+    prefix: bytes::Bytes,
+    stream: TcpStream,
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.prefix.is_empty() {
+            return Pin::new(&mut self.stream).poll_read(cx, buf);
+        }
+        let n = self.prefix.len().min(buf.remaining());
+        buf.put_slice(&self.prefix[..n]);
+        self.prefix.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
