@@ -19,13 +19,17 @@ use tokio::{
 use crate::helpers::TestApp;
 
 /// An answer read off the wire.
-struct WireAnswer {
-    status: u16,
-    head: String,
+pub struct WireAnswer {
+    pub status: u16,
+    /// Lowercased.
+    pub head: String,
+    /// As sent (cookie values keep their case).
+    pub raw_head: String,
+    pub body: Vec<u8>,
 }
 
 impl WireAnswer {
-    fn says_close(&self) -> bool {
+    pub fn says_close(&self) -> bool {
         self.head.contains("\r\nconnection: close\r\n")
     }
 }
@@ -51,7 +55,7 @@ async fn exchange(conn: &mut TcpStream, request: &[u8]) -> Option<WireAnswer> {
 
 /// One answer with a `Content-Length` body; `None` when the connection
 /// closed (or broke) before a whole answer came.
-async fn read_answer(conn: &mut TcpStream) -> Option<WireAnswer> {
+pub async fn read_answer(conn: &mut TcpStream) -> Option<WireAnswer> {
     let mut seen = Vec::new();
     let mut buffer = [0u8; 8192];
     let read = tokio::time::timeout(Duration::from_secs(10), async {
@@ -65,7 +69,14 @@ async fn read_answer(conn: &mut TcpStream) -> Option<WireAnswer> {
                     .map_or(0, |l| l.trim().parse().unwrap());
                 if seen.len() >= end + 4 + length {
                     let status = head[9..12].parse().unwrap();
-                    return Some(WireAnswer { status, head });
+                    let body = seen[end + 4..end + 4 + length].to_vec();
+                    let raw_head = text[..end + 2].to_owned();
+                    return Some(WireAnswer {
+                        status,
+                        head,
+                        raw_head,
+                        body,
+                    });
                 }
             }
             match conn.read(&mut buffer).await {

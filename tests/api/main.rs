@@ -42,6 +42,7 @@ mod openapi;
 pub mod operations;
 mod passwords;
 mod poll;
+mod poll_connections;
 mod presence;
 mod private_rooms;
 mod reactions;

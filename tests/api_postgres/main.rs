@@ -68,6 +68,8 @@ pub mod operations;
 mod passwords;
 #[path = "../api/poll.rs"]
 mod poll;
+#[path = "../api/poll_connections.rs"]
+mod poll_connections;
 #[path = "../api/presence.rs"]
 mod presence;
 #[path = "../api/private_rooms.rs"]
