@@ -64,8 +64,11 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     serve::Server,
     sse::Shared,
-    stats::{cpu_time, ms, rss_bytes},
+    stats::{cpu_time, ms, rss_bytes, thread_cpu_time},
 };
+
+/// The name of the server's storage writer thread (`db/writer.rs`).
+const WRITER_THREAD: &str = "gifchat-writer";
 
 /// Most members a room can have (API: `max` is at most 10,000).
 const ROOM_MAX: usize = 10_000;
@@ -268,6 +271,8 @@ fn tls_files() -> Result<(tempfile::TempDir, String)> {
 /// CPU time of each server and of this client since `self` was taken.
 struct CpuMark {
     servers: Vec<Option<Duration>>,
+    /// Of the servers' storage writer threads, added up.
+    writers: Option<Duration>,
     client: Option<Duration>,
     at: Instant,
 }
@@ -276,6 +281,9 @@ struct CpuMark {
 struct CpuUsed {
     /// Per server, in the order of their pids.
     servers: Vec<Option<Duration>>,
+    /// The servers' storage writer threads (storing the messages: a cost
+    /// per message, not per delivery), added up.
+    writers: Option<Duration>,
     client: Option<Duration>,
     wall: Duration,
 }
@@ -291,6 +299,10 @@ impl CpuMark {
     fn now(pids: &[u32]) -> CpuMark {
         CpuMark {
             servers: pids.iter().map(|&pid| cpu_time(pid)).collect(),
+            writers: pids
+                .iter()
+                .map(|&pid| thread_cpu_time(pid, WRITER_THREAD))
+                .sum(),
             client: cpu_time(std::process::id()),
             at: Instant::now(),
         }
@@ -303,6 +315,7 @@ impl CpuMark {
             servers: (self.servers.iter().zip(&later.servers))
                 .map(|(a, b)| diff(*a, *b))
                 .collect(),
+            writers: diff(self.writers, later.writers),
             client: diff(self.client, later.client),
             wall: later.at - self.at,
         }
@@ -533,6 +546,21 @@ async fn fanout(args: &Args, addrs: &[SocketAddr], pids: &[u32]) -> Result<()> {
     println!(
         "{}",
         cpu_line("servers", servers, wall, deliveries, "delivery")
+    );
+    // Storing a message (a commit, an fsync on SQLite) costs the same with
+    // one viewer or ten thousand.
+    let delivering = servers
+        .zip(used.writers)
+        .map(|(all, w)| all.saturating_sub(w));
+    println!(
+        "{}",
+        cpu_line(
+            "servers but their storage writers",
+            delivering,
+            wall,
+            deliveries,
+            "delivery"
+        )
     );
     if pids.len() > 1 {
         // Viewers are spread in turn: node k serves every k-th one.

@@ -164,7 +164,26 @@ impl Seen {
 
 /// CPU time (user + system, all threads) of a process, from /proc.
 pub fn cpu_time(pid: u32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    cpu_of_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// CPU time of a process's threads named `name` (as `/proc/<pid>/task/*/comm`
+/// has it), added up: the storage writer's, apart from delivery's.
+pub fn thread_cpu_time(pid: u32, name: &str) -> Option<Duration> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = Duration::ZERO;
+    for task in tasks.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() == name {
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            total += cpu_of_stat(&stat)?;
+        }
+    }
+    Some(total)
+}
+
+/// User and system time of a `stat(5)` line.
+fn cpu_of_stat(stat: &str) -> Option<Duration> {
     // The command name may hold spaces: fields are counted after its ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();

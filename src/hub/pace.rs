@@ -1,4 +1,4 @@
-//! A room's pace: the messages of a busy room go to long-polls in waves.
+//! A room's pace: the events of a busy room go to long-polls in waves.
 //!
 //! Every long-poll answer is a whole request: its head, its session, its
 //! access check, its write. In a room that talks faster than a poller's
@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// How long a poll answering a busy room waits for more of its events.
-pub const GATHER: Duration = Duration::from_millis(25);
+pub const GATHER: Duration = Duration::from_millis(50);
 /// An event this soon after the room's last one finds the room busy.
 pub const BUSY: Duration = Duration::from_secs(1);
 

@@ -215,6 +215,7 @@ pub(super) async fn poll_as(
         let wait = match feed.ready() {
             Some(event) => Some(Ok(Some(event))),
             None => tokio::select! {
+                biased;
                 _ = state.shutdown.cancelled() => None,
                 next = tokio::time::timeout(timeout, feed.next()) => next.ok(),
             },
@@ -252,6 +253,7 @@ pub(super) async fn gather(state: &AppState, first: Option<&Arc<Event>>) {
     };
     if until > tokio::time::Instant::now() {
         tokio::select! {
+            biased;
             _ = state.shutdown.cancelled() => {}
             _ = tokio::time::sleep_until(until) => {}
         }

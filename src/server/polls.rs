@@ -36,7 +36,7 @@ use axum::{
     Router,
     body::Body,
     extract::ConnectInfo,
-    http::{Response, Version},
+    http::{Response, Uri},
 };
 use bytes::{Buf, BytesMut};
 use hyper_util::rt::TokioExecutor;
@@ -92,8 +92,13 @@ pub async fn serve(
     let mut known: Option<Known> = None;
     let mut unread = BytesMut::new();
     loop {
+        // Biased, here and below: no random draw per poll.
         let read = tokio::select! {
-            read = tokio::time::timeout(timeouts.header, next_head(&mut stream, &mut unread)) => read,
+            biased;
+            read = tokio::time::timeout(
+                timeouts.header,
+                next_head(&mut stream, &mut unread, known.as_ref()),
+            ) => read,
             () = closing.cancelled() => return,
         };
         let head = match read {
@@ -167,6 +172,7 @@ async fn answer(
         Box::pin(through_router(head, peer, app, known)).await
     };
     tokio::select! {
+        biased;
         bytes = answering => bytes,
         () = hung_up => None,
     }
@@ -231,9 +237,13 @@ async fn whole(answer: Response<Body>, keep_alive: bool) -> Option<Vec<u8>> {
 /// Reads until `unread` holds a whole request head, and takes it: `None`
 /// when it is not a room poll this module answers (then `unread` holds
 /// all that was read of it).
-async fn next_head(stream: &mut TcpStream, unread: &mut BytesMut) -> io::Result<Option<Head>> {
+async fn next_head(
+    stream: &mut TcpStream,
+    unread: &mut BytesMut,
+    known: Option<&Known>,
+) -> io::Result<Option<Head>> {
     loop {
-        match parse_head(unread) {
+        match parse_head(unread, known) {
             Parsed::Poll(head, len) => {
                 unread.advance(len);
                 return Ok(Some(head));
@@ -261,11 +271,11 @@ enum Parsed {
     Partial,
 }
 
-fn parse_head(bytes: &[u8]) -> Parsed {
+fn parse_head(bytes: &[u8], known: Option<&Known>) -> Parsed {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut parsed = httparse::Request::new(&mut headers);
     match parsed.parse(bytes) {
-        Ok(httparse::Status::Complete(len)) => match poll_head(&parsed, &bytes[..len]) {
+        Ok(httparse::Status::Complete(len)) => match poll_head(&parsed, &bytes[..len], known) {
             Some(head) => Parsed::Poll(head, len),
             None => Parsed::NotAPoll,
         },
@@ -276,20 +286,28 @@ fn parse_head(bytes: &[u8]) -> Parsed {
 
 /// The head of a room poll answered here: a `GET` of a room's poll path
 /// without a body (nor an upgrade), in HTTP/1.1.
-fn poll_head(parsed: &httparse::Request, bytes: &[u8]) -> Option<Head> {
-    let request = get_request(parsed)?;
-    if request.version() != Version::HTTP_11 || !is_room_poll_path(request.uri().path()) {
+fn poll_head(parsed: &httparse::Request, bytes: &[u8], known: Option<&Known>) -> Option<Head> {
+    let target = parsed.path?;
+    if parsed.method != Some("GET")
+        || parsed.version != Some(1)
+        || !is_room_poll_path(split_target(target).0)
+    {
         return None;
     }
     let line_end = bytes.windows(2).position(|w| w == b"\r\n")? + 2;
-    let close = request
-        .headers()
-        .get_all(axum::http::header::CONNECTION)
-        .iter()
-        .any(|value| value.as_bytes().eq_ignore_ascii_case(b"close"));
+    let headers = &bytes[line_end..];
+    if known.is_some_and(|known| *known.headers == *headers) {
+        // The headers the router took last time: only the line is new.
+        Uri::try_from(target).ok()?;
+    } else {
+        get_request(parsed)?;
+    }
+    let close = parsed.headers.iter().any(|h| {
+        h.name.eq_ignore_ascii_case("connection") && h.value.eq_ignore_ascii_case(b"close")
+    });
     Some(Head {
-        target: parsed.path?.to_owned(),
-        headers: bytes[line_end..].into(),
+        target: target.to_owned(),
+        headers: headers.into(),
         keep_alive: !close,
     })
 }
