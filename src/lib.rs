@@ -41,6 +41,19 @@
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's settings, read as it starts (`_RJEM_MALLOC_CONF` in the
+/// environment overrides them): memory freed goes back to the system
+/// within about a second, returned by jemalloc's own background thread
+/// rather than by the threads that serve. Its default, ten seconds and
+/// returned by whichever thread allocates next, kept what a burst of
+/// connections freed (1,000 pollers connecting through the router) in
+/// the server's resident memory: 47 KiB per waiting poll instead of 17.
+#[used]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static ALLOCATOR_SETTINGS: Option<&'static std::ffi::c_char> =
+    // SAFETY: a C string literal is a valid, 'static, NUL-terminated string.
+    Some(unsafe { &*c"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0".as_ptr() });
+
 pub mod after_commit;
 pub mod backup;
 pub mod client_addr;
