@@ -30,7 +30,8 @@
 //! - `views/`: maud pages, pure functions of plain data.
 //! - `metrics.rs`: the counters behind `GET /metrics`.
 //! - `server/`: the accept loop, with timeouts for slow clients; streams that
-//!   open their connection are answered without hyper (`event_streams.rs`).
+//!   open their connection are answered without hyper (`event_streams.rs`),
+//!   and so are the polls of a connection that opens with one (`polls.rs`).
 //! - `config.rs`, `error.rs`, `state.rs`, `client_addr.rs`: the plumbing.
 //!
 //! [`run`] serves on an already-bound listener until `shutdown` resolves,
