@@ -525,12 +525,12 @@ fn unexpected(done: Done) -> StoreError {
     StoreError::Database(format!("the writer answered {done:?}").into())
 }
 
-/// The thread: batches, commits, reports. Posters are answered before
-/// their messages are reported: the answer only promises the commit, and
-/// publishing a message to a big room wakes thousands of viewers, whom the
-/// poster's answer would otherwise queue behind. Other changes (notices,
-/// bans, owners) are reported before their answer, as their senders expect
-/// the live side to show them already; reporting stays in id order.
+/// The thread: batches, commits, reports. Every change is reported before
+/// it is answered, in id order: whoever was answered sees what they did in
+/// what they ask next (a poll sent the moment a post is answered has the
+/// post; a lobby stream opened after it does not hear of it late).
+/// Answering posters first, as this once did to spare them the wake-ups of
+/// a big room, let those requests miss it.
 fn run(
     mut engine: Box<dyn Commit>,
     mut queue: mpsc::Receiver<Job>,
@@ -607,26 +607,11 @@ fn commit_and_report(
         })
         .sum();
     stored.inc_by(events as u64);
-    let mut messages = Vec::new();
     for ((change, reply), result) in batch.into_iter().zip(results) {
-        match (&*change, result) {
-            (Change::Post(_), Ok(Done::Event(record))) => {
-                let _ = reply.send(Ok(Done::Event(record.clone())));
-                messages.push(record);
-            }
-            (_, result) => {
-                for record in messages.drain(..) {
-                    after.stored(&record);
-                }
-                if let Ok(done) = &result {
-                    report(after, &change, done);
-                }
-                let _ = reply.send(result);
-            }
+        if let Ok(done) = &result {
+            report(after, &change, done);
         }
-    }
-    for record in messages {
-        after.stored(&record);
+        let _ = reply.send(result);
     }
     through.max(caught_up)
 }
