@@ -163,7 +163,8 @@ async fn room_poll(
         addr: visitor.addr,
     };
     let mut answer = poll_as(&state, &poller, &query).await?;
-    // Its connection's next poll like it is answered from this (`steady.rs`).
+    // The connection's next polls like this one are answered from it
+    // (`steady.rs`).
     answer.extensions_mut().insert(poller);
     Ok(answer)
 }
