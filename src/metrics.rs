@@ -5,8 +5,8 @@
 //! are plain atomics: cheap enough for the per-delivery hot path.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -31,6 +31,16 @@ pub struct Metrics {
     pub insecure_requests: IntCounter,
     /// Time to the response head, by method and route.
     pub http_latency: HistogramVec,
+    /// The allocator's figures, read as the registry is rendered.
+    heap: Heap,
+}
+
+/// Bytes allocated by the process, and bytes the allocator holds resident
+/// for it: their difference is freed memory not yet returned and
+/// fragmentation, which the process's resident size does not tell apart.
+struct Heap {
+    allocated: IntGauge,
+    resident: IntGauge,
 }
 
 /// Transports, as the `transport` label says them.
@@ -101,6 +111,15 @@ impl Metrics {
         registry.register(Box::new(upload_bytes.clone()))?;
         registry.register(Box::new(insecure_requests.clone()))?;
         registry.register(Box::new(http_latency.clone()))?;
+        let heap = Heap {
+            allocated: IntGauge::new("heap_allocated_bytes", "Bytes allocated by the server")?,
+            resident: IntGauge::new(
+                "heap_resident_bytes",
+                "Bytes of memory the allocator holds resident",
+            )?,
+        };
+        registry.register(Box::new(heap.allocated.clone()))?;
+        registry.register(Box::new(heap.resident.clone()))?;
         Ok(Metrics {
             registry,
             connections,
@@ -112,13 +131,33 @@ impl Metrics {
             upload_bytes,
             insecure_requests,
             http_latency,
+            heap,
         })
     }
 
     /// The whole registry in the Prometheus text format.
     pub fn render(&self) -> Result<String, prometheus::Error> {
+        self.heap.refresh();
         let mut out = Vec::new();
         TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
         String::from_utf8(out).map_err(|e| prometheus::Error::Msg(e.to_string()))
+    }
+}
+
+impl Heap {
+    /// Reads the allocator's current figures; left as they were if it
+    /// cannot tell.
+    fn refresh(&self) {
+        use tikv_jemalloc_ctl::{epoch, stats};
+        // jemalloc caches its statistics until the epoch moves on.
+        if epoch::advance().is_err() {
+            return;
+        }
+        if let (Ok(allocated), Ok(resident)) = (stats::allocated::read(), stats::resident::read()) {
+            self.allocated
+                .set(i64::try_from(allocated).unwrap_or(i64::MAX));
+            self.resident
+                .set(i64::try_from(resident).unwrap_or(i64::MAX));
+        }
     }
 }

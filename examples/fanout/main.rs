@@ -330,6 +330,23 @@ fn rss_total(pids: &[u32]) -> Option<u64> {
     pids.iter().map(|&pid| rss_bytes(pid)).sum()
 }
 
+/// Bytes every server says it has allocated (`gifchat_heap_allocated_bytes`
+/// of its `/metrics`), added up; unknown if any does not say.
+async fn heap_total(addrs: &[SocketAddr]) -> Option<u64> {
+    let mut total = 0;
+    for &addr in addrs {
+        let mut conn = http::Conn::connect(addr).await.ok()?;
+        let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+        let answer = conn.request(request.as_bytes()).await.ok()?;
+        let text = String::from_utf8(answer.body).ok()?;
+        total += text.lines().find_map(|line| {
+            let value = line.strip_prefix("gifchat_heap_allocated_bytes ")?;
+            value.trim().parse::<u64>().ok()
+        })?;
+    }
+    Some(total)
+}
+
 fn cpu_line(what: &str, cpu: Option<Duration>, wall: Duration, per: u64, unit: &str) -> String {
     match cpu {
         Some(cpu) => format!(
@@ -373,6 +390,7 @@ async fn fanout(args: &Args, addrs: &[SocketAddr], pids: &[u32]) -> Result<()> {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_before = rss_total(pids);
+    let heap_before = heap_total(addrs).await;
 
     // Viewers: each task opens its connection (a bounded number at once),
     // then reads until told to stop, and hands back what it saw.
@@ -448,10 +466,19 @@ async fn fanout(args: &Args, addrs: &[SocketAddr], pids: &[u32]) -> Result<()> {
     );
     tokio::time::sleep(args.settle).await;
     let rss_idle = rss_total(pids);
+    let heap_idle = heap_total(addrs).await;
+    let n = (connected_sse + connected_poll).max(1);
     if let (Some(before), Some(idle)) = (rss_before, rss_idle) {
-        let n = (connected_sse + connected_poll).max(1);
         println!(
             "server memory: RSS {:.1} MiB before, {:.1} MiB with {n} idle viewers = {:.2} KiB per idle viewer",
+            before as f64 / 1048576.0,
+            idle as f64 / 1048576.0,
+            (idle as f64 - before as f64) / n as f64 / 1024.0
+        );
+    }
+    if let (Some(before), Some(idle)) = (heap_before, heap_idle) {
+        println!(
+            "server heap: allocated {:.1} MiB before, {:.1} MiB with {n} idle viewers = {:.2} KiB per idle viewer",
             before as f64 / 1048576.0,
             idle as f64 / 1048576.0,
             (idle as f64 - before as f64) / n as f64 / 1024.0

@@ -67,6 +67,29 @@ async fn metrics_count_connections_events_uploads_and_latency() {
 }
 
 #[tokio::test]
+async fn metrics_tell_the_memory_allocated_from_the_memory_held() {
+    let app = TestApp::spawn().await;
+    let text = app.client().get_json("/metrics").await.text;
+    let allocated = sample(&text, "gifchat_heap_allocated_bytes").unwrap();
+    let resident = sample(&text, "gifchat_heap_resident_bytes").unwrap();
+    // Whatever else this test process holds, a running server has
+    // allocated more than a megabyte's worth of state and buffers.
+    assert!(allocated > 1_000_000.0, "{allocated}");
+    assert!(resident >= allocated, "{resident} < {allocated}");
+
+    // Read anew at each scrape: 256 MiB held by the process shows, with
+    // room for what the tests running beside this one free meanwhile.
+    let held = std::hint::black_box(vec![0u8; 256 << 20]);
+    let text = app.client().get_json("/metrics").await.text;
+    let more = sample(&text, "gifchat_heap_allocated_bytes").unwrap();
+    assert!(
+        more >= allocated + 192.0 * 1048576.0,
+        "{allocated} then {more}"
+    );
+    drop(held);
+}
+
+#[tokio::test]
 async fn invented_methods_and_paths_cannot_grow_the_metrics() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = TestApp::spawn().await;
