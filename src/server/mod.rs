@@ -180,7 +180,41 @@ struct Connection {
 }
 
 impl Connection {
-    async fn run(self) {
+    async fn run(mut self) {
+        match self.tls.take() {
+            // Boxed: a TLS handshake's state is large, and this task is
+            // every connection's, as long as it lasts.
+            Some(tls) => Box::pin(self.serve_tls(tls)).await,
+            None => self.serve_plain().await,
+        }
+    }
+
+    async fn serve_tls(self, tls: TlsAcceptor) {
+        let Connection {
+            stream,
+            peer,
+            app,
+            builder,
+            timeouts,
+            closing,
+            ..
+        } = self;
+        // The handshake gets the allowance of a request head.
+        let accepted = tokio::select! {
+            accepted = tokio::time::timeout(timeouts.header, tls.accept(stream)) => accepted,
+            () = closing.cancelled() => return,
+        };
+        match accepted {
+            Ok(Ok(stream)) if tls::is_challenge(stream.get_ref().1) => {}
+            Ok(Ok(stream)) => {
+                Box::pin(serve_http(stream, peer, app, &builder, timeouts, closing)).await;
+            }
+            Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+            Err(_) => tracing::debug!(%peer, "TLS handshake too slow"),
+        }
+    }
+
+    async fn serve_plain(self) {
         let Connection {
             stream,
             peer,
@@ -188,25 +222,9 @@ impl Connection {
             steady,
             builder,
             timeouts,
-            tls,
             closing,
+            ..
         } = self;
-        if let Some(tls) = tls {
-            // The handshake gets the allowance of a request head.
-            let accepted = tokio::select! {
-                accepted = tokio::time::timeout(timeouts.header, tls.accept(stream)) => accepted,
-                () = closing.cancelled() => return,
-            };
-            match accepted {
-                Ok(Ok(stream)) if tls::is_challenge(stream.get_ref().1) => {}
-                Ok(Ok(stream)) => {
-                    Box::pin(serve_http(stream, peer, app, &builder, timeouts, closing)).await;
-                }
-                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%peer, "TLS handshake too slow"),
-            }
-            return;
-        }
         // The same allowance hyper gives for a request head; a client that
         // sends nothing in time is dropped, as hyper would.
         let sniffed = tokio::select! {
