@@ -12,6 +12,8 @@
 //!
 //! - `presence`: who is in each room: entering (capacity), leaving after a
 //!   grace period, kicks, snapshots, rooms nobody enters.
+//! - `grace`: departures once the grace period has passed, one queue for
+//!   the hub.
 //! - `roster`: one room's members in arrival order, the snapshot list cached.
 //! - `folding`: a room's changes of each second become one round of
 //!   notices, snapshot and lobby update.
@@ -35,6 +37,7 @@
 mod addresses;
 mod admission;
 mod folding;
+mod grace;
 mod lobby;
 mod pace;
 mod presence;
@@ -105,6 +108,8 @@ struct State {
     addresses: addresses::Addresses,
     /// Every user's read position in each room (`reads.rs`).
     reads: reads::ReadCells,
+    /// Members whose grace period is running (`grace.rs`).
+    graces: grace::Graces,
     /// Id of the newest stored event published (or stored before start-up):
     /// every stored event up to it has reached the channels, so a viewer
     /// who subscribes now and has seen up to here needs nothing from the database.

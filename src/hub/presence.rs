@@ -179,6 +179,7 @@ impl Hub {
             Some(member) => {
                 member.connections += 1;
                 member.generation += 1;
+                member.grace_until = None;
                 if !member.here {
                     member.here = true;
                     entry.arrived.push(user.clone());
@@ -234,6 +235,7 @@ impl Hub {
             Some(member) => {
                 // A pending departure (a grace period) is stale now.
                 member.generation += 1;
+                member.grace_until = None;
                 let arrived = !member.here;
                 member.here = true;
                 (member.visiting_until.replace(until).is_some(), arrived)
@@ -510,17 +512,9 @@ impl Hub {
             return;
         };
         member.connections = member.connections.saturating_sub(1);
-        if member.connections > 0 {
-            return;
+        if member.connections == 0 {
+            self.start_grace(&mut state, room_id, user_id);
         }
-        let generation = member.generation;
-        let hub = self.clone();
-        let (room_id, user_id) = (room_id.to_owned(), user_id.to_owned());
-        let grace = self.shared.config.leave_grace;
-        self.shared.runtime.spawn(async move {
-            tokio::time::sleep(grace).await;
-            hub.leave_if_still_gone(&room_id, &user_id, generation);
-        });
     }
 
     fn leave_if_still_gone(&self, room_id: &str, user_id: &str, generation: u64) {
@@ -528,16 +522,25 @@ impl Hub {
         let Some(room) = state.rooms.get_mut(room_id) else {
             return;
         };
-        let Some(member) = room.members.get_mut(user_id) else {
+        let Some(member) = room.members.get(user_id) else {
             return;
         };
         if member.connections > 0 || member.generation != generation || !member.here {
             return;
         }
+        self.depart(room, user_id);
+    }
+
+    /// A member present through this node is not any more.
+    pub(super) fn depart(&self, room: &mut RoomState, user_id: &str) {
+        let Some(member) = room.members.get_mut(user_id) else {
+            return;
+        };
         member.here = false;
         room.departed.push(member.user.clone());
         room.members.remove_if_gone(user_id);
-        self.changed(room_id, room);
+        let room_id = room.room.id.clone();
+        self.changed(&room_id, room);
     }
 }
 
@@ -625,6 +628,43 @@ mod tests {
         tokio::time::advance(Duration::from_millis(20)).await;
         assert_eq!(next_round(&mut rounds).await, (vec![], vec!["ann".into()]));
         assert_eq!(hub.member_count("room"), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_poller_stays_while_it_polls_and_leaves_a_grace_after_its_last_poll() {
+        let (hub, mut rounds) = hub();
+        let (room, ann) = (room(10), User::new("ann".into(), None));
+        drop(hub.enter(&room, &ann).unwrap());
+        assert_eq!(next_round(&mut rounds).await, (vec!["ann".into()], vec![]));
+
+        // Poll after poll for three grace periods: one answer every 50 ms,
+        // the next poll 5 ms later.
+        for _ in 0..300 {
+            tokio::time::advance(Duration::from_millis(5)).await;
+            let poll = hub.enter(&room, &ann).unwrap();
+            tokio::time::advance(Duration::from_millis(45)).await;
+            drop(poll);
+        }
+        settle().await;
+        assert!(rounds.try_recv().is_err(), "no departure while polling");
+        assert_eq!(hub.member_count("room"), 1);
+        assert_eq!(
+            hub.state().graces.len(),
+            1,
+            "one entry for the poller, not one per poll"
+        );
+
+        tokio::time::advance(GRACE - Duration::from_millis(10)).await;
+        settle().await;
+        assert!(
+            rounds.try_recv().is_err(),
+            "within the grace of the last poll"
+        );
+        tokio::time::advance(Duration::from_millis(20)).await;
+        assert_eq!(next_round(&mut rounds).await, (vec![], vec!["ann".into()]));
+        assert_eq!(hub.member_count("room"), 0);
+        settle().await;
+        assert_eq!(hub.state().graces.len(), 0);
     }
 
     #[tokio::test(start_paused = true)]

@@ -39,6 +39,10 @@ pub(super) struct Member {
     /// Until when their latest visit (a page view, a post) keeps them
     /// here, while no stream or poll of theirs does.
     pub(super) visiting_until: Option<tokio::time::Instant>,
+    /// When the grace after their last connection here ends (`grace.rs`).
+    pub(super) grace_until: Option<tokio::time::Instant>,
+    /// The grace queue holds them.
+    pub(super) grace_queued: bool,
     /// The snapshot version this user's polls last received (`u64::MAX`:
     /// none yet, so the first poll gets one at once).
     pub(super) polled_version: u64,
@@ -124,6 +128,8 @@ impl Roster {
             since,
             generation: 0,
             visiting_until: None,
+            grace_until: None,
+            grace_queued: false,
             polled_version: u64::MAX,
         };
         self.members
