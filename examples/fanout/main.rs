@@ -330,6 +330,18 @@ fn rss_total(pids: &[u32]) -> Option<u64> {
     pids.iter().map(|&pid| rss_bytes(pid)).sum()
 }
 
+/// Prints `what` (bytes before and with `n` idle viewers) per viewer.
+fn per_viewer(what: &str, before_and_idle: Option<(u64, u64)>, n: usize) {
+    if let Some((before, idle)) = before_and_idle {
+        println!(
+            "server {what} {:.1} MiB before, {:.1} MiB with {n} idle viewers = {:.2} KiB per idle viewer",
+            before as f64 / 1048576.0,
+            idle as f64 / 1048576.0,
+            (idle as f64 - before as f64) / n as f64 / 1024.0
+        );
+    }
+}
+
 /// Bytes every server says it has allocated (`gifchat_heap_allocated_bytes`
 /// of its `/metrics`), added up; unknown if any does not say.
 async fn heap_total(addrs: &[SocketAddr]) -> Option<u64> {
@@ -468,22 +480,8 @@ async fn fanout(args: &Args, addrs: &[SocketAddr], pids: &[u32]) -> Result<()> {
     let rss_idle = rss_total(pids);
     let heap_idle = heap_total(addrs).await;
     let n = (connected_sse + connected_poll).max(1);
-    if let (Some(before), Some(idle)) = (rss_before, rss_idle) {
-        println!(
-            "server memory: RSS {:.1} MiB before, {:.1} MiB with {n} idle viewers = {:.2} KiB per idle viewer",
-            before as f64 / 1048576.0,
-            idle as f64 / 1048576.0,
-            (idle as f64 - before as f64) / n as f64 / 1024.0
-        );
-    }
-    if let (Some(before), Some(idle)) = (heap_before, heap_idle) {
-        println!(
-            "server heap: allocated {:.1} MiB before, {:.1} MiB with {n} idle viewers = {:.2} KiB per idle viewer",
-            before as f64 / 1048576.0,
-            idle as f64 / 1048576.0,
-            (idle as f64 - before as f64) / n as f64 / 1024.0
-        );
-    }
+    per_viewer("memory: RSS", rss_before.zip(rss_idle), n);
+    per_viewer("heap: allocated", heap_before.zip(heap_idle), n);
 
     let mark = CpuMark::now(pids);
     poll_shared.measuring.store(true, Relaxed);

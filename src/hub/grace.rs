@@ -18,7 +18,7 @@ use std::{cmp::Reverse, collections::BinaryHeap};
 
 use tokio::time::Instant;
 
-use super::{Hub, State};
+use super::{Hub, State, roster::Member};
 
 /// Members whose grace is running, by when it ends.
 #[derive(Default)]
@@ -66,20 +66,19 @@ impl Graces {
 impl Hub {
     /// `user_id`'s last connection to the room on this node has ended:
     /// they leave when the grace period has passed, unless back by then.
-    pub(super) fn start_grace(&self, state: &mut State, room_id: &str, user_id: &str) {
+    pub(super) fn start_grace(
+        &self,
+        graces: &mut Graces,
+        member: &mut Member,
+        room_id: &str,
+        user_id: &str,
+    ) {
         let until = Instant::now() + self.shared.config.leave_grace;
-        let Some(member) = state
-            .rooms
-            .get_mut(room_id)
-            .and_then(|room| room.members.get_mut(user_id))
-        else {
-            return;
-        };
         member.grace_until = Some(until);
         if std::mem::replace(&mut member.grace_queued, true) {
             return;
         }
-        if state.graces.queue(until, room_id, user_id) {
+        if graces.queue(until, room_id, user_id) {
             self.shared.runtime.spawn(self.clone().sweep_graces());
         }
     }

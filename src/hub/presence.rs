@@ -504,8 +504,8 @@ impl Hub {
     /// Ends one connection of a user; the last one schedules the leave.
     fn release(&self, room_id: &str, user_id: &str) {
         let mut state = self.state();
-        let Some(member) = state
-            .rooms
+        let State { rooms, graces, .. } = &mut *state;
+        let Some(member) = rooms
             .get_mut(room_id)
             .and_then(|room| room.members.get_mut(user_id))
         else {
@@ -513,7 +513,7 @@ impl Hub {
         };
         member.connections = member.connections.saturating_sub(1);
         if member.connections == 0 {
-            self.start_grace(&mut state, room_id, user_id);
+            self.start_grace(graces, member, room_id, user_id);
         }
     }
 
