@@ -38,6 +38,8 @@ pub struct Metrics {
 /// Bytes allocated by the process, and bytes the allocator holds resident
 /// for it: their difference is freed memory not yet returned and
 /// fragmentation, which the process's resident size does not tell apart.
+/// The process's, not the server's: servers sharing a process (as in the
+/// tests) show the same figures.
 struct Heap {
     allocated: IntGauge,
     resident: IntGauge,
