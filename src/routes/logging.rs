@@ -11,6 +11,8 @@
 
 use std::{net::SocketAddr, time::Instant};
 
+use prometheus::Histogram;
+
 use axum::{
     extract::{ConnectInfo, MatchedPath, Request, State},
     http::Method,
@@ -83,15 +85,17 @@ pub struct Answered<'a> {
 }
 
 impl Answered<'_> {
-    /// Logs the request, and its latency since `started`. Also for what is
-    /// answered without the middleware (`routes/steady.rs`).
+    /// Logs the request, and its latency since `started`.
     pub fn log(&self, state: &AppState, started: Instant) {
+        self.log_to(&latency_of(state, self.method, self.route), started);
+    }
+
+    /// [`Self::log`], into the histogram of its method and route, found
+    /// already: what is answered without the middleware
+    /// (`routes/steady.rs`) finds it once, not per request.
+    pub fn log_to(&self, latency: &Histogram, started: Instant) {
         let elapsed = started.elapsed();
-        state
-            .metrics
-            .http_latency
-            .with_label_values(&[method_label(self.method), self.route])
-            .observe(elapsed.as_secs_f64());
+        latency.observe(elapsed.as_secs_f64());
         tracing::info!(
             method = %self.method,
             path = self.path,
@@ -101,6 +105,14 @@ impl Answered<'_> {
             "request"
         );
     }
+}
+
+/// The latency histogram of `method` on `route`.
+pub fn latency_of(state: &AppState, method: &Method, route: &str) -> Histogram {
+    state
+        .metrics
+        .http_latency
+        .with_label_values(&[method_label(method), route])
 }
 
 /// The method as the histogram labels it.

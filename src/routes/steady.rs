@@ -27,12 +27,16 @@ use axum::{
     response::Response,
 };
 
+use prometheus::{Histogram, IntGauge};
+
 use crate::{
+    metrics::Transport,
     routes::{
         limits::poll_slot,
-        logging::Answered,
+        logging::{Answered, latency_of},
         page_policies,
         poll::{RoomPollQuery, poll_as},
+        stream::ROOM_POLL_ROUTE,
     },
     state::AppState,
 };
@@ -43,20 +47,25 @@ pub use crate::routes::poll::Poller;
 /// answer there.
 pub const REVALIDATE: Duration = Duration::from_secs(5);
 
-/// The template of the route answered here, as the latency histogram
-/// labels it.
-const ROUTE: &str = "/rooms/{id}/poll";
-
 /// Answers steady polls; a clone per connection is cheap.
 #[derive(Clone)]
 pub struct SteadyPolls {
     state: Arc<AppState>,
+    /// The metrics every steady poll moves, found once rather than by
+    /// their labels per poll: the open-polls gauge and the route's
+    /// latency histogram.
+    open_polls: IntGauge,
+    latency: Histogram,
 }
 
 impl SteadyPolls {
     pub fn new(state: AppState) -> SteadyPolls {
+        let open_polls = (state.metrics.connections).with_label_values(&[Transport::Poll.label()]);
+        let latency = latency_of(&state, &Method::GET, ROOM_POLL_ROUTE);
         SteadyPolls {
             state: Arc::new(state),
+            open_polls,
+            latency,
         }
     }
 
@@ -73,7 +82,7 @@ impl SteadyPolls {
         let started = std::time::Instant::now();
         let state = &*self.state;
         let query: RoomPollQuery = serde_urlencoded::from_str(query.unwrap_or("")).ok()?;
-        let slot = poll_slot(state, poller.addr)?;
+        let slot = poll_slot(state, poller.addr, &self.open_polls)?;
         let answer = poll_as(state, poller, &query).await.ok()?;
         if answer.status() != StatusCode::OK {
             return None;
@@ -81,11 +90,11 @@ impl SteadyPolls {
         let answered = Answered {
             method: &Method::GET,
             path,
-            route: ROUTE,
+            route: ROOM_POLL_ROUTE,
             status: answer.status().as_u16(),
             client: Some(poller.addr),
         };
-        answered.log(state, started);
+        answered.log_to(&self.latency, started);
         Some((page_policies(answer), slot))
     }
 }

@@ -83,10 +83,13 @@ pub fn is_stream_path(path: &str) -> bool {
         .any(|route| matches_route(route, path))
 }
 
+/// The route of a room's poll, as the router and its histogram name it.
+pub const ROOM_POLL_ROUTE: &str = "/rooms/{id}/poll";
+
 /// Whether `path` is a room's poll (`GET /rooms/{id}/poll`), whose
 /// connection is served by `server/polls.rs`.
 pub fn is_room_poll_path(path: &str) -> bool {
-    matches_route("/rooms/{id}/poll", path)
+    matches_route(ROOM_POLL_ROUTE, path)
 }
 
 /// Whether `path` fits `route`, a template whose `{name}` segments match

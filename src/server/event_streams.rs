@@ -220,13 +220,7 @@ async fn answer(
     };
     let (mut reader, mut writer) = stream.split();
     if !is_event_stream(&answer) {
-        let body = axum::body::to_bytes(body, MAX_PLAIN_ANSWER)
-            .await
-            .map_err(io::Error::other)?;
-        let mut whole = write_head(&answer, Some(body.len()), framing, true);
-        if may_have_body(&answer) {
-            whole.extend_from_slice(&body);
-        }
+        let whole = whole_answer(&answer, body, MAX_PLAIN_ANSWER, framing, true).await?;
         write(&mut writer, &mut &whole[..], closing).await?;
         return writer.shutdown().await;
     }
@@ -342,8 +336,28 @@ fn is_event_stream(answer: &Parts) -> bool {
             .is_some_and(|value| value.as_bytes().starts_with(b"text/event-stream"))
 }
 
+/// A whole answer (not a stream), head and body, as the bytes to write:
+/// its body collected (at most `limit` bytes), its head with its length,
+/// and `Connection: close` when `close`.
+pub(super) async fn whole_answer(
+    answer: &Parts,
+    body: Body,
+    limit: usize,
+    framing: Framing,
+    close: bool,
+) -> io::Result<Vec<u8>> {
+    let body = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(io::Error::other)?;
+    let mut whole = write_head(answer, Some(body.len()), framing, close);
+    if may_have_body(answer) {
+        whole.extend_from_slice(&body);
+    }
+    Ok(whole)
+}
+
 /// Whether an answer with this status carries a body (RFC 9110 §6.4.1).
-pub(super) fn may_have_body(answer: &Parts) -> bool {
+fn may_have_body(answer: &Parts) -> bool {
     let status = answer.status;
     !(status.is_informational()
         || status == StatusCode::NO_CONTENT

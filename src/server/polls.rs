@@ -51,7 +51,7 @@ use tower::ServiceExt;
 
 use super::{
     MAX_HEAD_BYTES, Timeouts,
-    event_streams::{Framing, get_request, may_have_body, write, write_head},
+    event_streams::{Framing, get_request, whole_answer, write},
     serve_http,
 };
 use crate::routes::{Poller, REVALIDATE, SteadyPolls, is_room_poll_path};
@@ -226,12 +226,8 @@ fn request_of(head: &Head) -> Option<axum::http::Request<Body>> {
 /// `answer`, head and body, as bytes to write.
 async fn whole(answer: Response<Body>, keep_alive: bool) -> Option<Vec<u8>> {
     let (parts, body) = answer.into_parts();
-    let body = axum::body::to_bytes(body, MAX_ANSWER).await.ok()?;
-    let mut bytes = write_head(&parts, Some(body.len()), Framing::Chunked, !keep_alive);
-    if may_have_body(&parts) {
-        bytes.extend_from_slice(&body);
-    }
-    Some(bytes)
+    let whole = whole_answer(&parts, body, MAX_ANSWER, Framing::Chunked, !keep_alive);
+    whole.await.ok()
 }
 
 /// Reads until `unread` holds a whole request head, and takes it: `None`

@@ -265,14 +265,12 @@ pub async fn limit_streams(
 /// What a poll answered without the middleware (`routes/steady.rs`)
 /// holds while it is answered, as [`limit_streams`] would give it: the
 /// address's slot (`None` when it has none left: the router then answers
-/// 429) and its place in the open-polls gauge.
-pub fn poll_slot(state: &AppState, addr: IpAddr) -> Option<PollSlot> {
+/// 429) and its place in `open_polls`, the open-polls gauge.
+pub fn poll_slot(state: &AppState, addr: IpAddr, open_polls: &IntGauge) -> Option<PollSlot> {
     let slot = state.limits.streams.open(bucket_of(addr))?;
-    let label = Transport::Poll.label();
-    let open = OpenGauge::new(state.metrics.connections.with_label_values(&[label]));
     Some(PollSlot {
         _slot: slot,
-        _open: open,
+        _open: OpenGauge::new(open_polls.clone()),
     })
 }
 
