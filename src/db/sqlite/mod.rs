@@ -91,8 +91,9 @@ pub fn open(path: &Path) -> Result<(Db, Engine), crate::BoxError> {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .with_init(|conn| configure(conn));
+    let connections = read_connections();
     let pool = r2d2::Pool::builder()
-        .max_size(16)
+        .max_size(connections as u32)
         // r2d2 would run `SELECT 1` (parsed anew each time) before every
         // read to check the connection; a local SQLite file does not drop
         // connections the way a server does, and a read that fails says so.
@@ -106,9 +107,17 @@ pub fn open(path: &Path) -> Result<(Db, Engine), crate::BoxError> {
     // power loss, and group commit keeps its cost per batch, not per post.
     conn.pragma_update(None, "synchronous", "FULL")?;
     Ok((
-        Db::new(SqliteReads { pool }),
+        Db::new(SqliteReads::new(pool, connections)),
         Engine::new(SqliteEngine { conn }),
     ))
+}
+
+/// Connections in the read pool, and so reads at once: twice the cores
+/// (a read is mostly CPU on pages in cache; the second covers one that
+/// waits on the disk), at least four.
+fn read_connections() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (2 * cores).max(4)
 }
 
 /// The writer's connection.

@@ -1,8 +1,11 @@
 //! The reads on SQLite: each runs on a pooled connection on the blocking
 //! thread pool, never on the async executor.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension};
+use tokio::sync::Semaphore;
 
 use super::{Pool, events, rooms, sessions};
 use crate::{
@@ -13,10 +16,24 @@ use crate::{
 /// The read pool of a SQLite database.
 #[derive(Clone)]
 pub struct SqliteReads {
-    pub(super) pool: Pool,
+    pool: Pool,
+    /// One per pooled connection: a read waits for one here, as a
+    /// future, before it takes a blocking thread. Without it a burst of
+    /// reads (a thousand clients connecting) started a blocking thread
+    /// each, to wait on the pool there: up to 55 threads where 20 do,
+    /// each keeping its stack and the allocator's cache for that thread
+    /// (about 1 KiB per waiting poll at 1,000 pollers).
+    gate: Arc<Semaphore>,
 }
 
 impl SqliteReads {
+    pub(super) fn new(pool: Pool, connections: usize) -> SqliteReads {
+        SqliteReads {
+            pool,
+            gate: Arc::new(Semaphore::new(connections)),
+        }
+    }
+
     /// Runs `work` with a pooled connection on the blocking thread pool.
     async fn read<T, F>(&self, work: F) -> StoreResult<T>
     where
@@ -24,7 +41,10 @@ impl SqliteReads {
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
         let pool = self.pool.clone();
+        // Never closed: only dropped with the pool.
+        let turn = self.gate.clone().acquire_owned().await;
         tokio::task::spawn_blocking(move || -> StoreResult<T> {
+            let _turn = turn;
             let conn = pool.get()?;
             Ok(work(&conn)?)
         })
