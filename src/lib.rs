@@ -168,6 +168,7 @@ pub async fn run(
         user_ids,
         metrics,
         config: Arc::new(config),
+        poll_answers: routes::poll_answers::PollAnswers::default(),
         shutdown: token.clone(),
     });
     let metrics_server = match state.config.metrics_addr {

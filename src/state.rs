@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::Config, db::Db, db::writer::Writer, hub::Hub, identity::UserIds, metrics::Metrics,
-    passwords::Passwords, routes::limits::Limits,
+    passwords::Passwords, routes::limits::Limits, routes::poll_answers::PollAnswers,
 };
 
 /// A handle on [`Shared`]: extractors and middleware clone the state for
@@ -46,6 +46,8 @@ pub struct Shared {
     pub passwords: Passwords,
     /// The user id of a session, the same on every node.
     pub user_ids: UserIds,
+    /// The last room poll answers, shared by a busy room's pollers.
+    pub poll_answers: PollAnswers,
     /// Cancelled at shutdown: streams and polls end, so that graceful
     /// shutdown does not wait forever on open connections.
     pub shutdown: CancellationToken,

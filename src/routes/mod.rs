@@ -50,6 +50,7 @@ pub mod negotiate;
 pub mod openapi;
 pub mod ops;
 mod poll;
+pub mod poll_answers;
 mod reactions;
 mod reads;
 mod references;

@@ -9,7 +9,7 @@ use axum::{
     http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -26,6 +26,7 @@ use crate::{
         many_rooms,
         negotiate::{cursor_param, parse_param},
         openapi::{Conflict, Failed, InRoom, Invalid, LongLived, Malformed},
+        poll_answers::PollAnswers,
         rooms::RoomPath,
     },
     state::AppState,
@@ -63,7 +64,7 @@ async fn room_poll_head(
 ) -> AppResult<Response> {
     query.check()?;
     enterable_room(&state, &room_id, &visitor).await?;
-    Ok(json_response(BytesMut::new()))
+    Ok(json_response(Bytes::new()))
 }
 
 /// HEAD /poll: what a poll would answer first (status and headers),
@@ -90,7 +91,7 @@ async fn lobby_poll_head(
         let visitor = Visitor::from_request_parts(&mut parts, &state).await?;
         many_rooms::check(&state, &asked.rooms, &visitor).await?;
     }
-    Ok(json_response(BytesMut::new()))
+    Ok(json_response(Bytes::new()))
 }
 
 /// The query of `GET /rooms/{id}/poll`.
@@ -126,12 +127,17 @@ struct RoomPollAnswer<'a> {
 }
 
 impl RoomPollAnswer<'_> {
-    /// `{"events": [...], "last_event_id": N}` from the events' JSON.
-    fn render(&self) -> Response {
-        let mut body = BytesMut::new();
-        body.put_slice(b"{\"events\":");
-        body.put(json_array(self.events.iter().map(|e| e.json.clone())));
-        body.put_slice(format!(",\"last_event_id\":{}}}", self.last_event_id).as_bytes());
+    /// `{"events": [...], "last_event_id": N}` from the events' JSON, or
+    /// the same bytes another poller of `room_id` was just answered with.
+    fn render(&self, answers: &PollAnswers, room_id: &str) -> Response {
+        let body = answers.body(room_id, self.events, self.last_event_id, || {
+            let events = self.events.iter().map(|e| e.json.len() + 1).sum::<usize>();
+            let mut body = BytesMut::with_capacity(events + 48);
+            body.put_slice(b"{\"events\":");
+            body.put(json_array(self.events.iter().map(|e| e.json.clone())));
+            body.put_slice(format!(",\"last_event_id\":{}}}", self.last_event_id).as_bytes());
+            body.freeze()
+        });
         json_response(body)
     }
 }
@@ -242,7 +248,7 @@ pub(super) async fn poll_as(
         events: &events,
         last_event_id: feed.last_id(),
     };
-    Ok(answer.render())
+    Ok(answer.render(&state.poll_answers, &room.id))
 }
 
 /// Before answering with `first`: in a busy room, waits for the room's
@@ -261,8 +267,8 @@ pub(super) async fn gather(state: &AppState, first: Option<&Arc<Event>>) {
     }
 }
 
-pub(super) fn json_response(body: BytesMut) -> Response {
-    let mut response = Body::from(body.freeze()).into_response();
+pub(super) fn json_response(body: impl Into<Bytes>) -> Response {
+    let mut response = Body::from(body.into()).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -377,7 +383,7 @@ async fn lobby_poll(
         unread_through: list.unread_through,
     };
     let body = serde_json::to_vec(&answer).map_err(AppError::internal)?;
-    Ok(json_response(BytesMut::from(&body[..])))
+    Ok(json_response(body))
 }
 
 fn poll_timeout(raw: Option<&str>) -> AppResult<Duration> {

@@ -39,7 +39,7 @@ use axum::{
         HeaderName, HeaderValue, Method, Request, StatusCode, Uri, Version, header, response::Parts,
     },
 };
-use bytes::Buf;
+use bytes::{Buf, Bytes, buf::Chain};
 use http_body_util::BodyExt;
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
@@ -220,8 +220,8 @@ async fn answer(
     };
     let (mut reader, mut writer) = stream.split();
     if !is_event_stream(&answer) {
-        let whole = whole_answer(&answer, body, MAX_PLAIN_ANSWER, framing, true).await?;
-        write(&mut writer, &mut &whole[..], closing).await?;
+        let mut whole = whole_answer(&answer, body, MAX_PLAIN_ANSWER, framing, true).await?;
+        write(&mut writer, &mut whole, closing).await?;
         return writer.shutdown().await;
     }
 
@@ -338,23 +338,29 @@ fn is_event_stream(answer: &Parts) -> bool {
 
 /// A whole answer (not a stream), head and body, as the bytes to write:
 /// its body collected (at most `limit` bytes), its head with its length,
-/// and `Connection: close` when `close`.
+/// and `Connection: close` when `close`. The body is not copied behind
+/// the head: the two go out in one vectored write.
 pub(super) async fn whole_answer(
     answer: &Parts,
     body: Body,
     limit: usize,
     framing: Framing,
     close: bool,
-) -> io::Result<Vec<u8>> {
+) -> io::Result<Whole> {
     let body = axum::body::to_bytes(body, limit)
         .await
         .map_err(io::Error::other)?;
-    let mut whole = write_head(answer, Some(body.len()), framing, close);
-    if may_have_body(answer) {
-        whole.extend_from_slice(&body);
-    }
-    Ok(whole)
+    let head = write_head(answer, Some(body.len()), framing, close);
+    let body = if may_have_body(answer) {
+        body
+    } else {
+        Bytes::new()
+    };
+    Ok(Bytes::from(head).chain(body))
 }
+
+/// A whole answer's head and body, to write.
+pub(super) type Whole = Chain<Bytes, Bytes>;
 
 /// Whether an answer with this status carries a body (RFC 9110 §6.4.1).
 fn may_have_body(answer: &Parts) -> bool {

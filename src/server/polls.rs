@@ -51,7 +51,7 @@ use tower::ServiceExt;
 
 use super::{
     MAX_HEAD_BYTES, Timeouts,
-    event_streams::{Framing, get_request, whole_answer, write},
+    event_streams::{Framing, Whole, get_request, whole_answer, write},
     serve_http,
 };
 use crate::routes::{Poller, REVALIDATE, SteadyPolls, is_room_poll_path};
@@ -73,8 +73,10 @@ struct Known {
 struct Head {
     /// The request line's path and query.
     target: String,
-    /// Everything after the request line.
-    headers: Box<[u8]>,
+    /// Everything after the request line; `None` when it is the known
+    /// poll's (not copied again: a steady poll's head is compared in the
+    /// read buffer and nothing of it but the target is kept).
+    headers: Option<Box<[u8]>>,
     /// HTTP/1.1 without `Connection: close`.
     keep_alive: bool,
 }
@@ -129,10 +131,10 @@ pub async fn serve(
             &mut known,
             unread.is_empty(),
         );
-        let Some(bytes) = answered.await else {
+        let Some(mut whole) = answered.await else {
             return;
         };
-        if write(&mut stream, &mut &bytes[..], &closing).await.is_err() {
+        if write(&mut stream, &mut whole, &closing).await.is_err() {
             return;
         }
         if !keep_alive || closing.is_cancelled() {
@@ -152,7 +154,7 @@ async fn answer(
     steady: &SteadyPolls,
     known: &mut Option<Known>,
     watch_hang_up: bool,
-) -> Option<Vec<u8>> {
+) -> Option<Whole> {
     let hung_up = async {
         if watch_hang_up {
             hang_up(stream).await
@@ -183,7 +185,7 @@ impl Known {
     fn fits(&self, head: &Head) -> bool {
         let (path, _) = split_target(&head.target);
         self.at.elapsed() < REVALIDATE
-            && self.headers == head.headers
+            && head.headers.is_none()
             && path
                 .strip_prefix("/rooms/")
                 .and_then(|p| p.strip_suffix("/poll"))
@@ -198,33 +200,38 @@ async fn through_router(
     peer: SocketAddr,
     app: &Router,
     known: &mut Option<Known>,
-) -> Option<Vec<u8>> {
-    let mut request = request_of(&head)?;
+) -> Option<Whole> {
+    let headers = match head.headers {
+        Some(headers) => headers,
+        // The known poll's, as `poll_head` found.
+        None => known.take()?.headers,
+    };
+    let mut request = request_of(&head.target, &headers)?;
     request.extensions_mut().insert(ConnectInfo(peer));
     let answer = match app.clone().oneshot(request).await {
         Ok(answer) => answer,
         Err(never) => match never {},
     };
     *known = answer.extensions().get::<Poller>().map(|poller| Known {
-        headers: head.headers,
+        headers,
         poller: poller.clone(),
         at: Instant::now(),
     });
     whole(answer, head.keep_alive).await
 }
 
-/// The request `head` is, for the router.
-fn request_of(head: &Head) -> Option<axum::http::Request<Body>> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Request::new(&mut headers);
-    let line = format!("GET {} HTTP/1.1\r\n", head.target);
-    let whole_head = [line.as_bytes(), &head.headers].concat();
+/// The request of `target` with `headers`, for the router.
+fn request_of(target: &str, headers: &[u8]) -> Option<axum::http::Request<Body>> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Request::new(&mut slots);
+    let line = format!("GET {target} HTTP/1.1\r\n");
+    let whole_head = [line.as_bytes(), headers].concat();
     parsed.parse(&whole_head).ok()?;
     get_request(&parsed)
 }
 
 /// `answer`, head and body, as bytes to write.
-async fn whole(answer: Response<Body>, keep_alive: bool) -> Option<Vec<u8>> {
+async fn whole(answer: Response<Body>, keep_alive: bool) -> Option<Whole> {
     let (parts, body) = answer.into_parts();
     let whole = whole_answer(&parts, body, MAX_ANSWER, Framing::Chunked, !keep_alive);
     whole.await.ok()
@@ -292,18 +299,20 @@ fn poll_head(parsed: &httparse::Request, bytes: &[u8], known: Option<&Known>) ->
     }
     let line_end = bytes.windows(2).position(|w| w == b"\r\n")? + 2;
     let headers = &bytes[line_end..];
-    if known.is_some_and(|known| *known.headers == *headers) {
+    let headers = if known.is_some_and(|known| *known.headers == *headers) {
         // The headers the router took last time: only the line is new.
         Uri::try_from(target).ok()?;
+        None
     } else {
         get_request(parsed)?;
-    }
+        Some(headers.into())
+    };
     let close = parsed.headers.iter().any(|h| {
         h.name.eq_ignore_ascii_case("connection") && h.value.eq_ignore_ascii_case(b"close")
     });
     Some(Head {
         target: target.to_owned(),
-        headers: headers.into(),
+        headers,
         keep_alive: !close,
     })
 }
