@@ -36,7 +36,7 @@ use prometheus::IntCounter;
 use crate::{
     db::{Db, StoreResult},
     events::Event,
-    hub::{Hub, ReadPosition},
+    hub::{Hub, ReadPosition, Wave},
     metrics::Metrics,
 };
 
@@ -50,6 +50,8 @@ pub struct Feed {
     room_id: String,
     user_id: String,
     rx: broadcast::Receiver<Arc<Event>>,
+    /// The room's waves: a feed waits for the next one, not for each event.
+    wave: Arc<Wave>,
     /// Id of the last stored event delivered (or the starting cursor).
     last: i64,
     catching_up: bool,
@@ -75,7 +77,7 @@ impl Feed {
         (db, hub, metrics): (&Db, &Hub, &Metrics),
         room_id: String,
         user_id: String,
-        (rx, read): (broadcast::Receiver<Arc<Event>>, ReadPosition),
+        (rx, wave, read): (broadcast::Receiver<Arc<Event>>, Arc<Wave>, ReadPosition),
         published: i64,
         cursor: Option<i64>,
     ) -> Feed {
@@ -92,6 +94,7 @@ impl Feed {
             room_id,
             user_id,
             rx,
+            wave,
             last: start,
             catching_up: start < published || ahead_of.is_some(),
             resync_members: false,
@@ -138,6 +141,28 @@ impl Feed {
                 Err(RecvError::Lagged(_)) => self.start_catch_up(),
                 Err(RecvError::Closed) => self.finished = true,
             }
+        }
+    }
+
+    /// As [`Self::next`], but woken by the room's waves (`hub/waves.rs`)
+    /// rather than by each event: for a long-poll, which answers a busy
+    /// room's events at their wave anyway.
+    pub async fn next_in_wave(&mut self) -> StoreResult<Option<Arc<Event>>> {
+        let wave = self.wave.clone();
+        loop {
+            // Made before looking: a wave from here on wakes it.
+            let next_wave = wave.next();
+            if let Some(event) = self.ready() {
+                return Ok(Some(event));
+            }
+            if self.finished {
+                return Ok(None);
+            }
+            if self.catching_up {
+                self.catch_up().await?;
+                continue;
+            }
+            next_wave.await;
         }
     }
 

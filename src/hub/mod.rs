@@ -26,6 +26,8 @@
 //!   counts, and the lobby's `room-activity` and `read` events.
 //! - `typing`: who is typing, as ephemeral events, throttled per user.
 //! - `pace`: a busy room's messages go to long-polls in waves.
+//! - `waves`: a room's channel, which wakes its waiting long-polls once
+//!   per wave rather than once per event.
 //!
 //! The hub sits above storage: the writer reports what it committed to it
 //! (`after_commit.rs`), and it never holds the writer. What presence needs
@@ -45,6 +47,7 @@ mod reads;
 mod recent;
 mod roster;
 mod typing;
+mod waves;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -61,6 +64,7 @@ pub use admission::Known;
 pub use lobby::{Changes, LobbyWatch};
 pub use presence::{Entry, Presence};
 pub use reads::ReadPosition;
+pub use waves::Wave;
 
 use crate::{
     events::Event,

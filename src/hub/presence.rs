@@ -25,6 +25,7 @@ use super::{
     admission::Admissions,
     recent::Recent,
     roster::{Roster, SNAPSHOT_LIST_CAP},
+    waves::{RoomChannel, Wave},
 };
 use crate::{
     events::Event,
@@ -32,7 +33,7 @@ use crate::{
 };
 
 pub(super) struct RoomState {
-    pub(super) tx: broadcast::Sender<Arc<Event>>,
+    pub(super) tx: RoomChannel,
     pub(super) room: RoomRow,
     /// Present users, on any node, in arrival order.
     pub(super) members: Roster,
@@ -73,6 +74,8 @@ pub struct Entry {
     pub presence: Presence,
     /// Subscribed before anything is read from the database: see `feed.rs`.
     pub rx: broadcast::Receiver<Arc<Event>>,
+    /// When a waiting long-poll wakes (`waves.rs`).
+    pub wave: Arc<Wave>,
     /// The current `members` snapshot.
     pub snapshot: Arc<Event>,
     /// The user's read position in the room, for the feed to move.
@@ -86,9 +89,9 @@ pub struct Entry {
 impl RoomState {
     /// `published`: the newest stored id so far; the room's events up to
     /// it are in the database only.
-    fn new(room: RoomRow, capacity: usize, published: i64) -> Self {
+    fn new(room: RoomRow, channel: RoomChannel, published: i64) -> Self {
         Self {
-            tx: broadcast::channel(capacity).0,
+            tx: channel,
             room,
             members: Roster::default(),
             closing: false,
@@ -195,13 +198,15 @@ impl Hub {
                 self.changed(&room.id, entry);
             }
         }
+        let (rx, wave) = entry.tx.subscribe();
         Ok(Entry {
             presence: Presence {
                 hub: self.clone(),
                 room_id: room.id.clone(),
                 user_id: user.id.clone(),
             },
-            rx: entry.tx.subscribe(),
+            rx,
+            wave,
             snapshot: entry.snapshot(),
             read,
             published,
@@ -288,10 +293,10 @@ impl Hub {
     fn room_state<'a>(&self, state: &'a mut State, room: &RoomRow) -> &'a mut RoomState {
         let published = state.published;
         let capacity = self.shared.config.room_channel_capacity;
-        state
-            .rooms
-            .entry(room.id.clone())
-            .or_insert_with(|| RoomState::new(room.clone(), capacity, published))
+        state.rooms.entry(room.id.clone()).or_insert_with(|| {
+            let channel = RoomChannel::new(capacity, self.shared.runtime.clone());
+            RoomState::new(room.clone(), channel, published)
+        })
     }
 
     /// `user` arrived in the room through another node (`arrived`), or
@@ -777,8 +782,8 @@ mod tests {
         assert_eq!(hub.member_count("room"), 1);
     }
 
-    #[test]
-    fn the_hand_rendered_members_event_is_a_members_event() {
+    #[tokio::test]
+    async fn the_hand_rendered_members_event_is_a_members_event() {
         let owner = User::new("owner-id".into(), Some("Ana".into()));
         let room = RoomRow {
             id: "room".into(),
@@ -789,7 +794,8 @@ mod tests {
             created_at: "2026-01-01T00:00:00Z".into(),
             locked: false,
         };
-        let mut state = RoomState::new(room, 4, 0);
+        let channel = RoomChannel::new(4, tokio::runtime::Handle::current());
+        let mut state = RoomState::new(room, channel, 0);
         state.members.insert(owner);
         state.members.insert(User::new("guest-id".into(), None));
         let rendered: serde_json::Value = serde_json::from_slice(&state.snapshot().json).unwrap();

@@ -204,7 +204,7 @@ pub(super) async fn poll_as(
         (&state.db, &state.hub, &state.metrics),
         room.id.clone(),
         user.id.clone(),
-        (entry.rx, entry.read),
+        (entry.rx, entry.wave, entry.read),
         entry.published,
         after,
     );
@@ -224,7 +224,7 @@ pub(super) async fn poll_as(
             None => tokio::select! {
                 biased;
                 _ = state.shutdown.cancelled() => None,
-                next = tokio::time::timeout(timeout, feed.next()) => next.ok(),
+                next = tokio::time::timeout(timeout, feed.next_in_wave()) => next.ok(),
             },
         };
         if let Some(next) = wait {

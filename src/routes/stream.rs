@@ -227,7 +227,7 @@ async fn room_events(
         (&state.db, &state.hub, &state.metrics),
         room.id,
         visitor.user.id,
-        (entry.rx, entry.read),
+        (entry.rx, entry.wave, entry.read),
         entry.published,
         cursor,
     );
