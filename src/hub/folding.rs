@@ -85,7 +85,7 @@ impl Hub {
         };
         // Outside the lock: waking a big room's viewers must not stall
         // arrivals.
-        let _ = tx.send(snapshot);
+        tx.send(snapshot);
         self.announce_room(room_id);
     }
 

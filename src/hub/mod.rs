@@ -221,7 +221,7 @@ impl Hub {
         // counting this event and the event in its channel: its id check
         // drops the copy. No receivers is not an error.
         if let Some((tx, event)) = tx {
-            let _ = tx.send(event);
+            tx.send(event);
         }
         if record.kind.is_message() {
             self.room_activity(record);
@@ -269,7 +269,7 @@ impl Hub {
         state.addresses.forget(room_id);
         if let Some(room) = state.rooms.remove(room_id) {
             let event = Event::transient(Kind::RoomDeleted, Audience::Room, &in_room);
-            let _ = room.tx.send(Arc::new(event));
+            room.tx.send(Arc::new(event));
         }
         drop(state);
         let in_lobby = serde_json::json!({ "id": room_id });

@@ -483,7 +483,7 @@ impl Hub {
                 room: room_id.to_owned(),
             };
             let notice = Event::transient(Kind::Kicked, Audience::User(user_id.to_owned()), &body);
-            let _ = room.tx.send(Arc::new(notice));
+            room.tx.send(Arc::new(notice));
             if room.members.remove(user_id).is_some() {
                 self.changed(room_id, room);
             }

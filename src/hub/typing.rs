@@ -57,7 +57,7 @@ impl Hub {
         };
         let event = Event::transient(Kind::Typing, Audience::Room, &body);
         // No receivers is not an error.
-        let _ = tx.send(Arc::new(event));
+        tx.send(Arc::new(event));
         true
     }
 }
