@@ -178,10 +178,43 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 struct Cache {
     /// Off where other nodes may write the same sessions (PostgreSQL).
     off: bool,
-    records: HashMap<Id, Record>,
+    records: HashMap<Id, Cached>,
     /// Bumped by every write, before and after it: a load that raced a
     /// write (and may have read the old row) does not cache what it read.
     epoch: u64,
+}
+
+/// A cached record: its data as the JSON it is stored as, one string,
+/// read again on each hit. The parsed map (a hash table, a tree node per
+/// object, a string per key and value) took 1.2 KiB a session, most of
+/// the memory of a waiting long-poll's session; a hit's parse is a
+/// microsecond, and a steady long-poll needs none (`routes/steady.rs`).
+#[derive(Clone)]
+struct Cached {
+    /// Shared, so that a hit copies it out of the lock for nothing.
+    data: Arc<str>,
+    expiry_date: OffsetDateTime,
+}
+
+impl Cached {
+    fn of(record: &Record) -> Option<Cached> {
+        Some(Cached {
+            data: serde_json::to_string(&record.data).ok()?.into(),
+            expiry_date: record.expiry_date,
+        })
+    }
+
+    /// The record, if it is still live.
+    fn record(&self, id: Id) -> Option<Record> {
+        if self.expiry_date <= OffsetDateTime::now_utc() {
+            return None;
+        }
+        Some(Record {
+            id,
+            data: serde_json::from_str(&self.data).ok()?,
+            expiry_date: self.expiry_date,
+        })
+    }
 }
 
 /// Cached records kept before the cache starts over (a few hundred bytes
@@ -199,11 +232,12 @@ impl DbStore {
 
     /// A live cached record, or the epoch to hand to [`Self::loaded`].
     fn cached(&self, id: &Id) -> Result<Record, u64> {
-        let cache = self.cache();
-        match cache.records.get(id) {
-            Some(record) if record.expiry_date > OffsetDateTime::now_utc() => Ok(record.clone()),
-            _ => Err(cache.epoch),
-        }
+        let (cached, epoch) = {
+            let cache = self.cache();
+            (cache.records.get(id).cloned(), cache.epoch)
+        };
+        // Parsed outside the lock every request takes.
+        cached.and_then(|cached| cached.record(*id)).ok_or(epoch)
     }
 
     /// Caches a record read from the database, unless a write ran meanwhile.
@@ -233,7 +267,9 @@ impl Cache {
         if self.records.len() >= CACHED_SESSIONS {
             self.records.clear();
         }
-        self.records.insert(record.id, record.clone());
+        if let Some(cached) = Cached::of(record) {
+            self.records.insert(record.id, cached);
+        }
     }
 }
 
