@@ -197,12 +197,15 @@ pub(super) async fn poll_as(
         user,
         addr,
     } = poller;
-    let room = admitted_room_of(state, room_id, user, *addr).await?;
-    // Enter (and so subscribe) before reading anything: see feed.rs.
-    let entry = state.hub.enter(&room, user)?;
+    let entry = {
+        // Not kept while the poll waits: only its id is needed after.
+        let room = admitted_room_of(state, room_id, user, *addr).await?;
+        // Enter (and so subscribe) before reading anything: see feed.rs.
+        state.hub.enter(&room, user)?
+    };
     let mut feed = Feed::open(
         (&state.db, &state.hub, &state.metrics),
-        room.id.clone(),
+        room_id.clone(),
         user.id.clone(),
         (entry.rx, entry.wave, entry.read),
         entry.published,
@@ -210,7 +213,7 @@ pub(super) async fn poll_as(
     );
 
     let mut events = Vec::new();
-    if let Some(snapshot) = state.hub.unpolled_snapshot(&room.id, &user.id) {
+    if let Some(snapshot) = state.hub.unpolled_snapshot(room_id, &user.id) {
         // Answer at once with the snapshot, and whatever history is due.
         events.push(snapshot);
         feed.prefetch().await?;
@@ -240,7 +243,7 @@ pub(super) async fn poll_as(
     }
     if events.iter().any(|e| e.kind == Kind::Members) {
         // Whatever snapshot rode along, this user's polls are now current.
-        let _ = state.hub.unpolled_snapshot(&room.id, &user.id);
+        let _ = state.hub.unpolled_snapshot(room_id, &user.id);
     }
     drop(entry.presence);
     state.metrics.events_delivered.inc_by(events.len() as u64);
@@ -248,7 +251,7 @@ pub(super) async fn poll_as(
         events: &events,
         last_event_id: feed.last_id(),
     };
-    Ok(answer.render(&state.poll_answers, &room.id))
+    Ok(answer.render(&state.poll_answers, room_id))
 }
 
 /// Before answering with `first`: in a busy room, waits for the room's

@@ -251,10 +251,16 @@ impl Connection {
                 });
             }
             (Sniffed::RoomPoll, Some(steady)) => {
-                tracker.spawn(async move {
-                    let app = (app, steady);
-                    polls::serve(stream, peer, app, &builder, timeouts, closing).await;
-                });
+                let connection = polls::PollConnection {
+                    stream,
+                    peer,
+                    app,
+                    steady,
+                    builder,
+                    timeouts,
+                    closing,
+                };
+                tracker.spawn(connection.serve());
             }
             _ => {
                 tracker.spawn(async move {

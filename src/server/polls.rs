@@ -29,6 +29,7 @@ use std::{
     io,
     net::SocketAddr,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll},
 };
 
@@ -81,65 +82,82 @@ struct Head {
     keep_alive: bool,
 }
 
-/// Serves `stream` (whose first request is a room poll) until it closes,
-/// or hands it to hyper.
-pub async fn serve(
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    (app, steady): (Router, SteadyPolls),
-    builder: &auto::Builder<TokioExecutor>,
-    timeouts: Timeouts,
-    closing: CancellationToken,
-) {
-    let mut known: Option<Known> = None;
-    let mut unread = BytesMut::new();
-    loop {
-        // Biased, here and below: no random draw per poll.
-        let read = tokio::select! {
-            biased;
-            read = tokio::time::timeout(
-                timeouts.header,
-                next_head(&mut stream, &mut unread, known.as_ref()),
-            ) => read,
-            () = closing.cancelled() => return,
-        };
-        let head = match read {
-            Ok(Ok(Some(head))) => head,
-            Ok(Ok(None)) => {
-                // Not a poll: hyper's, with what was read of it.
-                let rest = Prefixed {
-                    prefix: unread.freeze(),
-                    stream,
-                };
-                let serving = serve_http(rest, peer, app, builder, timeouts, closing);
-                return Box::pin(serving).await;
+/// A connection whose first request is a room poll.
+pub struct PollConnection {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    pub app: Router,
+    pub steady: SteadyPolls,
+    pub builder: Arc<auto::Builder<TokioExecutor>>,
+    pub timeouts: Timeouts,
+    pub closing: CancellationToken,
+}
+
+impl PollConnection {
+    /// Serves the connection until it closes, or hands it to hyper.
+    ///
+    /// The connection is kept in place and its polls borrow it: an async
+    /// fn taking it by value would hold each field twice for as long as
+    /// the connection lasts (its arguments, and the locals they become).
+    #[allow(clippy::manual_async_fn, reason = "an async fn holds `self` twice")]
+    pub fn serve(mut self) -> impl Future<Output = ()> + Send {
+        async move {
+            let Some(unread) = self.polls().await else {
+                return;
+            };
+            // Not a poll: hyper's, with what was read of it.
+            let PollConnection {
+                stream,
+                peer,
+                app,
+                builder,
+                timeouts,
+                closing,
+                ..
+            } = self;
+            let rest = Prefixed {
+                prefix: unread.freeze(),
+                stream,
+            };
+            Box::pin(serve_http(rest, peer, app, &builder, timeouts, closing)).await;
+        }
+    }
+
+    /// Answers polls until the connection closes (`None`), or until a
+    /// request that is not one: then what was read of it.
+    async fn polls(&mut self) -> Option<BytesMut> {
+        let mut known: Option<Known> = None;
+        let mut unread = BytesMut::new();
+        loop {
+            // Biased, here and below: no random draw per poll.
+            let read = tokio::select! {
+                biased;
+                read = tokio::time::timeout(
+                    self.timeouts.header,
+                    next_head(&mut self.stream, &mut unread, known.as_ref()),
+                ) => read,
+                () = self.closing.cancelled() => return None,
+            };
+            let head = match read {
+                Ok(Ok(Some(head))) => head,
+                Ok(Ok(None)) => return Some(unread),
+                // Closed, broken, or too slow.
+                Ok(Err(_)) | Err(_) => return None,
+            };
+            if unread.is_empty() {
+                // Nothing pipelined: no buffer held while the poll waits.
+                unread = BytesMut::new();
             }
-            // Closed, broken, or too slow.
-            Ok(Err(_)) | Err(_) => return,
-        };
-        if unread.is_empty() {
-            // Nothing pipelined: no buffer held while the poll waits.
-            unread = BytesMut::new();
-        }
-        let keep_alive = head.keep_alive;
-        let answered = answer(
-            &stream,
-            head,
-            peer,
-            &app,
-            &steady,
-            &mut known,
-            unread.is_empty(),
-        );
-        let Some(mut whole) = answered.await else {
-            return;
-        };
-        if write(&mut stream, &mut whole, &closing).await.is_err() {
-            return;
-        }
-        if !keep_alive || closing.is_cancelled() {
-            let _ = stream.shutdown().await;
-            return;
+            let keep_alive = head.keep_alive;
+            let answered = answer(self, head, &mut known, unread.is_empty());
+            let mut whole = answered.await?;
+            write(&mut self.stream, &mut whole, &self.closing)
+                .await
+                .ok()?;
+            if !keep_alive || self.closing.is_cancelled() {
+                let _ = self.stream.shutdown().await;
+                return None;
+            }
         }
     }
 }
@@ -147,14 +165,18 @@ pub async fn serve(
 /// The bytes of the answer to `head`; `None` when the client hung up
 /// meanwhile (`watch_hang_up`: nothing of its next request was read).
 async fn answer(
-    stream: &TcpStream,
+    connection: &PollConnection,
     head: Head,
-    peer: SocketAddr,
-    app: &Router,
-    steady: &SteadyPolls,
     known: &mut Option<Known>,
     watch_hang_up: bool,
 ) -> Option<Whole> {
+    let PollConnection {
+        stream,
+        peer,
+        app,
+        steady,
+        ..
+    } = connection;
     let hung_up = async {
         if watch_hang_up {
             hang_up(stream).await
@@ -163,21 +185,30 @@ async fn answer(
         }
     };
     let answering = async {
-        if let Some(known) = known.as_ref().filter(|known| known.fits(&head)) {
-            let (path, query) = split_target(&head.target);
-            if let Some((answer, _slot)) = steady.answer(&known.poller, path, query).await {
-                return whole(answer, head.keep_alive).await;
-            }
+        if let Some(known) = known.as_ref().filter(|known| known.fits(&head))
+            && let Some(answered) = steady_answer(steady, known, &head).await
+        {
+            return answered;
         }
         // Boxed: the router's future is large, and only this rare path
         // needs it.
-        Box::pin(through_router(head, peer, app, known)).await
+        Box::pin(through_router(head, *peer, app, known)).await
     };
     tokio::select! {
         biased;
         bytes = answering => bytes,
         () = hung_up => None,
     }
+}
+
+/// The answer to `head`, a steady poll of `known`'s, as bytes (`None`
+/// inside when it cannot be had); `None` when the router must answer it.
+async fn steady_answer(steady: &SteadyPolls, known: &Known, head: &Head) -> Option<Option<Whole>> {
+    let (path, query) = split_target(&head.target);
+    let (answer, slot) = steady.answer(&known.poller, path, query).await?;
+    let whole = whole(answer, head.keep_alive).await;
+    drop(slot);
+    Some(whole)
 }
 
 impl Known {
@@ -325,13 +356,24 @@ fn split_target(target: &str) -> (&str, Option<&str>) {
 }
 
 /// Resolves when the client closes its side or the connection breaks;
-/// never when it sends more (its next request, read in turn).
-async fn hang_up(stream: &TcpStream) {
-    let mut one = [0u8; 1];
-    match stream.peek(&mut one).await {
-        Ok(0) | Err(_) => {}
-        Ok(_) => std::future::pending().await,
-    }
+/// never when it sends more (its next request, read in turn). A closure
+/// over the socket rather than `peek`'s future: a waiting poll holds
+/// this, and the socket keeps the waker.
+fn hang_up(stream: &TcpStream) -> impl Future<Output = ()> + '_ {
+    let (mut one, mut sent_more) = ([0u8; 1], false);
+    std::future::poll_fn(move |cx| {
+        if sent_more {
+            return Poll::Pending;
+        }
+        match stream.poll_peek(cx, &mut ReadBuf::new(&mut one)) {
+            Poll::Ready(Ok(0) | Err(_)) => Poll::Ready(()),
+            Poll::Ready(Ok(_)) => {
+                sent_more = true;
+                Poll::Pending
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    })
 }
 
 /// A connection handed to hyper with the bytes already read of it.
