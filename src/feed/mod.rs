@@ -122,15 +122,8 @@ impl Feed {
     /// (after `kicked` or `room-deleted`, or when the room's channel closed).
     pub async fn next(&mut self) -> StoreResult<Option<Arc<Event>>> {
         loop {
-            if let Some(event) = self.ready() {
-                return Ok(Some(event));
-            }
-            if self.finished {
-                return Ok(None);
-            }
-            if self.catching_up {
-                self.catch_up().await?;
-                continue;
+            if let Some(found) = self.at_hand().await? {
+                return Ok(found);
             }
             match self.rx.recv().await {
                 Ok(event) => {
@@ -152,17 +145,28 @@ impl Feed {
         loop {
             // Made before looking: a wave from here on wakes it.
             let next_wave = wave.next();
-            if let Some(event) = self.ready() {
-                return Ok(Some(event));
-            }
-            if self.finished {
-                return Ok(None);
-            }
-            if self.catching_up {
-                self.catch_up().await?;
-                continue;
+            if let Some(found) = self.at_hand().await? {
+                return Ok(found);
             }
             next_wave.await;
+        }
+    }
+
+    /// What [`Self::next`] has without waiting on the room: an event, or
+    /// the end (`Some`), or nothing yet (`None`); a catch-up reads the
+    /// database meanwhile.
+    async fn at_hand(&mut self) -> StoreResult<Option<Option<Arc<Event>>>> {
+        loop {
+            if let Some(event) = self.ready() {
+                return Ok(Some(Some(event)));
+            }
+            if self.finished {
+                return Ok(Some(None));
+            }
+            if !self.catching_up {
+                return Ok(None);
+            }
+            self.catch_up().await?;
         }
     }
 
