@@ -49,11 +49,20 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// returned by whichever thread allocates next, kept what a burst of
 /// connections freed (1,000 pollers connecting through the router) in
 /// the server's resident memory: 47 KiB per waiting poll instead of 17.
+///
+/// Each thread caches freed blocks of up to 1 KiB only, and at most 50 of
+/// a size: by default it keeps up to 32 KiB blocks, 200 of a small size,
+/// which after a burst (1,000 pollers connecting) leaves megabytes cached
+/// in threads that then wait: 10 KiB per waiting poll instead of 6.5-7,
+/// for no CPU measured (the writer, which allocates the most, was as fast
+/// or faster; without any cache it was 12-23% slower per message).
 #[used]
 #[unsafe(export_name = "_rjem_malloc_conf")]
 static ALLOCATOR_SETTINGS: Option<&'static std::ffi::c_char> =
     // SAFETY: a C string literal is a valid, 'static, NUL-terminated string.
-    Some(unsafe { &*c"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0".as_ptr() });
+    Some(unsafe {
+        &*c"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,tcache_max:1024,tcache_nslots_small_max:50".as_ptr()
+    });
 
 pub mod after_commit;
 pub mod backup;
