@@ -26,6 +26,9 @@ pub struct Head {
     pub chunked: bool,
     /// `name=value` of a `Set-Cookie` header, when there is one.
     pub cookie: Option<String>,
+    /// Nchan's cursor (`nchan.rs`).
+    pub last_modified: Option<String>,
+    pub etag: Option<String>,
 }
 
 pub struct Response {
@@ -83,6 +86,8 @@ impl Conn {
                         content_length: None,
                         chunked: false,
                         cookie: None,
+                        last_modified: None,
+                        etag: None,
                     };
                     for h in response.headers.iter() {
                         if h.name.eq_ignore_ascii_case("content-length") {
@@ -94,6 +99,10 @@ impl Conn {
                         } else if h.name.eq_ignore_ascii_case("set-cookie") {
                             let value = String::from_utf8_lossy(h.value);
                             head.cookie = value.split(';').next().map(str::to_owned);
+                        } else if h.name.eq_ignore_ascii_case("last-modified") {
+                            head.last_modified = Some(String::from_utf8_lossy(h.value).into());
+                        } else if h.name.eq_ignore_ascii_case("etag") {
+                            head.etag = Some(String::from_utf8_lossy(h.value).into());
                         }
                     }
                     self.pos += len;

@@ -17,6 +17,10 @@
 //! - **Idle viewers over HTTPS**: `--idle-tls h2 --subscribers 5000
 //!   --streams-per-connection 10` (or `--idle-tls h1`) serves a self-signed
 //!   certificate and reports server memory per idle viewer, nothing posted.
+//! - **Against Nchan**: `--nchan --subscribers 0 --pollers 1000 --messages
+//!   200 --rate 200` puts the same long-poll load on Nchan (nginx's pub/sub
+//!   module, from Debian: `nchan.rs`) instead, so that the two can be
+//!   measured in turn, in the same minutes.
 //! - **Several nodes**: `--nodes 3` with `--database postgres://…` starts
 //!   three servers on that database; viewers and posters are spread over
 //!   them in turn (each client stays on its node), and CPU and memory are
@@ -42,6 +46,7 @@
 mod http;
 mod idle;
 mod inproc;
+mod nchan;
 mod poll;
 mod post;
 mod serve;
@@ -138,6 +143,10 @@ struct Args {
     /// A running server to measure instead of starting one.
     #[arg(long)]
     target: Option<SocketAddr>,
+    /// Measure Nchan (nginx's pub/sub module, from Debian) instead of
+    /// gifchat, under the same load: see `nchan.rs`.
+    #[arg(long, conflicts_with_all = ["target", "database", "writer", "idle_tls"])]
+    nchan: bool,
     /// With `--target`: the server's pid, for CPU time and memory.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -198,8 +207,20 @@ fn main() -> ExitCode {
         .as_ref()
         .map(|(dir, _)| (dir.path().join("cert.pem"), dir.path().join("key.pem")));
     let mut servers = Vec::new();
+    let mut nginx = None;
     let (addrs, pids) = match args.target {
         Some(addr) => (vec![addr], args.server_pid.into_iter().collect::<Vec<_>>()),
+        None if args.nchan => match nchan::Nginx::start() {
+            Ok(started) => {
+                let (addr, pids) = (started.addr, started.pids.clone());
+                nginx = Some(started);
+                (vec![addr], pids)
+            }
+            Err(e) => {
+                eprintln!("fanout: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
         None => {
             for _ in 0..args.nodes.max(1) {
                 let tls = tls.as_ref().map(|(c, k)| (c.as_path(), k.as_path()));
@@ -246,6 +267,7 @@ fn main() -> ExitCode {
     for server in servers {
         server.stop(Duration::from_secs(30));
     }
+    drop(nginx);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -343,8 +365,12 @@ fn per_viewer(what: &str, before_and_idle: Option<(u64, u64)>, n: usize) {
 }
 
 /// Bytes every server says it has allocated (`gifchat_heap_allocated_bytes`
-/// of its `/metrics`), added up; unknown if any does not say.
-async fn heap_total(addrs: &[SocketAddr]) -> Option<u64> {
+/// of its `/metrics`), added up; unknown if any does not say, or if the
+/// server is Nchan.
+async fn heap_total(addrs: &[SocketAddr], nchan: bool) -> Option<u64> {
+    if nchan {
+        return None;
+    }
     let mut total = 0;
     for &addr in addrs {
         let mut conn = http::Conn::connect(addr).await.ok()?;
@@ -372,6 +398,15 @@ fn cpu_line(what: &str, cpu: Option<Duration>, wall: Duration, per: u64, unit: &
     }
 }
 
+/// `n` publishers to Nchan at `addr`.
+async fn nchan_publishers(addr: SocketAddr, n: usize) -> Result<Vec<post::Session>> {
+    let mut publishers = Vec::new();
+    for _ in 0..n.max(1) {
+        publishers.push(post::Session::nchan_publisher(addr).await?);
+    }
+    Ok(publishers)
+}
+
 /// `n` posters, spread over `addrs` in turn.
 async fn open_posters(addrs: &[SocketAddr], n: usize) -> Result<Vec<post::Session>> {
     let mut set = JoinSet::new();
@@ -395,14 +430,22 @@ async fn fanout(args: &Args, addrs: &[SocketAddr], pids: &[u32]) -> Result<()> {
         args.subscribers, args.pollers, args.messages, args.rate, args.posters
     );
     let epoch = Instant::now();
-    let mut posters = open_posters(addrs, args.posters).await?;
-    let room: Arc<str> = posters[0].create_room(ROOM_MAX).await?.into();
-    for poster in &mut posters {
-        poster.view(&room).await?;
-    }
+    let (mut posters, room) = if args.nchan {
+        (
+            nchan_publishers(addrs[0], args.posters).await?,
+            nchan::CHANNEL.into(),
+        )
+    } else {
+        let mut posters = open_posters(addrs, args.posters).await?;
+        let room: Arc<str> = posters[0].create_room(ROOM_MAX).await?.into();
+        for poster in &mut posters {
+            poster.view(&room).await?;
+        }
+        (posters, room)
+    };
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_before = rss_total(pids);
-    let heap_before = heap_total(addrs).await;
+    let heap_before = heap_total(addrs, args.nchan).await;
 
     // Viewers: each task opens its connection (a bounded number at once),
     // then reads until told to stop, and hands back what it saw.
@@ -437,9 +480,25 @@ async fn fanout(args: &Args, addrs: &[SocketAddr], pids: &[u32]) -> Result<()> {
     for i in 0..args.pollers {
         let (gate, shared, room) = (gate.clone(), poll_shared.clone(), room.clone());
         let addr = addrs[i % addrs.len()];
-        let timeout = args.poll_timeout;
+        let (timeout, to_nchan) = (args.poll_timeout, args.nchan);
         poll_tasks.spawn(async move {
             let permit = gate.acquire_owned().await.ok()?;
+            if to_nchan {
+                let opened = nchan::open(addr).await;
+                drop(permit);
+                return match opened {
+                    Ok(poller) => {
+                        shared.connected.fetch_add(1, Relaxed);
+                        Some(nchan::run(poller, shared).await)
+                    }
+                    Err(e) => {
+                        if shared.failed.fetch_add(1, Relaxed) < 3 {
+                            eprintln!("poller failed: {e}");
+                        }
+                        None
+                    }
+                };
+            }
             let opened = poll::open(addr, room, timeout).await;
             drop(permit);
             match opened {
@@ -478,7 +537,7 @@ async fn fanout(args: &Args, addrs: &[SocketAddr], pids: &[u32]) -> Result<()> {
     );
     tokio::time::sleep(args.settle).await;
     let rss_idle = rss_total(pids);
-    let heap_idle = heap_total(addrs).await;
+    let heap_idle = heap_total(addrs, args.nchan).await;
     let n = (connected_sse + connected_poll).max(1);
     per_viewer("memory: RSS", rss_before.zip(rss_idle), n);
     per_viewer("heap: allocated", heap_before.zip(heap_idle), n);
@@ -587,7 +646,7 @@ async fn fanout(args: &Args, addrs: &[SocketAddr], pids: &[u32]) -> Result<()> {
             "delivery"
         )
     );
-    if pids.len() > 1 {
+    if pids.len() > 1 && !args.nchan {
         // Viewers are spread in turn: node k serves every k-th one.
         for (k, cpu) in used.servers.iter().enumerate() {
             let share = (0..connected_sse + connected_poll)

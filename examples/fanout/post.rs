@@ -25,6 +25,8 @@ pub struct Session {
     request: Vec<u8>,
     /// Whether each post carries a `client_id`, as the browser's do.
     pub client_ids: bool,
+    /// Publishes to Nchan's channel instead (`nchan.rs`).
+    nchan: bool,
 }
 
 impl Session {
@@ -43,6 +45,19 @@ impl Session {
             addr,
             request: Vec::with_capacity(512),
             client_ids: false,
+            nchan: false,
+        })
+    }
+
+    /// A publisher to Nchan at `addr`: the same messages, no session.
+    pub async fn nchan_publisher(addr: SocketAddr) -> std::io::Result<Session> {
+        Ok(Session {
+            conn: Conn::connect(addr).await?,
+            cookie: String::new(),
+            addr,
+            request: Vec::with_capacity(512),
+            client_ids: false,
+            nchan: true,
         })
     }
 
@@ -109,16 +124,29 @@ impl Session {
             128 - cursor.len()
         };
         self.request.clear();
-        write!(
-            self.request,
-            "POST /rooms/{room}/messages HTTP/1.1\r\nHost: bench\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {body_len}\r\nCookie: {}\r\n\r\n",
-            self.cookie
-        )?;
+        if self.nchan {
+            write!(
+                self.request,
+                "POST /pub?id={room} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {body_len}\r\n\r\n"
+            )?;
+        } else {
+            write!(
+                self.request,
+                "POST /rooms/{room}/messages HTTP/1.1\r\nHost: bench\r\nAccept: application/json\r\nContent-Type: application/json\r\nContent-Length: {body_len}\r\nCookie: {}\r\n\r\n",
+                self.cookie
+            )?;
+        }
         self.request.extend_from_slice(&body[..body_len]);
         let request = std::mem::take(&mut self.request);
         let answer = self.conn.request(&request).await;
         self.request = request;
         Ok(answer?.head.status)
+    }
+
+    /// Whether a post answered `status` was taken: stored by gifchat, or
+    /// queued (202) or delivered (201) by Nchan.
+    pub fn taken(&self, status: u16) -> bool {
+        status == 201 || (self.nchan && status == 202)
     }
 }
 
@@ -170,7 +198,7 @@ pub async fn scheduled(
                 let sent = Instant::now();
                 let sent_ns = sent.duration_since(epoch).as_nanos() as u64;
                 match session.post(&room, i, sent_ns).await {
-                    Ok(201) => {
+                    Ok(status) if session.taken(status) => {
                         ok[i].store(true, Relaxed);
                         answers.record_us(sent.elapsed().as_micros() as u64);
                     }
