@@ -328,6 +328,9 @@ impl From<crate::hub::HubError> for AppError {
             crate::hub::HubError::NoSuchRoom => Self::not_found("room"),
             crate::hub::HubError::RoomFull => Self::RoomFull,
             crate::hub::HubError::Locked => Self::locked(),
+            crate::hub::HubError::BannedSince => {
+                Self::Busy("bans are coming in as you enter; try again in a moment")
+            }
         }
     }
 }

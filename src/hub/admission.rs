@@ -13,6 +13,8 @@
 
 use std::collections::HashMap;
 
+use std::sync::atomic::Ordering;
+
 use super::Hub;
 use crate::model::{Access, RoomRow};
 
@@ -37,6 +39,14 @@ impl Admissions {
     }
 }
 
+/// How many bans the hub had published when an admission check began.
+/// Entering with it fails ([`super::HubError::BannedSince`]) when a ban
+/// came in since: a check and the entry it allows are two steps, and a ban
+/// between them would otherwise find the user not yet subscribed (no
+/// `kicked` for them) and then see them entered, a member again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BanMark(pub(super) u64);
+
 /// What the hub knows of a user's access to a room.
 pub enum Known {
     /// Remembered: the room as it is now, and the access.
@@ -48,6 +58,22 @@ pub enum Known {
 }
 
 impl Hub {
+    /// Taken before checking admission, handed to `enter`.
+    pub fn ban_mark(&self) -> BanMark {
+        BanMark(self.shared.bans.load(Ordering::Acquire))
+    }
+
+    /// A ban is being published (under the state's lock, so that an entry
+    /// made after it sees it).
+    pub(super) fn count_ban(&self) {
+        self.shared.bans.fetch_add(1, Ordering::Release);
+    }
+
+    /// Whether a ban was published since `mark` (under the state's lock).
+    pub(super) fn banned_since(&self, mark: BanMark) -> bool {
+        self.shared.bans.load(Ordering::Acquire) != mark.0
+    }
+
     pub fn known_access(&self, room_id: &str, user_id: &str) -> Known {
         let state = self.state();
         let Some(room) = state.rooms.get(room_id) else {

@@ -51,7 +51,7 @@ mod waves;
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Mutex, MutexGuard, atomic::AtomicU64},
     time::Duration,
 };
 
@@ -60,7 +60,7 @@ use tokio::{
     sync::{mpsc, oneshot},
 };
 
-pub use admission::Known;
+pub use admission::{BanMark, Known};
 pub use lobby::{Changes, LobbyWatch};
 pub use presence::{Entry, Presence};
 pub use reads::ReadPosition;
@@ -100,6 +100,9 @@ struct Shared {
     runtime: Handle,
     /// Where presence hands what it needs stored (see the module docs).
     rounds: mpsc::UnboundedSender<Round>,
+    /// Bans published here (`kicked`), counted, in any room: what
+    /// [`admission::BanMark`] reads.
+    bans: AtomicU64,
 }
 
 #[derive(Default)]
@@ -144,6 +147,11 @@ pub enum HubError {
     /// The room is locked, and the user is not in it.
     #[error("the room is locked")]
     Locked,
+    /// A ban was published after the entry's admission was checked: the
+    /// check may have let in the very user banned, whose `kicked` went out
+    /// before they would be subscribed. Check again.
+    #[error("a ban came in while entering")]
+    BannedSince,
 }
 
 impl Hub {
@@ -158,6 +166,7 @@ impl Hub {
                 config,
                 runtime: Handle::current(),
                 rounds,
+                bans: AtomicU64::new(0),
             }),
         };
         (hub, to_store)

@@ -22,7 +22,7 @@ use tokio::sync::broadcast;
 
 use super::{
     Hub, HubError,
-    admission::Admissions,
+    admission::{Admissions, BanMark},
     recent::Recent,
     roster::{Roster, SNAPSHOT_LIST_CAP},
     waves::{RoomChannel, Wave},
@@ -163,10 +163,13 @@ impl RoomState {
 impl Hub {
     /// Makes `user` present in `room` and subscribes to it. Fails when
     /// the room is full of other users, or is being deleted.
-    pub fn enter(&self, room: &RoomRow, user: &User) -> Result<Entry, HubError> {
+    pub fn enter(&self, room: &RoomRow, user: &User, checked: BanMark) -> Result<Entry, HubError> {
         let mut state = self.state();
         if state.deleted.contains(&room.id) {
             return Err(HubError::NoSuchRoom);
+        }
+        if self.banned_since(checked) {
+            return Err(HubError::BannedSince);
         }
         let published = state.published;
         let read = state.reads.position(&room.id, &user.id);
@@ -471,6 +474,9 @@ impl Hub {
     /// and they stop being a member at once, without a leave notice.
     pub fn kicked(&self, room_id: &str, user_id: &str) {
         let mut state = self.state();
+        // Counted even when the room is not in memory: an entry checked
+        // before this ban may be about to bring it there.
+        self.count_ban();
         if let Some(room) = state.rooms.get_mut(room_id) {
             // Everyone's: the ban may keep an address out, whoever uses it.
             room.admissions.forget(None);
@@ -614,13 +620,13 @@ mod tests {
     async fn a_departure_is_stored_after_the_grace_period_unless_the_user_came_back() {
         let (hub, mut rounds) = hub();
         let (room, ann) = (room(10), User::new("ann".into(), None));
-        let tab = hub.enter(&room, &ann).unwrap();
+        let tab = hub.enter(&room, &ann, hub.ban_mark()).unwrap();
         assert_eq!(next_round(&mut rounds).await, (vec!["ann".into()], vec![]));
 
         // A reload: gone and back within the grace period, nothing stored.
         drop(tab);
         tokio::time::advance(GRACE / 2).await;
-        let tab = hub.enter(&room, &ann).unwrap();
+        let tab = hub.enter(&room, &ann, hub.ban_mark()).unwrap();
         tokio::time::advance(GRACE * 2).await;
         settle().await;
         assert!(rounds.try_recv().is_err(), "no round for a reload");
@@ -639,14 +645,14 @@ mod tests {
     async fn a_poller_stays_while_it_polls_and_leaves_a_grace_after_its_last_poll() {
         let (hub, mut rounds) = hub();
         let (room, ann) = (room(10), User::new("ann".into(), None));
-        drop(hub.enter(&room, &ann).unwrap());
+        drop(hub.enter(&room, &ann, hub.ban_mark()).unwrap());
         assert_eq!(next_round(&mut rounds).await, (vec!["ann".into()], vec![]));
 
         // Poll after poll for three grace periods: one answer every 50 ms,
         // the next poll 5 ms later.
         for _ in 0..300 {
             tokio::time::advance(Duration::from_millis(5)).await;
-            let poll = hub.enter(&room, &ann).unwrap();
+            let poll = hub.enter(&room, &ann, hub.ban_mark()).unwrap();
             tokio::time::advance(Duration::from_millis(45)).await;
             drop(poll);
         }
@@ -697,11 +703,13 @@ mod tests {
         let (hub, mut rounds) = hub();
         let (room, bo) = (room(10), User::new("bo".into(), None));
         // Ann stays throughout, so the room does not empty.
-        let _ann = hub.enter(&room, &User::new("ann".into(), None)).unwrap();
+        let _ann = hub
+            .enter(&room, &User::new("ann".into(), None), hub.ban_mark())
+            .unwrap();
         assert_eq!(next_round(&mut rounds).await.0, ["ann"]);
         // Bo's page is viewed, then its script's stream opens.
         hub.visit(&room, &bo);
-        let tab = hub.enter(&room, &bo).unwrap();
+        let tab = hub.enter(&room, &bo, hub.ban_mark()).unwrap();
         assert_eq!(next_round(&mut rounds).await, (vec!["bo".into()], vec![]));
         // Posting while the stream is open is no visit.
         hub.visit(&room, &bo);
@@ -712,7 +720,7 @@ mod tests {
         assert!(GRACE < WINDOW);
 
         // A visit within the grace period keeps the user for the window.
-        let tab = hub.enter(&room, &bo).unwrap();
+        let tab = hub.enter(&room, &bo, hub.ban_mark()).unwrap();
         assert_eq!(next_round(&mut rounds).await.0, ["bo"]);
         drop(tab);
         hub.visit(&room, &bo);
@@ -727,8 +735,12 @@ mod tests {
     async fn a_visit_to_a_full_room_adds_no_one() {
         let (hub, rounds) = hub();
         let room = room(2);
-        let _ann = hub.enter(&room, &User::new("ann".into(), None)).unwrap();
-        let _cy = hub.enter(&room, &User::new("cy".into(), None)).unwrap();
+        let _ann = hub
+            .enter(&room, &User::new("ann".into(), None), hub.ban_mark())
+            .unwrap();
+        let _cy = hub
+            .enter(&room, &User::new("cy".into(), None), hub.ban_mark())
+            .unwrap();
         hub.visit(&room, &User::new("bo".into(), None));
         assert_eq!(hub.member_count("room"), 2);
         assert!(hub.member("room", "bo").is_none());
@@ -739,10 +751,15 @@ mod tests {
     async fn the_changes_of_one_second_are_one_round() {
         let (hub, mut rounds) = hub();
         let room = room(10);
-        let _first = hub.enter(&room, &User::new("u0".into(), None)).unwrap();
+        let _first = hub
+            .enter(&room, &User::new("u0".into(), None), hub.ban_mark())
+            .unwrap();
         assert_eq!(next_round(&mut rounds).await.0, ["u0"]);
         let tabs: Vec<_> = (1..=5)
-            .map(|i| hub.enter(&room, &User::new(format!("u{i}"), None)).unwrap())
+            .map(|i| {
+                hub.enter(&room, &User::new(format!("u{i}"), None), hub.ban_mark())
+                    .unwrap()
+            })
             .collect();
         settle().await;
         assert!(
@@ -761,12 +778,12 @@ mod tests {
         let room = room(2);
         let ann = User::new("ann".into(), None);
         hub.presence_elsewhere(&room, "node-b", &ann, true);
-        let tab = hub.enter(&room, &ann).unwrap();
+        let tab = hub.enter(&room, &ann, hub.ban_mark()).unwrap();
         assert_eq!(hub.member_count("room"), 1, "one user on two nodes");
         assert_eq!(next_round(&mut rounds).await.0, ["ann"]);
         hub.presence_elsewhere(&room, "node-c", &User::new("bo".into(), None), true);
         assert!(matches!(
-            hub.enter(&room, &User::new("cy".into(), None)),
+            hub.enter(&room, &User::new("cy".into(), None), hub.ban_mark()),
             Err(HubError::RoomFull)
         ));
 
@@ -780,6 +797,38 @@ mod tests {
         );
         hub.presence_elsewhere(&room, "node-b", &ann, false);
         assert_eq!(hub.member_count("room"), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_entry_checked_before_a_ban_came_in_is_refused() {
+        let (hub, mut rounds) = hub();
+        let (room, bo) = (room(10), User::new("bo".into(), None));
+        let tab = hub.enter(&room, &bo, hub.ban_mark()).unwrap();
+        let mut rx = tab.rx;
+        assert_eq!(next_round(&mut rounds).await.0, ["bo"]);
+
+        // Bo's second tab was checked (admitted); the ban commits before it
+        // enters: the first tab hears `kicked`, the second is refused.
+        let checked = hub.ban_mark();
+        hub.kicked("room", "bo");
+        assert_eq!(rx.try_recv().unwrap().kind, Kind::Kicked);
+        assert!(matches!(
+            hub.enter(&room, &bo, checked),
+            Err(HubError::BannedSince)
+        ));
+        assert_eq!(hub.member_count("room"), 0, "not a member again");
+        // A ban anywhere counts, also in a room not in memory: a check
+        // made before it is made again.
+        let checked = hub.ban_mark();
+        hub.kicked("elsewhere", "cy");
+        assert!(matches!(
+            hub.enter(&room, &User::new("ann".into(), None), checked),
+            Err(HubError::BannedSince)
+        ));
+        assert!(
+            hub.enter(&room, &User::new("ann".into(), None), hub.ban_mark())
+                .is_ok()
+        );
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use crate::{
     error::{AppError, AppResult},
-    hub::Known,
+    hub::{Entry, HubError, Known},
     identity::Visitor,
     model::{Access, RoomRow, User},
     state::AppState,
@@ -100,6 +100,65 @@ pub fn has_place_for(state: &AppState, room: &RoomRow, user: &User) -> AppResult
     }
     Ok(())
 }
+
+/// The room `room_id`, entered (and so subscribed) by `user` at `addr`,
+/// who is admitted to it: the refusals of [`admitted_room_of`], and of
+/// entering (full, locked, gone).
+///
+/// The admission check and the entry are two steps: a ban between them
+/// could find its user not yet subscribed (no `kicked` for them) and then
+/// see them entered, a member again. So the entry fails when a ban came in
+/// since the check began (`hub/admission.rs`), and both are made again.
+pub async fn enter_room(
+    state: &AppState,
+    room_id: &str,
+    user: &User,
+    addr: IpAddr,
+) -> AppResult<(RoomRow, Entry)> {
+    for _ in 0..ENTRY_ATTEMPTS {
+        let mark = state.hub.ban_mark();
+        let room = admitted_room_of(state, room_id, user, addr).await?;
+        match state.hub.enter(&room, user, mark) {
+            Err(HubError::BannedSince) => continue,
+            entered => return Ok((room, entered?)),
+        }
+    }
+    Err(HubError::BannedSince.into())
+}
+
+/// [`enter_room`] for several rooms: every one is checked, with a place
+/// for `user`, before any is entered, so that a refusal leaves no
+/// presence behind.
+pub async fn enter_rooms(
+    state: &AppState,
+    room_ids: &[String],
+    user: &User,
+    addr: IpAddr,
+) -> AppResult<Vec<(String, Entry)>> {
+    'attempts: for _ in 0..ENTRY_ATTEMPTS {
+        let mark = state.hub.ban_mark();
+        let mut checked = Vec::with_capacity(room_ids.len());
+        for room_id in room_ids {
+            let room = admitted_room_of(state, room_id, user, addr).await?;
+            has_place_for(state, &room, user)?;
+            checked.push(room);
+        }
+        let mut entries = Vec::with_capacity(checked.len());
+        for room in checked {
+            match state.hub.enter(&room, user, mark) {
+                // Those entered so far leave as they are dropped.
+                Err(HubError::BannedSince) => continue 'attempts,
+                entered => entries.push((room.id, entered?)),
+            }
+        }
+        return Ok(entries);
+    }
+    Err(HubError::BannedSince.into())
+}
+
+/// How often a check and its entry are made again when a ban comes in
+/// between them each time.
+const ENTRY_ATTEMPTS: usize = 8;
 
 /// The room, when `user` is admitted to it and it has a place for them:
 /// what entering it (a stream, a poll) needs, checked without entering.

@@ -18,7 +18,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{
-    access::enterable_room,
+    access::{enter_rooms, enterable_room},
     poll::{gather, json_response},
     stream::{
         KEEP_ALIVE, RETRY, cursor_event, event_stream, keep_alive, lobby_admits, rooms_snapshot,
@@ -75,20 +75,13 @@ pub async fn stream(
     visitor: Visitor,
 ) -> AppResult<Response> {
     let mut lobby = state.hub.lobby().subscribe();
-    // Every room checked before any is entered: a refused stream leaves
-    // no presence (nor join and leave notices) behind.
-    let mut checked = Vec::with_capacity(rooms.len());
-    for room_id in &rooms {
-        checked.push(enterable_room(&state, room_id, &visitor).await?);
-    }
-    // Entered (and so subscribed) before anything is read: see feed.rs.
-    let mut entries = Vec::with_capacity(checked.len());
-    let mut snapshots = Vec::with_capacity(checked.len());
-    for room in checked {
-        let entry = state.hub.enter(&room, &visitor.user)?;
-        snapshots.push(entry.snapshot.sse.clone());
-        entries.push((room.id, entry));
-    }
+    // Every room checked before any is entered, so that a refused stream
+    // leaves no presence (nor join and leave notices) behind; entered (and
+    // so subscribed) before anything is read: see feed.rs.
+    let entries = enter_rooms(&state, &rooms, &visitor.user, visitor.addr).await?;
+    let snapshots: Vec<_> = (entries.iter())
+        .map(|(_, entry)| entry.snapshot.sse.clone())
+        .collect();
     let user_id = visitor.user.id.clone();
     let lobby_first = rooms_snapshot(&state, Some(&user_id)).await?;
     let lags = state.metrics.lag_recoveries.clone();
@@ -261,15 +254,7 @@ const MAX_EVENTS_PER_ANSWER: usize = 500;
 /// after `timeout`. `{"events", "last_event_id", "version"}`.
 pub async fn poll(state: AppState, asked: PollOf, visitor: Visitor) -> AppResult<Response> {
     let mut watch = state.hub.lobby().watch();
-    let mut checked = Vec::with_capacity(asked.rooms.len());
-    for room_id in &asked.rooms {
-        checked.push(enterable_room(&state, room_id, &visitor).await?);
-    }
-    let mut entries = Vec::with_capacity(checked.len());
-    for room in checked {
-        let entry = state.hub.enter(&room, &visitor.user)?;
-        entries.push((room.id, entry));
-    }
+    let entries = enter_rooms(&state, &asked.rooms, &visitor.user, visitor.addr).await?;
     let lags = state.metrics.lag_recoveries.clone();
     let user_id = visitor.user.id;
     let mut feed = RoomsFeed::open(

@@ -21,7 +21,7 @@ use crate::{
     identity::{KnownVisitor, Visitor},
     model::{Kind, Room, RoomEvent, User},
     routes::{
-        access::{admitted_room_of, enterable_room},
+        access::{enter_room, enterable_room},
         lobby::rooms_now,
         many_rooms,
         negotiate::{cursor_param, parse_param},
@@ -197,12 +197,10 @@ pub(super) async fn poll_as(
         user,
         addr,
     } = poller;
-    let entry = {
-        // Not kept while the poll waits: only its id is needed after.
-        let room = admitted_room_of(state, room_id, user, *addr).await?;
-        // Enter (and so subscribe) before reading anything: see feed.rs.
-        state.hub.enter(&room, user)?
-    };
+    // Entered (and so subscribed) before anything is read: see feed.rs.
+    // The room's row is not kept while the poll waits: only its id is
+    // needed after.
+    let (_, entry) = enter_room(state, room_id, user, *addr).await?;
     let mut feed = Feed::open(
         (&state.db, &state.hub, &state.metrics),
         room_id.clone(),

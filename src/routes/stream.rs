@@ -31,7 +31,7 @@ use crate::{
     identity::{KnownVisitor, Visitor},
     model::{Audience, Kind},
     routes::{
-        access::{admitted_room, enterable_room},
+        access::{enter_room, enterable_room},
         lobby::rooms_now,
         many_rooms,
         negotiate::cursor_param,
@@ -220,9 +220,8 @@ async fn room_events(
     visitor: Visitor,
 ) -> AppResult<Response> {
     let cursor = resume_cursor(&headers, query.last_event_id.as_deref())?;
-    let room = admitted_room(&state, &room_id, &visitor).await?;
-    // Enter (and so subscribe) before reading anything: see feed.rs.
-    let entry = state.hub.enter(&room, &visitor.user)?;
+    // Entered (and so subscribed) before anything is read: see feed.rs.
+    let (room, entry) = enter_room(&state, &room_id, &visitor.user, visitor.addr).await?;
     let mut feed = Feed::open(
         (&state.db, &state.hub, &state.metrics),
         room.id,

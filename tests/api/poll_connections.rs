@@ -13,6 +13,7 @@ use tokio::{io::AsyncWriteExt, net::TcpStream};
 use crate::{
     helpers::TestApp,
     keep_alive::{WireAnswer, read_answer},
+    operations::sample,
 };
 
 /// A poller on one connection, with the cookie of its first answer.
@@ -180,8 +181,16 @@ async fn a_kick_reaches_a_poller_on_its_connection() {
     alice.say(&room, "hello").await;
     after = bob.poll(&room, after).await["last_event_id"].as_i64();
     let bob_id = bob.user_id(&app).await;
-    // A poll waits on the connection when the kick comes.
+    // A poll waits on the connection when the kick comes: the server
+    // counts it as outstanding (from just before it subscribes; a loaded
+    // machine may take longer than any fixed pause to get there).
     bob.start_waiting(&room, after).await;
+    let waiting = crate::helpers::eventually(Duration::from_secs(5), || async {
+        let text = app.client().get_json("/metrics").await.text;
+        sample(&text, "gifchat_connections{transport=\"poll\"}") == Some(1.0)
+    })
+    .await;
+    assert!(waiting, "bob's poll is outstanding");
     tokio::time::sleep(Duration::from_millis(100)).await;
     let kicked = alice
         .post_json(&format!("/rooms/{room}/kick"), json!({ "user": bob_id }))
