@@ -398,6 +398,31 @@ fn cpu_line(what: &str, cpu: Option<Duration>, wall: Duration, per: u64, unit: &
     }
 }
 
+/// What a viewer saw, once `opened`, from `run`: counted as connected, or
+/// as failed (the first few say why).
+async fn watch<V, F>(
+    what: &str,
+    opened: std::io::Result<V>,
+    shared: Arc<Shared>,
+    run: impl FnOnce(V, Arc<Shared>) -> F,
+) -> Option<stats::Seen>
+where
+    F: Future<Output = stats::Seen>,
+{
+    match opened {
+        Ok(viewer) => {
+            shared.connected.fetch_add(1, Relaxed);
+            Some(run(viewer, shared).await)
+        }
+        Err(e) => {
+            if shared.failed.fetch_add(1, Relaxed) < 3 {
+                eprintln!("{what} failed: {e}");
+            }
+            None
+        }
+    }
+}
+
 /// `n` publishers to Nchan at `addr`.
 async fn nchan_publishers(addr: SocketAddr, n: usize) -> Result<Vec<post::Session>> {
     let mut publishers = Vec::new();
@@ -462,18 +487,7 @@ async fn fanout(args: &Args, addrs: &[SocketAddr], pids: &[u32]) -> Result<()> {
             let permit = gate.acquire_owned().await.ok()?;
             let opened = sse::open(addr, &room).await;
             drop(permit);
-            match opened {
-                Ok(reader) => {
-                    shared.connected.fetch_add(1, Relaxed);
-                    Some(sse::read(reader, shared).await)
-                }
-                Err(e) => {
-                    if shared.failed.fetch_add(1, Relaxed) < 3 {
-                        eprintln!("subscriber failed: {e}");
-                    }
-                    None
-                }
-            }
+            watch("subscriber", opened, shared, sse::read).await
         });
     }
     let mut poll_tasks = JoinSet::new();
@@ -486,33 +500,11 @@ async fn fanout(args: &Args, addrs: &[SocketAddr], pids: &[u32]) -> Result<()> {
             if to_nchan {
                 let opened = nchan::open(addr).await;
                 drop(permit);
-                return match opened {
-                    Ok(poller) => {
-                        shared.connected.fetch_add(1, Relaxed);
-                        Some(nchan::run(poller, shared).await)
-                    }
-                    Err(e) => {
-                        if shared.failed.fetch_add(1, Relaxed) < 3 {
-                            eprintln!("poller failed: {e}");
-                        }
-                        None
-                    }
-                };
+                return watch("poller", opened, shared, nchan::run).await;
             }
             let opened = poll::open(addr, room, timeout).await;
             drop(permit);
-            match opened {
-                Ok(poller) => {
-                    shared.connected.fetch_add(1, Relaxed);
-                    Some(poll::run(poller, shared).await)
-                }
-                Err(e) => {
-                    if shared.failed.fetch_add(1, Relaxed) < 3 {
-                        eprintln!("poller failed: {e}");
-                    }
-                    None
-                }
-            }
+            watch("poller", opened, shared, poll::run).await
         });
     }
     let all_in = tokio::time::Instant::now() + Duration::from_secs(300);
