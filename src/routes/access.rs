@@ -101,9 +101,10 @@ pub fn has_place_for(state: &AppState, room: &RoomRow, user: &User) -> AppResult
     Ok(())
 }
 
-/// The room `room_id`, entered (and so subscribed) by `user` at `addr`,
+/// The room `room_id` entered (and so subscribed) by `user` at `addr`,
 /// who is admitted to it: the refusals of [`admitted_room_of`], and of
-/// entering (full, locked, gone).
+/// entering (full, locked, gone). The room's row is not kept: a stream
+/// or poll would hold it for as long as it lasts.
 ///
 /// The admission check and the entry are two steps: a ban between them
 /// could find its user not yet subscribed (no `kicked` for them) and then
@@ -114,13 +115,13 @@ pub async fn enter_room(
     room_id: &str,
     user: &User,
     addr: IpAddr,
-) -> AppResult<(RoomRow, Entry)> {
+) -> AppResult<Entry> {
     for _ in 0..ENTRY_ATTEMPTS {
         let mark = state.hub.ban_mark();
         let room = admitted_room_of(state, room_id, user, addr).await?;
         match state.hub.enter(&room, user, mark) {
             Err(HubError::BannedSince) => continue,
-            entered => return Ok((room, entered?)),
+            entered => return Ok(entered?),
         }
     }
     Err(HubError::BannedSince.into())
@@ -158,7 +159,7 @@ pub async fn enter_rooms(
 
 /// How often a check and its entry are made again when a ban comes in
 /// between them each time.
-const ENTRY_ATTEMPTS: usize = 8;
+pub const ENTRY_ATTEMPTS: usize = 8;
 
 /// The room, when `user` is admitted to it and it has a place for them:
 /// what entering it (a stream, a poll) needs, checked without entering.

@@ -221,10 +221,10 @@ async fn room_events(
 ) -> AppResult<Response> {
     let cursor = resume_cursor(&headers, query.last_event_id.as_deref())?;
     // Entered (and so subscribed) before anything is read: see feed.rs.
-    let (room, entry) = enter_room(&state, &room_id, &visitor.user, visitor.addr).await?;
+    let entry = enter_room(&state, &room_id, &visitor.user, visitor.addr).await?;
     let mut feed = Feed::open(
         (&state.db, &state.hub, &state.metrics),
-        room.id,
+        room_id,
         visitor.user.id,
         (entry.rx, entry.wave, entry.read),
         entry.published,
